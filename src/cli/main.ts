@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+/** The `tower` command. Everything but `serve` and `token` talks to the daemon through the client module. */
+import { Command, InvalidArgumentError } from 'commander';
+import { ClientError, TowerClient } from '../client/client.js';
+import type { SessionInfo } from '../protocol/index.js';
+import { startDaemon } from '../server/daemon.js';
+import { resolveStateDir, tokenPath } from '../state/paths.js';
+import { ensureToken, writeNewToken } from '../state/token.js';
+import { attach } from './attach.js';
+
+const program = new Command('tower')
+  .description('Tower: keeps terminal sessions for coding agents alive, lossless, and shareable')
+  .option('--state-dir <dir>', 'state directory (default: $TOWER_STATE_DIR or ~/.tower)')
+  .showHelpAfterError();
+
+const stateDir = () => resolveStateDir(program.opts<{ stateDir?: string }>().stateDir);
+const connect = () => TowerClient.connect({ stateDir: stateDir() });
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+/** Run with a connected client; the connection is closed afterwards. */
+async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise<T> {
+  const client = await connect();
+  try {
+    return await work(client);
+  } finally {
+    client.end();
+  }
+}
+
+program
+  .command('serve')
+  .description('run the daemon in the foreground')
+  .action(async () => {
+    const dir = stateDir();
+    const daemon = await startDaemon({ stateDir: dir });
+    process.stdout.write(`Tower daemon listening on ${daemon.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
+    const stop = () => {
+      daemon.close().then(() => process.exit(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+program
+  .command('spawn')
+  .description('start a session (default: your shell) and print its id')
+  .option('--name <name>', 'a name for the session')
+  .option('--cwd <dir>', 'working directory', process.cwd())
+  .option('--cols <n>', 'columns', parseCount)
+  .option('--rows <n>', 'rows', parseCount)
+  .argument('[command...]', 'command and arguments, after --')
+  .action(async (command: string[], options: { name?: string; cwd: string; cols?: number; rows?: number }) => {
+    const [shell, ...args] = command;
+    const { sessionId } = await withClient((client) =>
+      client.createSession({
+        shell,
+        args: shell ? args : undefined,
+        cwd: options.cwd,
+        name: options.name,
+        cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
+        rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
+      }),
+    );
+    process.stdout.write(`${sessionId}\n`);
+  });
+
+program
+  .command('ls')
+  .description('list sessions')
+  .option('--json', 'print JSON (snake_case fields, as in the protocol)')
+  .action(async (options: { json?: boolean }) => {
+    const sessions = await withClient((client) => client.list());
+    process.stdout.write(options.json ? `${JSON.stringify(sessions, null, 2)}\n` : formatTable(sessions));
+  });
+
+program
+  .command('attach')
+  .description('attach this terminal to a session (detach with Ctrl-\\)')
+  .argument('<id>')
+  .action(async (id: string) => {
+    const client = await connect();
+    const code = await attach(client, id);
+    client.end();
+    process.exit(code);
+  });
+
+program
+  .command('send')
+  .description('type text into a session')
+  .argument('<id>')
+  .argument('<text>')
+  .option('--enter', 'press Enter after the text')
+  .action(async (id: string, text: string, options: { enter?: boolean }) => {
+    await withClient((client) => client.write(id, options.enter ? `${text}\r` : text));
+  });
+
+program
+  .command('screen')
+  .description('print the current screen as plain text')
+  .argument('<id>')
+  .action(async (id: string) => {
+    const screen = await withClient((client) => client.screen(id));
+    process.stdout.write(`${screen.text.replace(/\n+$/, '')}\n`);
+  });
+
+program
+  .command('logs')
+  .description('print raw output bytes from the journal')
+  .argument('<id>')
+  .option('--from <offset>', 'start at this absolute offset (default: earliest retained)', parseCount)
+  .option('-f, --follow', 'keep printing new output until the session ends')
+  .action(async (id: string, options: { from?: number; follow?: boolean }) => {
+    const client = await connect();
+    try {
+      await printLogs(client, id, options.from, options.follow === true);
+    } finally {
+      client.end();
+    }
+  });
+
+program
+  .command('kill')
+  .description('end a session (SIGHUP, then SIGKILL)')
+  .argument('<id>')
+  .action(async (id: string) => {
+    await withClient((client) => client.close(id));
+  });
+
+program
+  .command('rm')
+  .description('forget an exited or lost session and its output')
+  .argument('<id...>')
+  .action(async (ids: string[]) => {
+    await withClient(async (client) => {
+      for (const id of ids) await client.remove(id);
+    });
+  });
+
+program
+  .command('token')
+  .description('print the auth token (--rotate: replace it)')
+  .option('--rotate', 'write a new token; clients must use it from now on')
+  .action((options: { rotate?: boolean }) => {
+    const file = tokenPath(stateDir());
+    process.stdout.write(`${options.rotate ? writeNewToken(file) : ensureToken(file)}\n`);
+  });
+
+async function printLogs(client: TowerClient, id: string, from: number | undefined, follow: boolean) {
+  let offset = from;
+  for (;;) {
+    const chunk = await client.readOutput(id, offset);
+    if (chunk.data.length > 0) process.stdout.write(chunk.data);
+    offset = chunk.offset + chunk.data.length;
+    if (offset >= chunk.lastOffset) break;
+  }
+  if (!follow) return;
+  await new Promise<void>((resolve, reject) => {
+    client.on('output', ({ sessionId, data }) => {
+      if (sessionId === id) process.stdout.write(data);
+    });
+    client.on('closed', ({ sessionId }) => sessionId === id && resolve());
+    client.on('disconnect', () => reject(new ClientError('disconnected', 'lost connection to the Tower daemon')));
+    client.subscribe(id, { fromOffset: offset }).catch(reject);
+  });
+}
+
+function formatTable(sessions: SessionInfo[]): string {
+  if (sessions.length === 0) return 'no sessions\n';
+  const rows = sessions.map((s) => [
+    s.id,
+    s.name ?? '',
+    s.status === 'exited' ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})` : s.status,
+    s.pid === null ? '' : String(s.pid),
+    [s.shell, ...s.args].join(' '),
+    s.cwd,
+    String(s.last_offset),
+  ]);
+  const header = ['ID', 'NAME', 'STATUS', 'PID', 'COMMAND', 'CWD', 'BYTES'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`tower: ${message}\n`);
+  const code = error instanceof ClientError && error.code === 'daemon_not_running' ? 3 : 1;
+  process.exit(code);
+});
+

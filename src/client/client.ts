@@ -1,0 +1,219 @@
+/**
+ * The one client for the daemon's Unix socket, used by the CLI, tests, benchmarks and later transports.
+ * Requests carry a `req_id` so replies are matched; stream messages arrive as events.
+ */
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { resolveStateDir, socketPath as defaultSocketPath, tokenPath } from '../state/paths.js';
+import type { ClientMessage, DaemonMessage, DaemonMessageOf, SessionInfo } from '../protocol/index.js';
+import { readToken } from '../state/token.js';
+import { LineSplitter } from '../protocol/ndjson.js';
+
+export class ClientError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+export interface ConnectOptions {
+  stateDir?: string;
+  socketPath?: string;
+  token?: string;
+}
+
+export interface OutputEvent {
+  sessionId: string;
+  offset: number | undefined;
+  data: Buffer;
+}
+
+export interface ClosedEvent {
+  sessionId: string;
+  exitCode: number | null;
+  signal: number | null;
+}
+
+interface ClientEvents {
+  output: [OutputEvent];
+  snapshot: [DaemonMessageOf<'snapshot'>];
+  closed: [ClosedEvent];
+  session_event: [DaemonMessageOf<'session_event'>];
+  error: [ClientError];
+  disconnect: [];
+}
+
+export type CreateSessionOptions = Omit<Extract<ClientMessage, { type: 'create_session' }>, 'type' | 'req_id'>;
+
+type Pending = { resolve: (message: DaemonMessage) => void; reject: (error: Error) => void };
+type RequestBody = ClientMessage extends infer M ? (M extends ClientMessage ? Omit<M, 'req_id'> : never) : never;
+
+const MAX_REPLY_LINE = 64 * 1024 * 1024;
+
+export class TowerClient extends EventEmitter<ClientEvents> {
+  private nextReqId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly splitter = new LineSplitter(MAX_REPLY_LINE);
+
+  private constructor(private readonly socket: Socket) {
+    super();
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of this.splitter.push(chunk)) {
+        if ('line' in event) this.receive(JSON.parse(event.line) as DaemonMessage);
+      }
+    });
+    socket.on('close', () => {
+      for (const { reject } of this.pending.values()) reject(new ClientError('disconnected', 'daemon closed the connection'));
+      this.pending.clear();
+      this.emit('disconnect');
+    });
+    socket.on('error', () => {});
+  }
+
+  /** Connect and authenticate. Fails with a clear message when the daemon is not running. */
+  static async connect(options: ConnectOptions = {}): Promise<TowerClient> {
+    const stateDir = resolveStateDir(options.stateDir);
+    const path = options.socketPath ?? defaultSocketPath(stateDir);
+    const token = options.token ?? readToken(tokenPath(stateDir));
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(path);
+      s.once('connect', () => resolve(s));
+      s.once('error', (error: NodeJS.ErrnoException) => {
+        const down = error.code === 'ENOENT' || error.code === 'ECONNREFUSED';
+        reject(
+          down
+            ? new ClientError('daemon_not_running', `Tower daemon is not running (no daemon at ${path}); start it with: tower serve`)
+            : new ClientError('connect_failed', `cannot connect to ${path}: ${error.message}`),
+        );
+      });
+    });
+    const client = new TowerClient(socket);
+    if (token === null) {
+      client.end();
+      throw new ClientError('no_token', `no token file at ${tokenPath(stateDir)}; has the daemon ever started here?`);
+    }
+    const result = (await client.request({ type: 'auth', token })) as DaemonMessageOf<'auth_result'>;
+    if (!result.ok) {
+      client.end();
+      throw new ClientError('auth_failed', 'the daemon refused the token');
+    }
+    return client;
+  }
+
+  /** Send one request and wait for its reply (or its error). */
+  request(body: RequestBody): Promise<DaemonMessage> {
+    const reqId = this.nextReqId++;
+    return new Promise((resolve, reject) => {
+      if (this.socket.destroyed) {
+        reject(new ClientError('disconnected', 'not connected to the daemon'));
+        return;
+      }
+      this.pending.set(reqId, { resolve, reject });
+      this.socket.write(`${JSON.stringify({ ...body, req_id: reqId })}\n`);
+    });
+  }
+
+  async createSession(options: CreateSessionOptions): Promise<{ sessionId: string; pid: number }> {
+    const reply = (await this.request({ type: 'create_session', ...options })) as DaemonMessageOf<'session_created'>;
+    return { sessionId: reply.session_id, pid: reply.pid };
+  }
+
+  async list(): Promise<SessionInfo[]> {
+    return ((await this.request({ type: 'list_sessions' })) as DaemonMessageOf<'session_list'>).sessions;
+  }
+
+  async write(sessionId: string, data: Buffer | string): Promise<void> {
+    await this.request({ type: 'write_input', session_id: sessionId, data: Buffer.from(data).toString('base64') });
+  }
+
+  async resize(sessionId: string, cols: number, rows: number): Promise<void> {
+    await this.request({ type: 'resize', session_id: sessionId, cols, rows });
+  }
+
+  async subscribe(sessionId: string, start: { fromOffset?: number; snapshot?: boolean } = {}): Promise<void> {
+    await this.request({ type: 'subscribe', session_id: sessionId, from_offset: start.fromOffset, snapshot: start.snapshot });
+  }
+
+  async unsubscribe(sessionId: string): Promise<void> {
+    await this.request({ type: 'unsubscribe', session_id: sessionId });
+  }
+
+  async close(sessionId: string): Promise<void> {
+    await this.request({ type: 'close_session', session_id: sessionId });
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await this.request({ type: 'remove_session', session_id: sessionId });
+  }
+
+  async snapshot(sessionId: string): Promise<DaemonMessageOf<'snapshot'>> {
+    return (await this.request({ type: 'get_snapshot', session_id: sessionId })) as DaemonMessageOf<'snapshot'>;
+  }
+
+  async screen(sessionId: string): Promise<DaemonMessageOf<'screen_text'>> {
+    return (await this.request({ type: 'read_screen', session_id: sessionId })) as DaemonMessageOf<'screen_text'>;
+  }
+
+  async readOutput(sessionId: string, fromOffset?: number, maxBytes?: number) {
+    const reply = (await this.request({
+      type: 'read_output',
+      session_id: sessionId,
+      from_offset: fromOffset,
+      max_bytes: maxBytes,
+    })) as DaemonMessageOf<'output_chunk'>;
+    return {
+      offset: reply.offset,
+      data: Buffer.from(reply.data, 'base64'),
+      firstOffset: reply.first_offset,
+      lastOffset: reply.last_offset,
+    };
+  }
+
+  async watch(): Promise<void> {
+    await this.request({ type: 'watch_sessions' });
+  }
+
+  async ping(): Promise<void> {
+    await this.request({ type: 'ping' });
+  }
+
+  end(): void {
+    this.socket.end();
+    this.socket.destroySoon?.();
+  }
+
+  private receive(message: DaemonMessage): void {
+    const reqId = 'req_id' in message ? message.req_id : undefined;
+    if (typeof reqId === 'number' && this.pending.has(reqId)) {
+      const waiter = this.pending.get(reqId)!;
+      this.pending.delete(reqId);
+      if (message.type === 'error') waiter.reject(new ClientError(message.code ?? 'error', message.message));
+      else waiter.resolve(message);
+      return;
+    }
+    switch (message.type) {
+      case 'session_output':
+        this.emit('output', {
+          sessionId: message.session_id,
+          offset: message.offset,
+          data: Buffer.from(message.data, 'base64'),
+        });
+        return;
+      case 'snapshot':
+        this.emit('snapshot', message);
+        return;
+      case 'session_closed':
+        this.emit('closed', { sessionId: message.session_id, exitCode: message.exit_code, signal: message.signal ?? null });
+        return;
+      case 'session_event':
+        this.emit('session_event', message);
+        return;
+      case 'error':
+        if (this.listenerCount('error') > 0) this.emit('error', new ClientError(message.code ?? 'error', message.message));
+        return;
+    }
+  }
+}

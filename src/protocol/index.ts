@@ -1,0 +1,2 @@
+export * from './socket.js';
+export { TowerError } from './errors.js';

@@ -1,0 +1,80 @@
+/** The daemon: state dir, token, session manager and the Unix socket, started and stopped as one. */
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { socketPath, tokenPath } from '../state/paths.js';
+import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
+import { SocketConnection } from './socket-connection.js';
+import { ensureToken, readToken } from '../state/token.js';
+
+export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
+  stateDir: string;
+}
+
+export interface Daemon {
+  readonly socketPath: string;
+  readonly manager: SessionManager;
+  close(): Promise<void>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { stateDir } = options;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(stateDir, 0o700);
+  const path = socketPath(stateDir);
+  await clearStaleSocket(path);
+  const tokenFile = tokenPath(stateDir);
+  let token = ensureToken(tokenFile);
+  // `tower token --rotate` rewrites the file; new connections must use the new token at once.
+  const currentToken = () => {
+    token = readToken(tokenFile) ?? token;
+    return token;
+  };
+  const manager = new SessionManager(options);
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    new SocketConnection(socket, manager, currentToken);
+  });
+  await listen(server, path);
+  chmodSync(path, 0o600);
+  let closing: Promise<void> | null = null;
+  return {
+    socketPath: path,
+    manager,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await stopped;
+        await manager.shutdown();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Refuse to start over a live daemon; remove the socket a dead one left behind. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`a Tower daemon is already listening on ${path}`);
+  unlinkSync(path);
+}

@@ -1,0 +1,324 @@
+/**
+ * One client on the Unix socket: NDJSON framing, auth first, then requests.
+ * Bad input gets an `error` and never takes the connection's sessions or the daemon down.
+ */
+import type { Socket } from 'node:net';
+import {
+  CLIENT_MESSAGE_TYPES,
+  ClientMessage,
+  type DaemonMessage,
+  MAX_LINE_BYTES,
+  TowerError,
+} from '../protocol/index.js';
+import type { SessionInfo } from '../protocol/index.js';
+import type { SessionEventName, SessionManager } from '../sessions/manager.js';
+import type { Session } from '../sessions/session.js';
+import type { OutputSink, Subscription } from '../sessions/subscription.js';
+import type { ScreenSnapshot } from '../terminal/screen.js';
+import { LineSplitter } from '../protocol/ndjson.js';
+import { tokensEqual } from '../state/token.js';
+import { describeParseError } from './validation.js';
+
+/** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
+const SOCKET_HIGH_WATER = 1024 * 1024;
+const MAX_AUTH_FAILURES = 3;
+const AUTH_TIMEOUT_MS = 30_000;
+const DEFAULT_READ_BYTES = 256 * 1024;
+/** Sent before a redraw to clients that did not ask for snapshots: a full terminal reset. */
+const RESET = '\x1bc';
+
+type Request = ClientMessage;
+type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
+
+export class SocketConnection {
+  private authenticated = false;
+  private authFailures = 0;
+  private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
+  private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
+  private readonly authTimer: NodeJS.Timeout;
+  private readonly onSessionEvent = (event: SessionEventName, session: SessionInfo) =>
+    this.send({ type: 'session_event', event, session });
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly manager: SessionManager,
+    private readonly currentToken: () => string,
+  ) {
+    this.authTimer = setTimeout(() => {
+      if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
+    }, AUTH_TIMEOUT_MS);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => this.pumpAll());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.cleanup());
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const event of this.splitter.push(chunk)) {
+      if ('tooLong' in event) {
+        this.send({
+          type: 'error',
+          code: 'too_large',
+          message: `message too large: over ${MAX_LINE_BYTES} bytes without a newline; skipped`,
+        });
+      } else {
+        this.handleLine(event.line);
+      }
+      if (this.socket.destroyed) return;
+    }
+  }
+
+  private handleLine(line: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      this.send({ type: 'error', code: 'bad_json', message: 'malformed JSON: each line must be one JSON object' });
+      return;
+    }
+    const reqId = pickReqId(raw);
+    const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string' || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
+      const what = typeof type === 'string' ? `unknown message type: ${type}` : 'message has no string "type"';
+      this.send({ type: 'error', code: 'bad_message', message: what, req_id: reqId });
+      return;
+    }
+    const parsed = ClientMessage.safeParse(raw);
+    if (!parsed.success) {
+      this.send({ type: 'error', code: 'bad_message', message: describeParseError(type, parsed.error), req_id: reqId });
+      return;
+    }
+    const request = parsed.data;
+    if (request.type === 'auth') return this.authenticate(request);
+    if (!this.authenticated) {
+      this.send({
+        type: 'error',
+        code: 'not_authenticated',
+        message: 'not authenticated: the first message must be {"type":"auth","token":...}',
+        req_id: reqId,
+      });
+      return;
+    }
+    const sessionId = 'session_id' in request ? request.session_id : undefined;
+    Promise.resolve()
+      .then(() => this.dispatch(request))
+      .catch((error: unknown) => this.replyError(error, request.req_id, sessionId));
+  }
+
+  private authenticate(request: RequestOf<'auth'>): void {
+    if (tokensEqual(request.token, this.currentToken())) {
+      this.authenticated = true;
+      clearTimeout(this.authTimer);
+      this.send({ type: 'auth_result', ok: true, req_id: request.req_id });
+      return;
+    }
+    this.authFailures += 1;
+    this.send({ type: 'auth_result', ok: false, req_id: request.req_id });
+    const closing = this.authFailures >= MAX_AUTH_FAILURES;
+    this.fail('auth_failed', closing ? 'wrong token; too many failures, closing' : 'wrong token', closing);
+  }
+
+  private async dispatch(request: Request): Promise<void> {
+    const { manager } = this;
+    const reqId = request.req_id;
+    switch (request.type) {
+      case 'create_session': {
+        const session = manager.create({
+          id: request.id,
+          name: request.name,
+          command: request.shell,
+          args: request.args,
+          cwd: request.cwd,
+          env: request.env,
+          cols: request.cols,
+          rows: request.rows,
+        });
+        this.send({ type: 'session_created', session_id: session.id, pid: session.meta.pid ?? 0, req_id: reqId });
+        return;
+      }
+      case 'write_input':
+        manager.get(request.session_id).write(Buffer.from(request.data, 'base64'));
+        return this.ack(reqId);
+      case 'resize':
+        manager.resize(request.session_id, request.cols, request.rows);
+        return this.ack(reqId);
+      case 'subscribe':
+        return this.subscribe(request);
+      case 'unsubscribe':
+        this.unsubscribe(request.session_id);
+        return this.ack(reqId);
+      case 'close_session': {
+        const session = manager.get(request.session_id);
+        await manager.close(request.session_id);
+        if (this.subscriptions.has(session.id)) return this.ack(reqId);
+        const exit = session.exit;
+        this.send({
+          type: 'session_closed',
+          session_id: session.id,
+          exit_code: exit?.exitCode ?? null,
+          signal: exit?.signal ?? null,
+          req_id: reqId,
+        });
+        return;
+      }
+      case 'list_sessions':
+        this.send({ type: 'session_list', sessions: manager.list(), req_id: reqId });
+        return;
+      case 'ping':
+        this.send({ type: 'pong', req_id: reqId });
+        return;
+      case 'get_snapshot': {
+        const snapshot = await manager.get(request.session_id).snapshot();
+        this.send({ type: 'snapshot', ...snapshotFields(request.session_id, snapshot), req_id: reqId });
+        return;
+      }
+      case 'read_screen': {
+        const screen = await manager.get(request.session_id).text();
+        this.send({
+          type: 'screen_text',
+          session_id: request.session_id,
+          offset: screen.offset,
+          cols: screen.cols,
+          rows: screen.rows,
+          cursor_x: screen.cursorX,
+          cursor_y: screen.cursorY,
+          text: screen.text,
+          req_id: reqId,
+        });
+        return;
+      }
+      case 'read_output':
+        return this.readOutput(request);
+      case 'remove_session':
+        this.unsubscribe(request.session_id);
+        manager.remove(request.session_id);
+        this.send({ type: 'session_removed', session_id: request.session_id, req_id: reqId });
+        return;
+      case 'watch_sessions':
+        manager.off('session', this.onSessionEvent);
+        manager.on('session', this.onSessionEvent);
+        return this.ack(reqId);
+      case 'auth':
+        return;
+    }
+  }
+
+  private subscribe(request: RequestOf<'subscribe'>): void {
+    const session = this.manager.get(request.session_id);
+    this.unsubscribe(session.id);
+    this.ack(request.req_id);
+    const sessionId = session.id;
+    const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
+    const sink: OutputSink = {
+      output: (offset, data) =>
+        this.send({ type: 'session_output', session_id: sessionId, data: data.toString('base64'), offset }),
+      snapshot: (snapshot) =>
+        wantsSnapshots
+          ? this.send({ type: 'snapshot', ...snapshotFields(sessionId, snapshot) })
+          : this.send({
+              type: 'session_output',
+              session_id: sessionId,
+              data: Buffer.from(RESET + snapshot.data, 'utf8').toString('base64'),
+            }),
+      closed: (exit) => {
+        this.subscriptions.delete(sessionId);
+        queueMicrotask(() => session.unsubscribe(entry.subscription));
+        this.send({
+          type: 'session_closed',
+          session_id: sessionId,
+          exit_code: exit?.exitCode ?? null,
+          signal: exit?.signal ?? null,
+        });
+      },
+    };
+    const entry = { session, subscription: undefined as unknown as Subscription };
+    this.subscriptions.set(sessionId, entry);
+    entry.subscription = session.subscribe(
+      sink,
+      { fromOffset: request.from_offset, snapshot: request.snapshot },
+      (error) => this.replyError(error, undefined, sessionId),
+    );
+  }
+
+  private unsubscribe(sessionId: string): void {
+    const entry = this.subscriptions.get(sessionId);
+    if (!entry) return;
+    this.subscriptions.delete(sessionId);
+    entry.session.unsubscribe(entry.subscription);
+  }
+
+  private readOutput(request: RequestOf<'read_output'>): void {
+    const { journal } = this.manager.get(request.session_id);
+    const from = request.from_offset ?? journal.start;
+    if (from < journal.start || from > journal.end) {
+      throw new TowerError(
+        'offset_not_retained',
+        `offset ${from} is not retained: output is held from ${journal.start} to ${journal.end}`,
+      );
+    }
+    const data = journal.read(from, request.max_bytes ?? DEFAULT_READ_BYTES);
+    this.send({
+      type: 'output_chunk',
+      session_id: request.session_id,
+      offset: from,
+      data: data.toString('base64'),
+      first_offset: journal.start,
+      last_offset: journal.end,
+      req_id: request.req_id,
+    });
+  }
+
+  private ack(reqId: Request['req_id']): void {
+    if (reqId !== undefined) this.send({ type: 'ack', req_id: reqId });
+  }
+
+  private replyError(error: unknown, reqId: Request['req_id'], sessionId: string | undefined): void {
+    if (error instanceof TowerError) {
+      this.send({ type: 'error', code: error.code, message: error.message, session_id: sessionId, req_id: reqId });
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.send({ type: 'error', code: 'internal', message: `internal error: ${message}`, session_id: sessionId, req_id: reqId });
+  }
+
+  private fail(code: 'auth_failed' | 'not_authenticated', message: string, close: boolean): void {
+    this.send({ type: 'error', code, message });
+    if (close) this.socket.end();
+  }
+
+  /** Returns whether the socket can take more output right now. */
+  private send(message: DaemonMessage): boolean {
+    if (this.socket.destroyed || !this.socket.writable) return false;
+    this.socket.write(`${JSON.stringify(message)}\n`);
+    return this.socket.writableLength < SOCKET_HIGH_WATER;
+  }
+
+  private pumpAll(): void {
+    for (const { subscription } of this.subscriptions.values()) subscription.pump();
+  }
+
+  private cleanup(): void {
+    clearTimeout(this.authTimer);
+    this.manager.off('session', this.onSessionEvent);
+    for (const sessionId of [...this.subscriptions.keys()]) this.unsubscribe(sessionId);
+  }
+}
+
+function pickReqId(raw: unknown): string | number | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const reqId = (raw as { req_id?: unknown }).req_id;
+  return typeof reqId === 'string' || typeof reqId === 'number' ? reqId : undefined;
+}
+
+function snapshotFields(sessionId: string, snapshot: ScreenSnapshot) {
+  return {
+    session_id: sessionId,
+    offset: snapshot.offset,
+    cols: snapshot.cols,
+    rows: snapshot.rows,
+    cursor_x: snapshot.cursorX,
+    cursor_y: snapshot.cursorY,
+    alt_screen: snapshot.altScreen,
+    data: snapshot.data,
+  };
+}

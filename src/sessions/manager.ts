@@ -1,0 +1,204 @@
+/**
+ * Owns every session: creates them, restores them after a restart (as exited or lost),
+ * persists their metadata and tells watchers what changed.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SessionInfo } from '../protocol/index.js';
+import { TowerError } from '../protocol/index.js';
+import { Journal } from '../terminal/journal.js';
+import { spawnPty } from '../terminal/pty.js';
+import { ScreenHost } from '../terminal/screen.js';
+import { checkCwd, defaultShell, resolveCommand } from './command.js';
+import { Session, type SessionMeta } from './session.js';
+import { SessionStore } from './store.js';
+
+export interface ManagerOptions {
+  stateDir: string;
+  ringBytes?: number;
+  diskCapBytes?: number;
+  scrollback?: number;
+}
+
+export interface CreateOptions {
+  id?: string;
+  name?: string;
+  command?: string;
+  args?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  cols?: number;
+  rows?: number;
+}
+
+export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized';
+
+interface ManagerEvents {
+  session: [SessionEventName, SessionInfo];
+}
+
+const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
+const OFFSET_SAVE_INTERVAL_MS = 2000;
+const KILL_GRACE_MS = 2000;
+
+export class SessionManager extends EventEmitter<ManagerEvents> {
+  private readonly sessions = new Map<string, Session>();
+  private readonly store: SessionStore;
+  private readonly screen: ScreenHost;
+  private readonly sessionsDir: string;
+  private readonly ringBytes: number;
+  private readonly offsetTimer: NodeJS.Timeout;
+  private readonly dirtyOffsets = new Set<Session>();
+
+  constructor(private readonly options: ManagerOptions) {
+    super();
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    this.sessionsDir = join(options.stateDir, 'sessions');
+    mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
+    this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
+    this.store = new SessionStore(join(options.stateDir, 'tower.db'));
+    this.screen = new ScreenHost({ scrollback: options.scrollback });
+    this.screen.onReply = (id, data) => {
+      const session = this.sessions.get(id);
+      if (session && !session.ended) session.write(data);
+    };
+    this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);
+    this.restore();
+    this.offsetTimer = setInterval(() => this.saveOffsets(), OFFSET_SAVE_INTERVAL_MS);
+    this.offsetTimer.unref();
+  }
+
+  create(options: CreateOptions): Session {
+    const id = options.id ?? randomBytes(4).toString('hex');
+    if (this.sessions.has(id)) throw new TowerError('session_exists', `session ${id} already exists`);
+    const cwd = checkCwd(options.cwd ?? process.env.HOME ?? process.cwd());
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      TERM: 'xterm-256color',
+      COLORTERM: 'truecolor',
+      ...options.env,
+      TOWER_SESSION_ID: id,
+    };
+    const command = options.command ?? defaultShell();
+    const executable = resolveCommand(command, cwd, env.PATH);
+    const cols = options.cols ?? 80;
+    const rows = options.rows ?? 24;
+    const journal = this.openJournal(id, false);
+    const pty = spawnPty({ command: executable, args: options.args ?? [], cwd, env, cols, rows });
+    const meta: SessionMeta = {
+      id,
+      name: options.name ?? null,
+      command,
+      args: options.args ?? [],
+      cwd,
+      cols,
+      rows,
+      pid: pty.pid,
+      status: 'running',
+      exitCode: null,
+      exitSignal: null,
+      createdAt: new Date().toISOString(),
+      exitedAt: null,
+    };
+    const session = this.adopt(new Session(meta, journal, this.screen, pty, this.screenLag()));
+    session.on('exit', () => this.emit('session', 'exited', session.info()));
+    this.emit('session', 'created', session.info());
+    return session;
+  }
+
+  get(id: string): Session {
+    const session = this.sessions.get(id);
+    if (!session) throw new TowerError('unknown_session', `unknown session: ${id}`);
+    return session;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((session) => session.info());
+  }
+
+  resize(id: string, cols: number, rows: number): void {
+    const session = this.get(id);
+    session.resize(cols, rows);
+    this.emit('session', 'resized', session.info());
+  }
+
+  /** Hang up the session's program (SIGKILL after a grace period); resolves once it has exited. */
+  close(id: string): Promise<void> {
+    const session = this.get(id);
+    return session.ended ? Promise.resolve() : endSession(session);
+  }
+
+  remove(id: string): void {
+    const session = this.get(id);
+    if (!session.ended) throw new TowerError('session_running', `session ${id} is running; close it first`);
+    this.sessions.delete(id);
+    this.dirtyOffsets.delete(session);
+    const info = session.info();
+    session.dispose();
+    session.journal.destroy();
+    this.store.remove(id);
+    this.emit('session', 'removed', info);
+  }
+
+  /** Stop every running session (recording how each ended), then release everything. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.offsetTimer);
+    const running = [...this.sessions.values()].filter((session) => !session.ended);
+    await Promise.all(running.map((session) => endSession(session)));
+    for (const session of this.sessions.values()) {
+      this.save(session);
+      session.journal.close();
+    }
+    this.store.close();
+    await this.screen.close();
+  }
+
+  private adopt(session: Session): Session {
+    this.sessions.set(session.id, session);
+    this.save(session);
+    session.on('changed', () => this.save(session));
+    session.on('output', () => this.dirtyOffsets.add(session));
+    return session;
+  }
+
+  private restore(): void {
+    for (const stored of this.store.all()) {
+      const meta: SessionMeta = { ...stored };
+      if (meta.status === 'running') meta.status = 'lost';
+      const journal = this.openJournal(meta.id, true);
+      this.adopt(new Session(meta, journal, this.screen, null, this.screenLag()));
+    }
+  }
+
+  private openJournal(id: string, readOnly: boolean): Journal {
+    const dir = join(this.sessionsDir, id);
+    if (readOnly && !existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return Journal.open(dir, { ringBytes: this.ringBytes, diskCapBytes: this.options.diskCapBytes, readOnly });
+  }
+
+  /** The emulator may lag the journal by at most half the ring, so a snapshot's offset is always still in memory. */
+  private screenLag(): { high: number; low: number } {
+    return { high: Math.floor(this.ringBytes / 2), low: Math.floor(this.ringBytes / 4) };
+  }
+
+  private save(session: Session): void {
+    this.store.save(session.meta, { first: session.journal.start, last: session.journal.end });
+  }
+
+  private saveOffsets(): void {
+    for (const session of this.dirtyOffsets) this.save(session);
+    this.dirtyOffsets.clear();
+  }
+}
+
+function endSession(session: Session): Promise<void> {
+  return new Promise((resolve) => {
+    session.once('exit', () => resolve());
+    session.kill('SIGHUP');
+    setTimeout(() => {
+      if (!session.ended) session.kill('SIGKILL');
+    }, KILL_GRACE_MS).unref();
+  });
+}

@@ -1,0 +1,227 @@
+/**
+ * A session: a program on a PTY, its output journal, its screen model and its subscribers.
+ * A session from an earlier daemon run has no PTY: it is exited or lost, its journal read-only.
+ */
+import { EventEmitter } from 'node:events';
+import type { SessionInfo, SessionStatus } from '../protocol/index.js';
+import { TowerError } from '../protocol/index.js';
+import type { Journal } from '../terminal/journal.js';
+import type { PtyExit, PtyProcess } from '../terminal/pty.js';
+import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
+import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
+
+/** Output is coalesced up to this many bytes (or one event-loop turn) before it is journaled. */
+const COALESCE_BYTES = 64 * 1024;
+/** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
+const REBUILD_BYTES = 2 * 1024 * 1024;
+
+export interface SessionMeta {
+  id: string;
+  name: string | null;
+  command: string;
+  args: string[];
+  cwd: string;
+  cols: number;
+  rows: number;
+  pid: number | null;
+  status: SessionStatus;
+  exitCode: number | null;
+  exitSignal: number | null;
+  createdAt: string;
+  exitedAt: string | null;
+}
+
+interface SessionEvents {
+  output: [];
+  exit: [PtyExit];
+  changed: [];
+}
+
+export class Session extends EventEmitter<SessionEvents> {
+  private readonly subscriptions = new Set<Subscription>();
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private parsedOffset: number;
+  private paused = false;
+  private screenReady: boolean;
+  private exitInfo: PtyExit | null = null;
+
+  constructor(
+    readonly meta: SessionMeta,
+    readonly journal: Journal,
+    private readonly screen: ScreenHost,
+    private readonly pty: PtyProcess | null,
+    private readonly screenLag: { high: number; low: number },
+  ) {
+    super();
+    this.parsedOffset = journal.end;
+    this.screenReady = pty !== null;
+    if (meta.status !== 'running' && meta.exitCode !== null) {
+      this.exitInfo = { exitCode: meta.exitCode, signal: meta.exitSignal };
+    }
+    if (pty) {
+      screen.create(meta.id, meta.cols, meta.rows, journal.end);
+      pty.onData((chunk) => this.receive(chunk));
+      pty.onExit((exit) => this.finish(exit));
+    }
+  }
+
+  get id(): string {
+    return this.meta.id;
+  }
+
+  get ended(): boolean {
+    return this.meta.status !== 'running';
+  }
+
+  get exit(): PtyExit | null {
+    return this.exitInfo;
+  }
+
+  get subscriberCount(): number {
+    return this.subscriptions.size;
+  }
+
+  info(): SessionInfo {
+    const m = this.meta;
+    return {
+      id: m.id,
+      name: m.name,
+      shell: m.command,
+      args: m.args,
+      cwd: m.cwd,
+      cols: m.cols,
+      rows: m.rows,
+      pid: m.pid,
+      status: m.status,
+      exit_code: m.exitCode,
+      exit_signal: m.exitSignal,
+      created_at: m.createdAt,
+      exited_at: m.exitedAt,
+      first_offset: this.journal.start,
+      last_offset: this.journal.end + this.pendingBytes,
+    };
+  }
+
+  write(data: Buffer | string): void {
+    this.requireLive().write(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    const pty = this.requireLive();
+    if (cols === this.meta.cols && rows === this.meta.rows) return;
+    this.flush();
+    pty.resize(cols, rows);
+    this.screen.resize(this.id, cols, rows);
+    this.meta.cols = cols;
+    this.meta.rows = rows;
+    this.emit('changed');
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGHUP'): void {
+    this.requireLive().kill(signal);
+  }
+
+  subscribe(sink: OutputSink, start: SubscribeStart, onError?: (error: unknown) => void): Subscription {
+    this.flush();
+    const subscription = new Subscription(this, sink, start, onError);
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  unsubscribe(subscription: Subscription): void {
+    subscription.close();
+    this.subscriptions.delete(subscription);
+  }
+
+  async snapshot(): Promise<ScreenSnapshot> {
+    this.flush();
+    this.ensureScreen();
+    return this.screen.snapshot(this.id);
+  }
+
+  async text(): Promise<ScreenText> {
+    this.flush();
+    this.ensureScreen();
+    return this.screen.text(this.id);
+  }
+
+  /** The screen worker reports how far it has parsed: resume a paused PTY once it has caught up. */
+  screenParsed(offset: number): void {
+    this.parsedOffset = offset;
+    if (this.paused && this.journal.end - offset <= this.screenLag.low) {
+      this.paused = false;
+      this.pty?.resume();
+    }
+  }
+
+  /** Forget the screen model (the session is being removed or the daemon is stopping). */
+  dispose(): void {
+    for (const subscription of this.subscriptions) subscription.close();
+    this.subscriptions.clear();
+    this.screen.dispose(this.id);
+    this.removeAllListeners();
+  }
+
+  private receive(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= COALESCE_BYTES) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Journal what was read, feed the screen, wake subscribers. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingBytes === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.journal.append(data);
+    this.screen.write(this.id, data, this.journal.end);
+    if (!this.paused && this.pty && this.journal.end - this.parsedOffset >= this.screenLag.high) {
+      this.paused = true;
+      this.pty.pause();
+    }
+    for (const subscription of this.subscriptions) subscription.pump();
+    this.emit('output');
+  }
+
+  private finish(exit: PtyExit): void {
+    this.flush();
+    this.exitInfo = exit;
+    this.meta.status = 'exited';
+    this.meta.exitCode = exit.exitCode;
+    this.meta.exitSignal = exit.signal;
+    this.meta.exitedAt = new Date().toISOString();
+    for (const subscription of this.subscriptions) subscription.pump();
+    this.emit('changed');
+    this.emit('exit', exit);
+  }
+
+  /** Sessions from an earlier daemon run get their screen rebuilt from the tail of their log. */
+  private ensureScreen(): void {
+    if (this.screenReady) return;
+    this.screenReady = true;
+    const from = Math.max(this.journal.start, this.journal.end - REBUILD_BYTES);
+    this.screen.create(this.id, this.meta.cols, this.meta.rows, from, { answerQueries: false });
+    for (let offset = from; offset < this.journal.end; ) {
+      const data = this.journal.read(offset, REBUILD_BYTES);
+      if (data.length === 0) break;
+      offset += data.length;
+      this.screen.write(this.id, data, offset);
+    }
+  }
+
+  private requireLive(): PtyProcess {
+    if (!this.pty || this.ended) {
+      throw new TowerError('session_not_running', `session ${this.id} is ${this.meta.status}`);
+    }
+    return this.pty;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * One subscriber's read cursor into a session's journal.
+ *
+ * There is no per-subscriber queue: the subscription copies bytes from the journal
+ * into its sink only while the sink accepts them. A subscriber that falls behind
+ * the in-memory ring is resynced from a screen snapshot instead of replaying.
+ */
+import type { ScreenSnapshot } from '../terminal/screen.js';
+import type { PtyExit } from '../terminal/pty.js';
+
+/** Largest output frame handed to a sink at once. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+
+export interface OutputSink {
+  /** Bytes starting at an absolute offset. Return false when full; call `pump()` again once drained. */
+  output(offset: number, data: Buffer): boolean;
+  /** The screen as of `snapshot.offset`; output continues from there. */
+  snapshot(snapshot: ScreenSnapshot): boolean;
+  /** The session ended and every byte up to its end was delivered. */
+  closed(exit: PtyExit | null): void;
+}
+
+export interface SubscriptionSource {
+  readonly journal: {
+    readonly start: number;
+    readonly end: number;
+    readonly ringStart: number;
+    readRing(from: number, maxBytes: number): Buffer | null;
+    read(from: number, maxBytes: number): Buffer;
+  };
+  readonly ended: boolean;
+  readonly exit: PtyExit | null;
+  snapshot(): Promise<ScreenSnapshot>;
+}
+
+export interface SubscribeStart {
+  /** Resume from this offset; bytes come from disk if no longer in memory. */
+  fromOffset?: number;
+  /** Begin with a snapshot, then bytes from its offset. */
+  snapshot?: boolean;
+}
+
+export class Subscription {
+  private cursor: number;
+  /** Reading from disk is allowed while catching up from an explicit start, not once live. */
+  private catchingUp: boolean;
+  private resyncing = false;
+  private pumping = false;
+  private done = false;
+
+  constructor(
+    private readonly source: SubscriptionSource,
+    private readonly sink: OutputSink,
+    start: SubscribeStart,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {
+    const { journal } = source;
+    this.cursor = journal.end;
+    this.catchingUp = false;
+    if (start.fromOffset !== undefined && start.fromOffset >= journal.start && start.fromOffset <= journal.end) {
+      this.cursor = start.fromOffset;
+      this.catchingUp = true;
+    } else if (start.snapshot || start.fromOffset !== undefined) {
+      this.resync();
+      return;
+    }
+    this.pump();
+  }
+
+  get offset(): number {
+    return this.cursor;
+  }
+
+  /** Deliver as much as the sink accepts. Call on new output, on drain, and on session end. */
+  pump(): void {
+    if (this.done || this.resyncing || this.pumping) return;
+    this.pumping = true;
+    try {
+      const { journal } = this.source;
+      while (this.cursor < journal.end) {
+        let data = journal.readRing(this.cursor, MAX_FRAME_BYTES);
+        if (data === null) {
+          if (!this.catchingUp || this.cursor < journal.start) {
+            this.resync();
+            return;
+          }
+          data = journal.read(this.cursor, MAX_FRAME_BYTES);
+        } else {
+          this.catchingUp = false;
+        }
+        const offset = this.cursor;
+        this.cursor += data.length;
+        if (!this.sink.output(offset, data)) return;
+      }
+      if (this.source.ended) {
+        this.done = true;
+        this.sink.closed(this.source.exit);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  close(): void {
+    this.done = true;
+  }
+
+  private resync(): void {
+    this.resyncing = true;
+    this.source.snapshot().then(
+      (snapshot) => {
+        if (this.done) return;
+        this.cursor = snapshot.offset;
+        this.catchingUp = true;
+        this.resyncing = false;
+        const more = this.sink.snapshot(snapshot);
+        if (more) this.pump();
+      },
+      (error) => {
+        this.resyncing = false;
+        this.done = true;
+        this.onError(error);
+      },
+    );
+  }
+}

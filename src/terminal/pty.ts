@@ -1,0 +1,92 @@
+/**
+ * A child process on a pseudo-terminal, delivering raw output bytes and an exit
+ * that is reported only after every byte the child wrote has been delivered.
+ */
+import { readSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import * as nodePty from '@lydell/node-pty';
+
+export interface PtySpawnOptions {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+}
+
+export interface PtyExit {
+  exitCode: number;
+  /** Signal number that ended the child, or null. */
+  signal: number | null;
+}
+
+export interface PtyProcess {
+  readonly pid: number;
+  onData(listener: (chunk: Buffer) => void): void;
+  /** Fires once, after the last byte has been passed to the data listener. */
+  onExit(listener: (exit: PtyExit) => void): void;
+  write(data: Buffer | string): void;
+  resize(cols: number, rows: number): void;
+  /** Stop reading the PTY (the child blocks once the kernel buffer is full). */
+  pause(): void;
+  resume(): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const DRAIN_CHUNK = 64 * 1024;
+
+export function spawnPty(options: PtySpawnOptions): PtyProcess {
+  const child = nodePty.spawn(options.command, options.args, {
+    name: options.env.TERM ?? 'xterm-256color',
+    cols: options.cols,
+    rows: options.rows,
+    cwd: options.cwd,
+    env: options.env,
+    encoding: null,
+  });
+  // node-pty's Unix terminal exposes its tty stream and master fd only outside its typings;
+  // we need both to own the drain at EOF.
+  const unix = child as unknown as { _socket: Socket; fd: number };
+  const stream = unix._socket;
+  const masterFd = unix.fd;
+  let dataListener: (chunk: Buffer) => void = () => {};
+  let exitListener: (exit: PtyExit) => void = () => {};
+
+  child.onData((chunk) => dataListener(chunk as unknown as Buffer));
+
+  // libuv reports EOF on POLLHUP after a short read, while the master may still hold
+  // the child's last kilobytes. The kernel answers EIO only once its buffers are empty,
+  // so read synchronously until EIO before the stream is destroyed (which closes the fd).
+  stream.prependListener('end', () => {
+    const buffer = Buffer.allocUnsafe(DRAIN_CHUNK);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(masterFd, buffer, 0, buffer.length, null);
+      } catch {
+        return; // EIO: fully drained (EAGAIN: a background process still holds the terminal)
+      }
+      if (n === 0) return;
+      dataListener(Buffer.from(buffer.subarray(0, n)));
+    }
+  });
+
+  // node-pty emits exit after its stream has closed, so after the drain above.
+  child.onExit(({ exitCode, signal }) => exitListener({ exitCode, signal: signal ? signal : null }));
+
+  return {
+    pid: child.pid,
+    onData: (listener) => {
+      dataListener = listener;
+    },
+    onExit: (listener) => {
+      exitListener = listener;
+    },
+    write: (data) => child.write(data as string),
+    resize: (cols, rows) => child.resize(cols, rows),
+    pause: () => child.pause(),
+    resume: () => child.resume(),
+    kill: (signal = 'SIGHUP') => child.kill(signal),
+  };
+}

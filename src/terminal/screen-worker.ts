@@ -1,0 +1,265 @@
+/**
+ * Worker thread that owns one headless xterm per session, so the daemon's main thread
+ * never parses terminal output. Speaks the batched protocol defined below with ScreenHost.
+ */
+import { parentPort } from 'node:worker_threads';
+import { SerializeAddon } from '@xterm/addon-serialize';
+import xtermHeadless from '@xterm/headless';
+import type { Terminal as HeadlessTerminal } from '@xterm/headless';
+import type { ScreenSnapshot, ScreenText } from './screen.js';
+
+export type ScreenCommand =
+  | {
+      kind: 'create';
+      id: string;
+      cols: number;
+      rows: number;
+      startOffset: number;
+      answerQueries: boolean;
+      scrollback: number;
+    }
+  | { kind: 'write'; id: string; data: Uint8Array; endOffset: number }
+  | { kind: 'resize'; id: string; cols: number; rows: number }
+  | { kind: 'snapshot' | 'text'; id: string; requestId: number }
+  | { kind: 'dispose'; id: string };
+
+export type ScreenResult =
+  | { requestId: number; ok: true; value: ScreenSnapshot | ScreenText }
+  | { requestId: number; ok: false; error: string };
+
+/** One worker→main message: everything that happened since the previous one. */
+export interface ScreenEvents {
+  replies: Array<[id: string, data: string]>;
+  results: ScreenResult[];
+  parsed: Array<[id: string, offset: number]>;
+}
+
+/** xterm's internals we read because the public API does not expose them. */
+interface TerminalInternals {
+  _core: {
+    coreService: { isCursorHidden: boolean };
+    buffer: { scrollTop: number; scrollBottom: number };
+  };
+}
+
+interface Session {
+  readonly terminal: HeadlessTerminal;
+  readonly serializer: SerializeAddon;
+  readonly scrollback: number;
+  /** End offset of the last write received (it may still be queued or parsing). */
+  writtenOffset: number;
+  /** Bytes handed to xterm and not yet parsed; xterm throws away data past 50 MB pending. */
+  bytesInParser: number;
+  /** Steps held back, in order, while the parser is saturated. */
+  backlog: Array<() => void>;
+}
+
+const MAX_BYTES_IN_PARSER = 1 << 20;
+const PARSER_PIECE_BYTES = 256 << 10;
+
+const { Terminal } = xtermHeadless;
+const port = parentPort;
+if (!port) throw new Error('screen-worker must run inside a worker thread');
+
+const sessions = new Map<string, Session>();
+let outbox: ScreenEvents = { replies: [], results: [], parsed: [] };
+const parsedSinceFlush = new Map<string, number>();
+let flushScheduled = false;
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flush);
+}
+
+function flush(): void {
+  flushScheduled = false;
+  outbox.parsed = [...parsedSinceFlush];
+  parsedSinceFlush.clear();
+  port?.postMessage(outbox);
+  outbox = { replies: [], results: [], parsed: [] };
+}
+
+function createSession(command: Extract<ScreenCommand, { kind: 'create' }>): void {
+  const previous = sessions.get(command.id);
+  if (previous) disposeSession(command.id, previous);
+  const terminal = new Terminal({
+    cols: command.cols,
+    rows: command.rows,
+    scrollback: command.scrollback,
+    allowProposedApi: true,
+  });
+  const serializer = new SerializeAddon();
+  terminal.loadAddon(serializer);
+  const session: Session = {
+    terminal,
+    serializer,
+    scrollback: command.scrollback,
+    writtenOffset: command.startOffset,
+    bytesInParser: 0,
+    backlog: [],
+  };
+  // The daemon's emulator answers queries (DA, CPR, DSR…) because it is the one
+  // terminal that exists for the whole life of the session, while clients attach and
+  // detach; a program that queries with no client attached would otherwise hang.
+  // Clients must therefore never answer, or the program would see two replies.
+  // Screens rebuilt from an old log have no program to answer to.
+  if (command.answerQueries) {
+    terminal.onData((data) => {
+      if (sessions.get(command.id) !== session) return;
+      outbox.replies.push([command.id, data]);
+      scheduleFlush();
+    });
+  }
+  sessions.set(command.id, session);
+}
+
+function inOrder(session: Session, step: () => void): void {
+  if (session.backlog.length > 0 || session.bytesInParser > MAX_BYTES_IN_PARSER) session.backlog.push(step);
+  else step();
+}
+
+function drainBacklog(session: Session): void {
+  while (session.backlog.length > 0 && session.bytesInParser <= MAX_BYTES_IN_PARSER) {
+    session.backlog.shift()?.();
+  }
+}
+
+/** Runs `action` once the terminal has parsed everything written before it. */
+function afterParsing(session: Session, action: () => void): void {
+  inOrder(session, () => session.terminal.write('', action));
+}
+
+function write(session: Session, id: string, data: Uint8Array, endOffset: number): void {
+  session.writtenOffset = endOffset;
+  // The host joins bursts into one buffer; feed xterm in pieces so the backlog can hold the rest.
+  const startOffset = endOffset - data.length;
+  let start = 0;
+  do {
+    const piece = data.subarray(start, start + PARSER_PIECE_BYTES);
+    start += piece.length;
+    const pieceEnd = startOffset + start;
+    inOrder(session, () => parse(session, id, piece, pieceEnd));
+  } while (start < data.length);
+}
+
+function parse(session: Session, id: string, piece: Uint8Array, pieceEnd: number): void {
+  session.bytesInParser += piece.length;
+  session.terminal.write(piece, () => {
+    session.bytesInParser -= piece.length;
+    if (sessions.get(id) === session) {
+      parsedSinceFlush.set(id, pieceEnd);
+      scheduleFlush();
+    }
+    drainBacklog(session);
+  });
+}
+
+/** Forgets the session at once; its terminal goes once the bytes already queued are parsed. */
+function disposeSession(id: string, session: Session): void {
+  sessions.delete(id);
+  afterParsing(session, () => session.terminal.dispose());
+}
+
+function snapshotOf(session: Session, offset: number): ScreenSnapshot {
+  const { terminal } = session;
+  const buffer = terminal.buffer.active;
+  const data = session.serializer.serialize({ scrollback: session.scrollback }) + stateSerializeOmits(session);
+  return {
+    offset,
+    cols: terminal.cols,
+    rows: terminal.rows,
+    cursorX: buffer.cursorX,
+    cursorY: buffer.cursorY,
+    altScreen: buffer.type === 'alternate',
+    data,
+  };
+}
+
+/**
+ * The serialize addon drops the hidden cursor and the scroll region. Full-screen apps
+ * (vim, less, tmux) rely on both, and a client that reattaches mid-session must
+ * continue exactly where the app believes the terminal is.
+ */
+function stateSerializeOmits(session: Session): string {
+  const { terminal } = session;
+  const core = (terminal as unknown as TerminalInternals)._core;
+  let extra = '';
+  const { scrollTop, scrollBottom } = core.buffer;
+  if (scrollTop !== 0 || scrollBottom !== terminal.rows - 1) {
+    // DECSTBM homes the cursor, so put it back (CUP is region-relative in origin mode).
+    const buffer = terminal.buffer.active;
+    const rowBase = terminal.modes.originMode ? scrollTop : 0;
+    extra += `\x1b[${scrollTop + 1};${scrollBottom + 1}r`;
+    extra += `\x1b[${buffer.cursorY - rowBase + 1};${buffer.cursorX + 1}H`;
+  }
+  if (core.coreService.isCursorHidden) extra += '\x1b[?25l';
+  return extra;
+}
+
+function textOf(session: Session, offset: number): ScreenText {
+  const { terminal } = session;
+  const buffer = terminal.buffer.active;
+  const lines: string[] = [];
+  for (let row = 0; row < terminal.rows; row++) {
+    const line = buffer.getLine(buffer.baseY + row)?.translateToString(true) ?? '';
+    lines.push(line.replace(/ +$/, ''));
+  }
+  return {
+    offset,
+    cols: terminal.cols,
+    rows: terminal.rows,
+    cursorX: buffer.cursorX,
+    cursorY: buffer.cursorY,
+    text: lines.join('\n'),
+  };
+}
+
+function answer(requestId: number, produce: () => ScreenSnapshot | ScreenText): void {
+  let result: ScreenResult;
+  try {
+    result = { requestId, ok: true, value: produce() };
+  } catch (error) {
+    result = { requestId, ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  outbox.results.push(result);
+  scheduleFlush();
+}
+
+function handle(command: ScreenCommand): void {
+  if (command.kind === 'create') return createSession(command);
+  const session = sessions.get(command.id);
+  if (!session) {
+    if (command.kind === 'snapshot' || command.kind === 'text') {
+      answer(command.requestId, () => {
+        throw new Error(`unknown screen session: ${command.id}`);
+      });
+    }
+    return;
+  }
+  switch (command.kind) {
+    case 'write':
+      return write(session, command.id, command.data, command.endOffset);
+    case 'resize':
+      // Bytes written before the resize were produced for the old size.
+      return afterParsing(session, () => session.terminal.resize(command.cols, command.rows));
+    case 'snapshot':
+    case 'text': {
+      const offset = session.writtenOffset;
+      const produce = command.kind === 'snapshot' ? snapshotOf : textOf;
+      return afterParsing(session, () => answer(command.requestId, () => produce(session, offset)));
+    }
+    case 'dispose':
+      return disposeSession(command.id, session);
+  }
+}
+
+port.on('message', (batch: ScreenCommand[]) => {
+  for (const command of batch) {
+    try {
+      handle(command);
+    } catch (error) {
+      console.error(`screen-worker: ${command.kind} ${command.id} failed:`, error);
+    }
+  }
+});
