@@ -1,6 +1,7 @@
 // Runs against the compiled output (`npx tsc -p .` first): the host starts dist/terminal/screen-worker.js.
-import xtermHeadless from '@xterm/headless';
+
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
+import xtermHeadless from '@xterm/headless';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ScreenHost } from '../dist/terminal/screen.js';
 
@@ -61,6 +62,15 @@ function styledLines(terminal: HeadlessTerminal): string[] {
   return lines;
 }
 
+/** xterm state the public API does not expose. */
+function internals(terminal: HeadlessTerminal) {
+  type Core = {
+    coreMouseService: { activeEncoding: string };
+    coreService: { isCursorHidden: boolean; decPrivateModes: Record<string, unknown> };
+  };
+  return (terminal as unknown as { _core: Core })._core;
+}
+
 async function replay(id: string): Promise<HeadlessTerminal> {
   const snapshot = await host.snapshot(id);
   const replica = freshTerminal(snapshot.cols, snapshot.rows);
@@ -71,13 +81,18 @@ async function replay(id: string): Promise<HeadlessTerminal> {
 async function expectReplicaMatches(id: string, replica: HeadlessTerminal): Promise<void> {
   const source = await host.text(id);
   expect(visibleRows(replica).join('\n')).toBe(source.text);
-  expect([replica.buffer.active.cursorX, replica.buffer.active.cursorY]).toEqual([source.cursorX, source.cursorY]);
+  const replicaCursorX = Math.min(replica.buffer.active.cursorX, replica.cols - 1);
+  expect([replicaCursorX, replica.buffer.active.cursorY]).toEqual([source.cursorX, source.cursorY]);
 }
 
 const colorfulOutput = (() => {
-  const chunks: string[] = ['\x1b[1;31mred bold\x1b[0m plain \x1b[38;5;208m256\x1b[48;2;10;20;30mtruecolor\x1b[0m\r\n'];
+  const chunks: string[] = [
+    '\x1b[1;31mred bold\x1b[0m plain \x1b[38;5;208m256\x1b[48;2;10;20;30mtruecolor\x1b[0m\r\n',
+  ];
   for (let i = 0; i < 60; i++) {
-    chunks.push(`\x1b[3${i % 8}mline ${i}\x1b[4m underlined\x1b[24;7m inverse\x1b[0m ${'x'.repeat(i % 50)}\r\n`);
+    chunks.push(
+      `\x1b[3${i % 8}mline ${i}\x1b[4m underlined\x1b[24;7m inverse\x1b[0m ${'x'.repeat(i % 50)}\r\n`,
+    );
   }
   chunks.push('wrapping: ' + 'abcdefghij'.repeat(12) + '\r\n');
   chunks.push('\x1b[5;10Hmoved\x1b[2Aup\x1b[3Cright\x1b[10;1H\x1b[K\x1b[3mitalic\x1b[0m tail');
@@ -138,6 +153,7 @@ describe('ScreenHost', () => {
     await feed(replica, snapshot.data);
     await expectReplicaMatches('s', replica);
     expect(replica.buffer.active.type).toBe('alternate');
+    expect(internals(replica).coreService.isCursorHidden).toBe(true);
     expect(replica.modes.applicationCursorKeysMode).toBe(true);
 
     // Scrolling inside the region must move the same rows on both sides.
@@ -151,6 +167,36 @@ describe('ScreenHost', () => {
     await feed(replica, '\x1b[r\x1b[?1049l\x1b[?25h');
     await expectReplicaMatches('s', replica);
     expect((await host.snapshot('s')).altScreen).toBe(false);
+  });
+
+  it('snapshots keep a pending wrap, origin mode, mouse encoding and cursor shape', async () => {
+    host.create('s', 40, 10, 0);
+    const end = writeAll('s', [
+      '\x1b[3;8r\x1b[?6h\x1b[2;4H',
+      '\x1b[?1000h\x1b[?1006h\x1b[6 q',
+      'y'.repeat(36),
+    ]);
+    const replica = await replay('s');
+    expect(internals(replica).coreMouseService.activeEncoding).toBe('SGR');
+    expect(internals(replica).coreService.decPrivateModes).toMatchObject({
+      cursorStyle: 'bar',
+      cursorBlink: false,
+    });
+    expect(replica.modes.mouseTrackingMode).toBe('vt200');
+    expect(replica.modes.originMode).toBe(true);
+    await expectReplicaMatches('s', replica);
+    // Writes continue at the same place, relative to the same region, on both sides.
+    const more = 'z\x1b[1;1Ho\r\n\r\n\r\n\r\n\r\n\r\n\r\nbottom';
+    writeAll('s', [more], end);
+    await feed(replica, more);
+    await expectReplicaMatches('s', replica);
+
+    host.create('w', 20, 5, 0);
+    writeAll('w', ['\x1b[5;1H' + 'w'.repeat(20)]);
+    const wrapped = await replay('w');
+    writeAll('w', ['next'], 24);
+    await feed(wrapped, 'next');
+    await expectReplicaMatches('w', wrapped);
   });
 
   it('answers DA1 and cursor position queries', async () => {
@@ -200,9 +246,13 @@ describe('ScreenHost', () => {
 
   it('keeps many sessions independent', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `session-${i}`);
-    ids.forEach((id, i) => host.create(id, 30 + i, 10, i * 100));
+    ids.forEach((id, i) => {
+      host.create(id, 30 + i, 10, i * 100);
+    });
     for (let round = 0; round < 5; round++) {
-      ids.forEach((id, i) => host.write(id, encoder.encode(`${id} round ${round}\r\n`), i * 100 + round + 1));
+      ids.forEach((id, i) => {
+        host.write(id, encoder.encode(`${id} round ${round}\r\n`), i * 100 + round + 1);
+      });
     }
     const texts = await Promise.all(ids.map((id) => host.text(id)));
     texts.forEach((text, i) => {
@@ -278,11 +328,17 @@ describe('ScreenHost', () => {
         (_, i) => `\x1b[3${i % 8}m${i}\x1b[0m ${'word \x1b[1mbold\x1b[22m '.repeat(cols / 12)}\r\n`,
       );
       writeAll(id, chunks);
-      await host.snapshot(id);
-      const started = performance.now();
-      const snapshot = await host.snapshot(id);
-      const elapsed = performance.now() - started;
-      console.log(`snapshot ${id} with 1000 lines of scrollback: ${elapsed.toFixed(1)} ms, ${snapshot.data.length} chars`);
+      const times: number[] = [];
+      let snapshot = await host.snapshot(id); // the first one also pays for JIT warm-up
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        snapshot = await host.snapshot(id);
+        times.push(performance.now() - started);
+      }
+      const elapsed = times.sort((a, b) => a - b)[2] ?? Infinity;
+      console.log(
+        `snapshot ${id} with 1000 lines of scrollback: median ${elapsed.toFixed(1)} ms, ${snapshot.data.length} chars`,
+      );
       expect(elapsed).toBeLessThan(200); // generous: shared CI machines
       await expectReplicaMatches(id, await replay(id));
     }

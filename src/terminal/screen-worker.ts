@@ -1,43 +1,21 @@
 /**
  * Worker thread that owns one headless xterm per session, so the daemon's main thread
- * never parses terminal output. Speaks the batched protocol defined below with ScreenHost.
+ * never parses terminal output. Speaks the batched protocol defined in screen.ts.
  */
 import { parentPort } from 'node:worker_threads';
 import { SerializeAddon } from '@xterm/addon-serialize';
-import xtermHeadless from '@xterm/headless';
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
-import type { ScreenSnapshot, ScreenText } from './screen.js';
-
-export type ScreenCommand =
-  | {
-      kind: 'create';
-      id: string;
-      cols: number;
-      rows: number;
-      startOffset: number;
-      answerQueries: boolean;
-      scrollback: number;
-    }
-  | { kind: 'write'; id: string; data: Uint8Array; endOffset: number }
-  | { kind: 'resize'; id: string; cols: number; rows: number }
-  | { kind: 'snapshot' | 'text'; id: string; requestId: number }
-  | { kind: 'dispose'; id: string };
-
-export type ScreenResult =
-  | { requestId: number; ok: true; value: ScreenSnapshot | ScreenText }
-  | { requestId: number; ok: false; error: string };
-
-/** One worker→main message: everything that happened since the previous one. */
-export interface ScreenEvents {
-  replies: Array<[id: string, data: string]>;
-  results: ScreenResult[];
-  parsed: Array<[id: string, offset: number]>;
-}
+import xtermHeadless from '@xterm/headless';
+import type { ScreenCommand, ScreenEvents, ScreenResult, ScreenSnapshot, ScreenText } from './screen.js';
 
 /** xterm's internals we read because the public API does not expose them. */
 interface TerminalInternals {
   _core: {
-    coreService: { isCursorHidden: boolean };
+    coreService: {
+      isCursorHidden: boolean;
+      decPrivateModes: { cursorStyle?: 'block' | 'underline' | 'bar'; cursorBlink?: boolean };
+    };
+    coreMouseService: { activeEncoding: string };
     buffer: { scrollTop: number; scrollBottom: number };
   };
 }
@@ -50,6 +28,8 @@ interface Session {
   writtenOffset: number;
   /** Bytes handed to xterm and not yet parsed; xterm throws away data past 50 MB pending. */
   bytesInParser: number;
+  /** terminal.write calls whose callback has not run yet. */
+  writesInParser: number;
   /** Steps held back, in order, while the parser is saturated. */
   backlog: Array<() => void>;
 }
@@ -97,6 +77,7 @@ function createSession(command: Extract<ScreenCommand, { kind: 'create' }>): voi
     scrollback: command.scrollback,
     writtenOffset: command.startOffset,
     bytesInParser: 0,
+    writesInParser: 0,
     backlog: [],
   };
   // The daemon's emulator answers queries (DA, CPR, DSR…) because it is the one
@@ -127,7 +108,24 @@ function drainBacklog(session: Session): void {
 
 /** Runs `action` once the terminal has parsed everything written before it. */
 function afterParsing(session: Session, action: () => void): void {
-  inOrder(session, () => session.terminal.write('', action));
+  inOrder(session, () => {
+    // Skipping the empty write when idle saves xterm's setTimeout hop on every snapshot.
+    if (session.writesInParser === 0) return runGuarded(action);
+    session.writesInParser++;
+    session.terminal.write('', () => {
+      session.writesInParser--;
+      runGuarded(action);
+    });
+  });
+}
+
+/** Keeps a failing step from breaking xterm's write loop, which would stall the session. */
+function runGuarded(action: () => void): void {
+  try {
+    action();
+  } catch (error) {
+    console.error('screen-worker: step failed:', error);
+  }
 }
 
 function write(session: Session, id: string, data: Uint8Array, endOffset: number): void {
@@ -145,8 +143,10 @@ function write(session: Session, id: string, data: Uint8Array, endOffset: number
 
 function parse(session: Session, id: string, piece: Uint8Array, pieceEnd: number): void {
   session.bytesInParser += piece.length;
+  session.writesInParser++;
   session.terminal.write(piece, () => {
     session.bytesInParser -= piece.length;
+    session.writesInParser--;
     if (sessions.get(id) === session) {
       parsedSinceFlush.set(id, pieceEnd);
       scheduleFlush();
@@ -161,39 +161,58 @@ function disposeSession(id: string, session: Session): void {
   afterParsing(session, () => session.terminal.dispose());
 }
 
+/** xterm reports x === cols while a wrap is pending; callers want a cell on the screen. */
+function cursorColumn(terminal: HeadlessTerminal): number {
+  return Math.min(terminal.buffer.active.cursorX, terminal.cols - 1);
+}
+
 function snapshotOf(session: Session, offset: number): ScreenSnapshot {
   const { terminal } = session;
   const buffer = terminal.buffer.active;
-  const data = session.serializer.serialize({ scrollback: session.scrollback }) + stateSerializeOmits(session);
+  const data =
+    session.serializer.serialize({ scrollback: session.scrollback }) + stateSerializeOmits(session);
   return {
     offset,
     cols: terminal.cols,
     rows: terminal.rows,
-    cursorX: buffer.cursorX,
+    cursorX: cursorColumn(terminal),
     cursorY: buffer.cursorY,
     altScreen: buffer.type === 'alternate',
     data,
   };
 }
 
+const MOUSE_ENCODING_MODES: Record<string, string> = {
+  SGR: '\x1b[?1006h',
+  UTF8: '\x1b[?1005h',
+  URXVT: '\x1b[?1015h',
+  SGR_PIXELS: '\x1b[?1016h',
+};
+/** DECSCUSR parameter of the blinking shape; the steady one is the next number. */
+const BLINKING_CURSOR_SHAPES = { block: 1, underline: 3, bar: 5 };
+
 /**
- * The serialize addon drops the hidden cursor and the scroll region. Full-screen apps
- * (vim, less, tmux) rely on both, and a client that reattaches mid-session must
- * continue exactly where the app believes the terminal is.
+ * State the serialize addon leaves out. Full-screen apps (vim, less, tmux) rely on it,
+ * and a client that attaches mid-session must continue exactly where the app believes
+ * the terminal is: same scroll region, mouse reports it can parse, cursor as it was.
  */
 function stateSerializeOmits(session: Session): string {
   const { terminal } = session;
   const core = (terminal as unknown as TerminalInternals)._core;
+  const buffer = terminal.buffer.active;
   let extra = '';
   const { scrollTop, scrollBottom } = core.buffer;
-  if (scrollTop !== 0 || scrollBottom !== terminal.rows - 1) {
-    // DECSTBM homes the cursor, so put it back (CUP is region-relative in origin mode).
-    const buffer = terminal.buffer.active;
-    const rowBase = terminal.modes.originMode ? scrollTop : 0;
-    extra += `\x1b[${scrollTop + 1};${scrollBottom + 1}r`;
-    extra += `\x1b[${buffer.cursorY - rowBase + 1};${buffer.cursorX + 1}H`;
+  const hasScrollRegion = scrollTop !== 0 || scrollBottom !== terminal.rows - 1;
+  if (hasScrollRegion) extra += `\x1b[${scrollTop + 1};${scrollBottom + 1}r`;
+  if (hasScrollRegion || terminal.modes.originMode) {
+    // DECSTBM and DECOM (emitted by the addon) home the cursor; CUP is region-relative under DECOM.
+    const row = buffer.cursorY - (terminal.modes.originMode ? scrollTop : 0);
+    extra += `\x1b[${row + 1};${buffer.cursorX + 1}H`;
   }
   if (core.coreService.isCursorHidden) extra += '\x1b[?25l';
+  extra += MOUSE_ENCODING_MODES[core.coreMouseService.activeEncoding] ?? '';
+  const { cursorStyle, cursorBlink } = core.coreService.decPrivateModes;
+  if (cursorStyle) extra += `\x1b[${BLINKING_CURSOR_SHAPES[cursorStyle] + (cursorBlink ? 0 : 1)} q`;
   return extra;
 }
 
@@ -209,7 +228,7 @@ function textOf(session: Session, offset: number): ScreenText {
     offset,
     cols: terminal.cols,
     rows: terminal.rows,
-    cursorX: buffer.cursorX,
+    cursorX: cursorColumn(terminal),
     cursorY: buffer.cursorY,
     text: lines.join('\n'),
   };
@@ -227,7 +246,10 @@ function answer(requestId: number, produce: () => ScreenSnapshot | ScreenText): 
 }
 
 function handle(command: ScreenCommand): void {
-  if (command.kind === 'create') return createSession(command);
+  if (command.kind === 'create') {
+    createSession(command);
+    return;
+  }
   const session = sessions.get(command.id);
   if (!session) {
     if (command.kind === 'snapshot' || command.kind === 'text') {
@@ -239,18 +261,22 @@ function handle(command: ScreenCommand): void {
   }
   switch (command.kind) {
     case 'write':
-      return write(session, command.id, command.data, command.endOffset);
+      write(session, command.id, command.data, command.endOffset);
+      break;
     case 'resize':
       // Bytes written before the resize were produced for the old size.
-      return afterParsing(session, () => session.terminal.resize(command.cols, command.rows));
+      afterParsing(session, () => session.terminal.resize(command.cols, command.rows));
+      break;
     case 'snapshot':
     case 'text': {
       const offset = session.writtenOffset;
       const produce = command.kind === 'snapshot' ? snapshotOf : textOf;
-      return afterParsing(session, () => answer(command.requestId, () => produce(session, offset)));
+      afterParsing(session, () => answer(command.requestId, () => produce(session, offset)));
+      break;
     }
     case 'dispose':
-      return disposeSession(command.id, session);
+      disposeSession(command.id, session);
+      break;
   }
 }
 

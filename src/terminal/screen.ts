@@ -4,7 +4,6 @@
  * never blocks the daemon. Snapshots are exact as of the last byte written before them.
  */
 import { Worker } from 'node:worker_threads';
-import type { ScreenCommand, ScreenEvents } from './screen-worker.js';
 
 export interface ScreenSnapshot {
   /** The screen is exact as of this output offset. */
@@ -32,6 +31,33 @@ export interface ScreenText {
 export interface ScreenHostOptions {
   /** Lines of scrollback kept and included in snapshots; default 1000. */
   scrollback?: number;
+}
+
+/** Protocol with screen-worker.ts: the host posts arrays of commands, the worker posts ScreenEvents. */
+export type ScreenCommand =
+  | {
+      kind: 'create';
+      id: string;
+      cols: number;
+      rows: number;
+      startOffset: number;
+      answerQueries: boolean;
+      scrollback: number;
+    }
+  | { kind: 'write'; id: string; data: Uint8Array; endOffset: number }
+  | { kind: 'resize'; id: string; cols: number; rows: number }
+  | { kind: 'snapshot' | 'text'; id: string; requestId: number }
+  | { kind: 'dispose'; id: string };
+
+export type ScreenResult =
+  | { requestId: number; ok: true; value: ScreenSnapshot | ScreenText }
+  | { requestId: number; ok: false; error: string };
+
+/** One worker→main message: everything that happened since the previous one. */
+export interface ScreenEvents {
+  replies: Array<[id: string, data: string]>;
+  results: ScreenResult[];
+  parsed: Array<[id: string, offset: number]>;
 }
 
 interface PendingRequest {

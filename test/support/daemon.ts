@@ -1,0 +1,138 @@
+/** Starts the real daemon (bin/tower.js serve) in a fresh state dir and connects the real client. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TowerClient } from '../../dist/client/client.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const TOWER_BIN = join(ROOT, 'bin', 'tower.js');
+
+export interface TestDaemon {
+  stateDir: string;
+  socketPath: string;
+  process: ChildProcess;
+  connect(): Promise<TowerClient>;
+  /** Graceful stop (SIGTERM) and wait for exit. */
+  stop(): Promise<void>;
+  /** kill -9, wait for exit. */
+  crash(): Promise<void>;
+  /** Start the daemon again on the same state dir. */
+  restart(): Promise<void>;
+  /** Stop and remove the state dir. */
+  dispose(): Promise<void>;
+  rssBytes(): number;
+}
+
+function launch(stateDir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TOWER_STATE_DIR: stateDir },
+    });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('listening on')) {
+        child.stdout?.off('data', onData);
+        resolvePromise(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`daemon exited early (${code}): ${output}`)));
+  });
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+export async function startTestDaemon(options: { stateDir?: string } = {}): Promise<TestDaemon> {
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
+  let child = await launch(stateDir);
+  const daemon: TestDaemon = {
+    stateDir,
+    socketPath: join(stateDir, 'tower.sock'),
+    get process() {
+      return child;
+    },
+    connect: () => TowerClient.connect({ stateDir }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await waitExit(child);
+    },
+    crash: async () => {
+      child.kill('SIGKILL');
+      await waitExit(child);
+    },
+    restart: async () => {
+      child = await launch(stateDir);
+    },
+    dispose: async () => {
+      await daemon.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+    rssBytes: () => readRss(child.pid!),
+  };
+  return daemon;
+}
+
+export function readRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** Wait until `predicate` holds, polling; fail with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Collect a session's output events into one buffer, checking offsets are contiguous. */
+export function collectOutput(client: TowerClient, sessionId: string) {
+  const chunks: Buffer[] = [];
+  let next: number | undefined;
+  let gaps = 0;
+  let closed: { exitCode: number | null; signal: number | null } | null = null;
+  client.on('output', (event) => {
+    if (event.sessionId !== sessionId) return;
+    if (next !== undefined && event.offset !== undefined && event.offset !== next) gaps++;
+    if (event.offset !== undefined) next = event.offset + event.data.length;
+    chunks.push(event.data);
+  });
+  client.on('closed', (event) => {
+    if (event.sessionId === sessionId) closed = { exitCode: event.exitCode, signal: event.signal };
+  });
+  return {
+    text: () => Buffer.concat(chunks).toString('utf8'),
+    bytes: () => Buffer.concat(chunks),
+    gaps: () => gaps,
+    closed: () => closed,
+  };
+}
+
+/** Read every retained byte of a session's journal through the socket. */
+export async function readAllOutput(client: TowerClient, sessionId: string, from?: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let offset = from;
+  for (;;) {
+    const chunk = await client.readOutput(sessionId, offset, 512 * 1024);
+    parts.push(chunk.data);
+    offset = chunk.offset + chunk.data.length;
+    if (offset >= chunk.lastOffset) return Buffer.concat(parts);
+  }
+}
