@@ -59,7 +59,8 @@ describe('no output is lost at exit', () => {
       if (journaled.length !== size || sha256(journaled) !== sha256(expected)) {
         failures.push(`run ${run}: wrote ${size}, journaled ${journaled.length}`);
       }
-      if (exit.exitCode !== exitCode) failures.push(`run ${run}: exit code ${exit.exitCode}, expected ${exitCode}`);
+      if (exit.exitCode !== exitCode)
+        failures.push(`run ${run}: exit code ${exit.exitCode}, expected ${exitCode}`);
       await client.remove(id);
     }
     expect(failures).toEqual([]);

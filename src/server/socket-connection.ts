@@ -3,6 +3,7 @@
  * Bad input gets an `error` and never takes the connection's sessions or the daemon down.
  */
 import type { Socket } from 'node:net';
+import type { SessionInfo } from '../protocol/index.js';
 import {
   CLIENT_MESSAGE_TYPES,
   ClientMessage,
@@ -10,13 +11,12 @@ import {
   MAX_LINE_BYTES,
   TowerError,
 } from '../protocol/index.js';
-import type { SessionInfo } from '../protocol/index.js';
+import { LineSplitter } from '../protocol/ndjson.js';
 import type { SessionEventName, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { OutputSink, Subscription } from '../sessions/subscription.js';
-import type { ScreenSnapshot } from '../terminal/screen.js';
-import { LineSplitter } from '../protocol/ndjson.js';
 import { tokensEqual } from '../state/token.js';
+import type { ScreenSnapshot } from '../terminal/screen.js';
 import { describeParseError } from './validation.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
@@ -73,19 +73,29 @@ export class SocketConnection {
     try {
       raw = JSON.parse(line);
     } catch {
-      this.send({ type: 'error', code: 'bad_json', message: 'malformed JSON: each line must be one JSON object' });
+      this.send({
+        type: 'error',
+        code: 'bad_json',
+        message: 'malformed JSON: each line must be one JSON object',
+      });
       return;
     }
     const reqId = pickReqId(raw);
     const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
     if (typeof type !== 'string' || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
-      const what = typeof type === 'string' ? `unknown message type: ${type}` : 'message has no string "type"';
+      const what =
+        typeof type === 'string' ? `unknown message type: ${type}` : 'message has no string "type"';
       this.send({ type: 'error', code: 'bad_message', message: what, req_id: reqId });
       return;
     }
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) {
-      this.send({ type: 'error', code: 'bad_message', message: describeParseError(type, parsed.error), req_id: reqId });
+      this.send({
+        type: 'error',
+        code: 'bad_message',
+        message: describeParseError(type, parsed.error),
+        req_id: reqId,
+      });
       return;
     }
     const request = parsed.data;
@@ -133,7 +143,12 @@ export class SocketConnection {
           cols: request.cols,
           rows: request.rows,
         });
-        this.send({ type: 'session_created', session_id: session.id, pid: session.meta.pid ?? 0, req_id: reqId });
+        this.send({
+          type: 'session_created',
+          session_id: session.id,
+          pid: session.meta.pid ?? 0,
+          req_id: reqId,
+        });
         return;
       }
       case 'write_input':
@@ -210,6 +225,7 @@ export class SocketConnection {
     const sessionId = session.id;
     const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
     const sink: OutputSink = {
+      ready: () => this.canWrite(),
       output: (offset, data) =>
         this.send({ type: 'session_output', session_id: sessionId, data: data.toString('base64'), offset }),
       snapshot: (snapshot) =>
@@ -274,11 +290,23 @@ export class SocketConnection {
 
   private replyError(error: unknown, reqId: Request['req_id'], sessionId: string | undefined): void {
     if (error instanceof TowerError) {
-      this.send({ type: 'error', code: error.code, message: error.message, session_id: sessionId, req_id: reqId });
+      this.send({
+        type: 'error',
+        code: error.code,
+        message: error.message,
+        session_id: sessionId,
+        req_id: reqId,
+      });
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
-    this.send({ type: 'error', code: 'internal', message: `internal error: ${message}`, session_id: sessionId, req_id: reqId });
+    this.send({
+      type: 'error',
+      code: 'internal',
+      message: `internal error: ${message}`,
+      session_id: sessionId,
+      req_id: reqId,
+    });
   }
 
   private fail(code: 'auth_failed' | 'not_authenticated', message: string, close: boolean): void {
@@ -290,7 +318,11 @@ export class SocketConnection {
   private send(message: DaemonMessage): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false;
     this.socket.write(`${JSON.stringify(message)}\n`);
-    return this.socket.writableLength < SOCKET_HIGH_WATER;
+    return this.canWrite();
+  }
+
+  private canWrite(): boolean {
+    return !this.socket.destroyed && this.socket.writable && this.socket.writableLength < SOCKET_HIGH_WATER;
   }
 
   private pumpAll(): void {

@@ -5,13 +5,16 @@
  * into its sink only while the sink accepts them. A subscriber that falls behind
  * the in-memory ring is resynced from a screen snapshot instead of replaying.
  */
-import type { ScreenSnapshot } from '../terminal/screen.js';
+
 import type { PtyExit } from '../terminal/pty.js';
+import type { ScreenSnapshot } from '../terminal/screen.js';
 
 /** Largest output frame handed to a sink at once. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 
 export interface OutputSink {
+  /** Whether the transport can take more now; a full sink is pumped again on drain. */
+  ready(): boolean;
   /** Bytes starting at an absolute offset. Return false when full; call `pump()` again once drained. */
   output(offset: number, data: Buffer): boolean;
   /** The screen as of `snapshot.offset`; output continues from there. */
@@ -57,7 +60,11 @@ export class Subscription {
     const { journal } = source;
     this.cursor = journal.end;
     this.catchingUp = false;
-    if (start.fromOffset !== undefined && start.fromOffset >= journal.start && start.fromOffset <= journal.end) {
+    if (
+      start.fromOffset !== undefined &&
+      start.fromOffset >= journal.start &&
+      start.fromOffset <= journal.end
+    ) {
       this.cursor = start.fromOffset;
       this.catchingUp = true;
     } else if (start.snapshot || start.fromOffset !== undefined) {
@@ -73,7 +80,8 @@ export class Subscription {
 
   /** Deliver as much as the sink accepts. Call on new output, on drain, and on session end. */
   pump(): void {
-    if (this.done || this.resyncing || this.pumping) return;
+    // A full sink gets nothing, not even a resync: it catches up on drain, from a snapshot if need be.
+    if (this.done || this.resyncing || this.pumping || !this.sink.ready()) return;
     this.pumping = true;
     try {
       const { journal } = this.source;

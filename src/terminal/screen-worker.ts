@@ -68,6 +68,8 @@ function createSession(command: Extract<ScreenCommand, { kind: 'create' }>): voi
     rows: command.rows,
     scrollback: command.scrollback,
     allowProposedApi: true,
+    // Programs emit malformed sequences; xterm would log each one to the daemon's stderr.
+    logLevel: 'off',
   });
   const serializer = new SerializeAddon();
   terminal.loadAddon(serializer);

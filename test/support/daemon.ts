@@ -105,6 +105,7 @@ export async function waitFor<T>(
 /** Collect a session's output events into one buffer, checking offsets are contiguous. */
 export function collectOutput(client: TowerClient, sessionId: string) {
   const chunks: Buffer[] = [];
+  let tail = '';
   let next: number | undefined;
   let gaps = 0;
   let closed: { exitCode: number | null; signal: number | null } | null = null;
@@ -113,6 +114,7 @@ export function collectOutput(client: TowerClient, sessionId: string) {
     if (next !== undefined && event.offset !== undefined && event.offset !== next) gaps++;
     if (event.offset !== undefined) next = event.offset + event.data.length;
     chunks.push(event.data);
+    tail = (tail + event.data.toString('latin1')).slice(-4096);
   });
   client.on('closed', (event) => {
     if (event.sessionId === sessionId) closed = { exitCode: event.exitCode, signal: event.signal };
@@ -120,6 +122,8 @@ export function collectOutput(client: TowerClient, sessionId: string) {
   return {
     text: () => Buffer.concat(chunks).toString('utf8'),
     bytes: () => Buffer.concat(chunks),
+    /** The last 4 KiB as latin1: cheap to poll while megabytes stream in. */
+    tail: () => tail,
     gaps: () => gaps,
     closed: () => closed,
   };
