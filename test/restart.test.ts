@@ -28,7 +28,6 @@ describe('daemon restart after kill -9', () => {
     });
     await waitFor(async () => {
       const sessions = await client.list();
-      const a = sessions.find((s) => s.id === live.sessionId);
       const b = sessions.find((s) => s.id === done.sessionId);
       return b?.status === 'exited' && (await client.screen(live.sessionId)).text.includes('line 500');
     }, 'output of both sessions');

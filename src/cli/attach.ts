@@ -77,6 +77,8 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
       });
       stdout.on('resize', onResize);
     }
-    client.subscribe(sessionId, { snapshot: true }).catch((error: Error) => finish(`tower: ${error.message}`, 1));
+    client
+      .subscribe(sessionId, { snapshot: true })
+      .catch((error: Error) => finish(`tower: ${error.message}`, 1));
   });
 }

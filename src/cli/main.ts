@@ -54,20 +54,22 @@ program
   .option('--cols <n>', 'columns', parseCount)
   .option('--rows <n>', 'rows', parseCount)
   .argument('[command...]', 'command and arguments, after --')
-  .action(async (command: string[], options: { name?: string; cwd: string; cols?: number; rows?: number }) => {
-    const [shell, ...args] = command;
-    const { sessionId } = await withClient((client) =>
-      client.createSession({
-        shell,
-        args: shell ? args : undefined,
-        cwd: options.cwd,
-        name: options.name,
-        cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
-        rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
-      }),
-    );
-    process.stdout.write(`${sessionId}\n`);
-  });
+  .action(
+    async (command: string[], options: { name?: string; cwd: string; cols?: number; rows?: number }) => {
+      const [shell, ...args] = command;
+      const { sessionId } = await withClient((client) =>
+        client.createSession({
+          shell,
+          args: shell ? args : undefined,
+          cwd: options.cwd,
+          name: options.name,
+          cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
+          rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
+        }),
+      );
+      process.stdout.write(`${sessionId}\n`);
+    },
+  );
 
 program
   .command('ls')
@@ -164,7 +166,9 @@ async function printLogs(client: TowerClient, id: string, from: number | undefin
       if (sessionId === id) process.stdout.write(data);
     });
     client.on('closed', ({ sessionId }) => sessionId === id && resolve());
-    client.on('disconnect', () => reject(new ClientError('disconnected', 'lost connection to the Tower daemon')));
+    client.on('disconnect', () =>
+      reject(new ClientError('disconnected', 'lost connection to the Tower daemon')),
+    );
     client.subscribe(id, { fromOffset: offset }).catch(reject);
   });
 }
@@ -182,7 +186,16 @@ function formatTable(sessions: SessionInfo[]): string {
   ]);
   const header = ['ID', 'NAME', 'STATUS', 'PID', 'COMMAND', 'CWD', 'BYTES'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...rows]
+      .map((r) =>
+        r
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 program.parseAsync(process.argv).catch((error: unknown) => {
@@ -191,4 +204,3 @@ program.parseAsync(process.argv).catch((error: unknown) => {
   const code = error instanceof ClientError && error.code === 'daemon_not_running' ? 3 : 1;
   process.exit(code);
 });
-

@@ -4,10 +4,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { resolveStateDir, socketPath as defaultSocketPath, tokenPath } from '../state/paths.js';
 import type { ClientMessage, DaemonMessage, DaemonMessageOf, SessionInfo } from '../protocol/index.js';
-import { readToken } from '../state/token.js';
 import { LineSplitter } from '../protocol/ndjson.js';
+import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
+import { readToken } from '../state/token.js';
 
 export class ClientError extends Error {
   constructor(
@@ -46,10 +46,17 @@ interface ClientEvents {
   disconnect: [];
 }
 
-export type CreateSessionOptions = Omit<Extract<ClientMessage, { type: 'create_session' }>, 'type' | 'req_id'>;
+export type CreateSessionOptions = Omit<
+  Extract<ClientMessage, { type: 'create_session' }>,
+  'type' | 'req_id'
+>;
 
 type Pending = { resolve: (message: DaemonMessage) => void; reject: (error: Error) => void };
-type RequestBody = ClientMessage extends infer M ? (M extends ClientMessage ? Omit<M, 'req_id'> : never) : never;
+type RequestBody = ClientMessage extends infer M
+  ? M extends ClientMessage
+    ? Omit<M, 'req_id'>
+    : never
+  : never;
 
 const MAX_REPLY_LINE = 64 * 1024 * 1024;
 
@@ -66,7 +73,8 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       }
     });
     socket.on('close', () => {
-      for (const { reject } of this.pending.values()) reject(new ClientError('disconnected', 'daemon closed the connection'));
+      for (const { reject } of this.pending.values())
+        reject(new ClientError('disconnected', 'daemon closed the connection'));
       this.pending.clear();
       this.emit('disconnect');
     });
@@ -85,7 +93,10 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         const down = error.code === 'ENOENT' || error.code === 'ECONNREFUSED';
         reject(
           down
-            ? new ClientError('daemon_not_running', `Tower daemon is not running (no daemon at ${path}); start it with: tower serve`)
+            ? new ClientError(
+                'daemon_not_running',
+                `Tower daemon is not running (no daemon at ${path}); start it with: tower serve`,
+              )
             : new ClientError('connect_failed', `cannot connect to ${path}: ${error.message}`),
         );
       });
@@ -93,7 +104,10 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     const client = new TowerClient(socket);
     if (token === null) {
       client.end();
-      throw new ClientError('no_token', `no token file at ${tokenPath(stateDir)}; has the daemon ever started here?`);
+      throw new ClientError(
+        'no_token',
+        `no token file at ${tokenPath(stateDir)}; has the daemon ever started here?`,
+      );
     }
     const result = (await client.request({ type: 'auth', token })) as DaemonMessageOf<'auth_result'>;
     if (!result.ok) {
@@ -117,7 +131,10 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   }
 
   async createSession(options: CreateSessionOptions): Promise<{ sessionId: string; pid: number }> {
-    const reply = (await this.request({ type: 'create_session', ...options })) as DaemonMessageOf<'session_created'>;
+    const reply = (await this.request({
+      type: 'create_session',
+      ...options,
+    })) as DaemonMessageOf<'session_created'>;
     return { sessionId: reply.session_id, pid: reply.pid };
   }
 
@@ -126,7 +143,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   }
 
   async write(sessionId: string, data: Buffer | string): Promise<void> {
-    await this.request({ type: 'write_input', session_id: sessionId, data: Buffer.from(data).toString('base64') });
+    await this.request({
+      type: 'write_input',
+      session_id: sessionId,
+      data: Buffer.from(data).toString('base64'),
+    });
   }
 
   async resize(sessionId: string, cols: number, rows: number): Promise<void> {
@@ -134,7 +155,12 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   }
 
   async subscribe(sessionId: string, start: { fromOffset?: number; snapshot?: boolean } = {}): Promise<void> {
-    await this.request({ type: 'subscribe', session_id: sessionId, from_offset: start.fromOffset, snapshot: start.snapshot });
+    await this.request({
+      type: 'subscribe',
+      session_id: sessionId,
+      from_offset: start.fromOffset,
+      snapshot: start.snapshot,
+    });
   }
 
   async unsubscribe(sessionId: string): Promise<void> {
@@ -150,11 +176,17 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   }
 
   async snapshot(sessionId: string): Promise<DaemonMessageOf<'snapshot'>> {
-    return (await this.request({ type: 'get_snapshot', session_id: sessionId })) as DaemonMessageOf<'snapshot'>;
+    return (await this.request({
+      type: 'get_snapshot',
+      session_id: sessionId,
+    })) as DaemonMessageOf<'snapshot'>;
   }
 
   async screen(sessionId: string): Promise<DaemonMessageOf<'screen_text'>> {
-    return (await this.request({ type: 'read_screen', session_id: sessionId })) as DaemonMessageOf<'screen_text'>;
+    return (await this.request({
+      type: 'read_screen',
+      session_id: sessionId,
+    })) as DaemonMessageOf<'screen_text'>;
   }
 
   async readOutput(sessionId: string, fromOffset?: number, maxBytes?: number) {
@@ -206,13 +238,18 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         this.emit('snapshot', message);
         return;
       case 'session_closed':
-        this.emit('closed', { sessionId: message.session_id, exitCode: message.exit_code, signal: message.signal ?? null });
+        this.emit('closed', {
+          sessionId: message.session_id,
+          exitCode: message.exit_code,
+          signal: message.signal ?? null,
+        });
         return;
       case 'session_event':
         this.emit('session_event', message);
         return;
       case 'error':
-        if (this.listenerCount('error') > 0) this.emit('error', new ClientError(message.code ?? 'error', message.message));
+        if (this.listenerCount('error') > 0)
+          this.emit('error', new ClientError(message.code ?? 'error', message.message));
         return;
     }
   }

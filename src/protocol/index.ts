@@ -1,2 +1,2 @@
-export * from './socket.js';
 export { TowerError } from './errors.js';
+export * from './socket.js';

@@ -1,5 +1,6 @@
 /**
  * Every message of the Unix-socket protocol, both directions, in one place.
+ * Types, validation and docs/PROTOCOL.md (npm run docs) all come from these schemas.
  *
  * Wire format: newline-delimited JSON, `type` in snake_case, fields in snake_case.
  * The message set is agor-pty's; Tower's extensions are optional fields and extra
@@ -12,102 +13,132 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 const sessionId = z.string().min(1).max(128);
 const dimension = z.number().int().min(1).max(1000);
 const offset = z.number().int().min(0);
-const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').refine((s) => s.length % 4 === 0, {
-  message: 'must be base64 (length a multiple of 4)',
-});
-/** Optional request id (extension): echoed on the reply so a client can match replies to requests. */
-const reqId = z.union([z.string().max(128), z.number().int()]).optional();
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+  .refine((s) => s.length % 4 === 0, { message: 'must be base64 (length a multiple of 4)' });
+const reqId = z
+  .union([z.string().max(128), z.number().int()])
+  .optional()
+  .describe('extension: echoed on the reply (or on an `ack` where the request has none)');
+
+const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S, doc: string) =>
+  z.object({ type: z.literal(type), ...shape, req_id: reqId }).describe(doc);
 
 // ---------------------------------------------------------------- client → daemon
 
-export const AuthRequest = z.object({ type: z.literal('auth'), token: z.string(), req_id: reqId });
+export const AuthRequest = request(
+  'auth',
+  { token: z.string().describe('the hex token from <state-dir>/token') },
+  'Must be the first message. Reply: auth_result. Three wrong tokens close the connection.',
+);
 
-export const CreateSessionRequest = z.object({
-  type: z.literal('create_session'),
-  /** agor-pty lets the client choose the id; Tower generates one when it is absent. */
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
-    .optional(),
-  /** The program to run (agor-pty's name for it); default: the user's shell. */
-  shell: z.string().min(1).optional(),
-  cwd: z.string().min(1).optional(),
-  /** Kept in memory only: values may hold secrets. */
-  env: z.record(z.string(), z.string()).optional(),
-  cols: dimension.optional(),
-  rows: dimension.optional(),
-  name: z.string().max(200).optional(),
-  args: z.array(z.string()).optional(),
-  req_id: reqId,
-});
+export const CreateSessionRequest = request(
+  'create_session',
+  {
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
+      .optional()
+      .describe('chosen by the client (agor-pty); generated when absent'),
+    shell: z.string().min(1).optional().describe("the program to run; default: the user's shell"),
+    cwd: z.string().min(1).optional().describe("working directory; default: the daemon user's home"),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('added to the environment; kept in memory only, never stored (values may hold secrets)'),
+    cols: dimension.optional().describe('default 80'),
+    rows: dimension.optional().describe('default 24'),
+    name: z.string().max(200).optional().describe('extension: a display name'),
+    args: z.array(z.string()).optional().describe('extension: arguments for the program'),
+  },
+  'Spawn a program on a new PTY. Reply: session_created.',
+);
 
-export const WriteInputRequest = z.object({
-  type: z.literal('write_input'),
-  session_id: sessionId,
-  data: base64,
-  req_id: reqId,
-});
+export const WriteInputRequest = request(
+  'write_input',
+  { session_id: sessionId, data: base64.describe('bytes to type, base64') },
+  'Type bytes into the session.',
+);
 
-export const ResizeRequest = z.object({
-  type: z.literal('resize'),
-  session_id: sessionId,
-  cols: dimension,
-  rows: dimension,
-  req_id: reqId,
-});
+export const ResizeRequest = request(
+  'resize',
+  { session_id: sessionId, cols: dimension, rows: dimension },
+  'Resize the PTY and the screen model.',
+);
 
-export const SubscribeRequest = z.object({
-  type: z.literal('subscribe'),
-  session_id: sessionId,
-  /** Extension: resume from this absolute offset (bytes from there, or a snapshot if no longer held). */
-  from_offset: offset.optional(),
-  /** Extension: start with a `snapshot` message, then bytes from its offset (attach). */
-  snapshot: z.boolean().optional(),
-  req_id: reqId,
-});
+export const SubscribeRequest = request(
+  'subscribe',
+  {
+    session_id: sessionId,
+    from_offset: offset
+      .optional()
+      .describe(
+        'extension: resume at this absolute offset; a snapshot comes first if it is no longer retained',
+      ),
+    snapshot: z
+      .boolean()
+      .optional()
+      .describe('extension: begin with a snapshot, then bytes from its offset (attach)'),
+  },
+  'Receive session_output from now on (or from from_offset), then session_closed when the program ends. ' +
+    'A subscriber that falls behind the in-memory ring is resynced: by a snapshot message if it gave from_offset ' +
+    'or snapshot, otherwise by a session_output (without offset) that resets and redraws the screen.',
+);
 
-export const UnsubscribeRequest = z.object({ type: z.literal('unsubscribe'), session_id: sessionId, req_id: reqId });
-export const CloseSessionRequest = z.object({
-  type: z.literal('close_session'),
-  session_id: sessionId,
-  req_id: reqId,
-});
-export const ListSessionsRequest = z.object({ type: z.literal('list_sessions'), req_id: reqId });
-export const PingRequest = z.object({ type: z.literal('ping'), req_id: reqId });
+export const UnsubscribeRequest = request(
+  'unsubscribe',
+  { session_id: sessionId },
+  'Stop receiving output of the session.',
+);
+export const CloseSessionRequest = request(
+  'close_session',
+  { session_id: sessionId },
+  'Hang up the program (SIGHUP, SIGKILL after 2 s). Reply: session_closed once it has exited ' +
+    '(to a subscriber, through its subscription, after the last output).',
+);
+export const ListSessionsRequest = request(
+  'list_sessions',
+  {},
+  'Reply: session_list with every session: running, exited or lost.',
+);
+export const PingRequest = request('ping', {}, 'Reply: pong.');
 
-/** Extension: the screen as of an exact offset (serialized ANSI). */
-export const GetSnapshotRequest = z.object({
-  type: z.literal('get_snapshot'),
-  session_id: sessionId,
-  req_id: reqId,
-});
-/** Extension: the visible screen as plain text. */
-export const ReadScreenRequest = z.object({
-  type: z.literal('read_screen'),
-  session_id: sessionId,
-  req_id: reqId,
-});
-/** Extension: raw journal bytes from an offset. */
-export const ReadOutputRequest = z.object({
-  type: z.literal('read_output'),
-  session_id: sessionId,
-  from_offset: offset.optional(),
-  max_bytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(512 * 1024)
-    .optional(),
-  req_id: reqId,
-});
-/** Extension: forget an exited or lost session and its output. */
-export const RemoveSessionRequest = z.object({
-  type: z.literal('remove_session'),
-  session_id: sessionId,
-  req_id: reqId,
-});
-/** Extension: receive `session_event` messages for every session. */
-export const WatchSessionsRequest = z.object({ type: z.literal('watch_sessions'), req_id: reqId });
+export const GetSnapshotRequest = request(
+  'get_snapshot',
+  { session_id: sessionId },
+  'Extension. Reply: snapshot, the screen as of an exact offset.',
+);
+export const ReadScreenRequest = request(
+  'read_screen',
+  { session_id: sessionId },
+  'Extension. Reply: screen_text, the visible screen as plain text.',
+);
+export const ReadOutputRequest = request(
+  'read_output',
+  {
+    session_id: sessionId,
+    from_offset: offset.optional().describe('default: the earliest retained offset'),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(512 * 1024)
+      .optional()
+      .describe('default 256 KiB'),
+  },
+  'Extension. Reply: output_chunk, raw journal bytes (from memory or disk).',
+);
+export const RemoveSessionRequest = request(
+  'remove_session',
+  { session_id: sessionId },
+  'Extension. Forget an exited or lost session and its output. Reply: session_removed.',
+);
+export const WatchSessionsRequest = request(
+  'watch_sessions',
+  {},
+  'Extension. From now on, receive a session_event whenever a session is created, exits, is resized or removed.',
+);
 
 export const ClientMessage = z.discriminatedUnion('type', [
   AuthRequest,
@@ -134,116 +165,142 @@ export const CLIENT_MESSAGE_TYPES = ClientMessage.options.map((o) => o.shape.typ
 export const SessionStatus = z.enum(['running', 'exited', 'lost']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
-export const SessionInfo = z.object({
-  id: z.string(),
-  name: z.string().nullable(),
-  /** The program (agor-pty's field name). */
-  shell: z.string(),
-  args: z.array(z.string()),
-  cwd: z.string(),
-  cols: z.number().int(),
-  rows: z.number().int(),
-  pid: z.number().int().nullable(),
-  status: SessionStatus,
-  exit_code: z.number().int().nullable(),
-  exit_signal: z.number().int().nullable(),
-  created_at: z.string(),
-  exited_at: z.string().nullable(),
-  /** Earliest retained output offset. */
-  first_offset: offset,
-  /** Offset one past the last output byte. */
-  last_offset: offset,
-});
-export type SessionInfo = z.infer<typeof SessionInfo>;
-
-export const ScreenSnapshotFields = {
-  session_id: z.string(),
-  /** The screen is exact as of this output offset; output continues from here. */
-  offset,
-  cols: z.number().int(),
-  rows: z.number().int(),
-  cursor_x: z.number().int(),
-  cursor_y: z.number().int(),
-  alt_screen: z.boolean(),
-  /** Serialized screen plus bounded scrollback, as ANSI for a fresh terminal. */
-  data: z.string(),
-};
-
-export const DaemonMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('auth_result'), ok: z.boolean(), req_id: reqId }),
-  z.object({ type: z.literal('session_created'), session_id: z.string(), pid: z.number().int(), req_id: reqId }),
-  z.object({
-    type: z.literal('session_output'),
-    session_id: z.string(),
-    data: z.string(),
-    /** Extension: absolute offset of the first byte; absent on a redraw sent to a client that did not ask for snapshots. */
-    offset: offset.optional(),
-  }),
-  z.object({
-    type: z.literal('session_closed'),
-    session_id: z.string(),
-    exit_code: z.number().int().nullable(),
-    /** Extension: the signal that ended the program, if any. */
-    signal: z.number().int().nullable().optional(),
-    req_id: reqId,
-  }),
-  z.object({ type: z.literal('session_list'), sessions: z.array(SessionInfo), req_id: reqId }),
-  z.object({ type: z.literal('pong'), req_id: reqId }),
-  z.object({
-    type: z.literal('error'),
-    message: z.string(),
-    /** Extension: a stable machine-readable code. */
-    code: z.string().optional(),
-    session_id: z.string().optional(),
-    req_id: reqId,
-  }),
-  // extensions
-  z.object({ type: z.literal('ack'), req_id: reqId }),
-  z.object({ type: z.literal('snapshot'), ...ScreenSnapshotFields, req_id: reqId }),
-  z.object({
-    type: z.literal('screen_text'),
-    session_id: z.string(),
-    offset,
+export const SessionInfo = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    shell: z.string().describe("the program (agor-pty's field name)"),
+    args: z.array(z.string()),
+    cwd: z.string(),
     cols: z.number().int(),
     rows: z.number().int(),
-    cursor_x: z.number().int(),
-    cursor_y: z.number().int(),
-    text: z.string(),
-    req_id: reqId,
-  }),
-  z.object({
-    type: z.literal('output_chunk'),
-    session_id: z.string(),
-    offset,
-    data: z.string(),
-    first_offset: offset,
-    last_offset: offset,
-    req_id: reqId,
-  }),
-  z.object({
-    type: z.literal('session_event'),
-    event: z.enum(['created', 'exited', 'removed', 'resized']),
-    session: SessionInfo,
-  }),
-  z.object({ type: z.literal('session_removed'), session_id: z.string(), req_id: reqId }),
+    pid: z.number().int().nullable(),
+    status: SessionStatus.describe('lost: the daemon died while it ran; its output stays readable'),
+    exit_code: z.number().int().nullable(),
+    exit_signal: z.number().int().nullable(),
+    created_at: z.string().describe('ISO 8601'),
+    exited_at: z.string().nullable(),
+    first_offset: offset.describe('earliest retained output offset'),
+    last_offset: offset.describe('offset one past the last output byte'),
+  })
+  .describe('One session in session_list and session_event.');
+export type SessionInfo = z.infer<typeof SessionInfo>;
+
+const screenGeometry = {
+  session_id: z.string(),
+  offset: offset.describe('the screen is exact as of this output offset; output continues from here'),
+  cols: z.number().int(),
+  rows: z.number().int(),
+  cursor_x: z.number().int().describe('0-based column'),
+  cursor_y: z.number().int().describe('0-based row of the visible screen'),
+};
+
+const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S, doc: string) =>
+  z.object({ type: z.literal(type), ...shape }).describe(doc);
+
+export const DaemonMessage = z.discriminatedUnion('type', [
+  reply('auth_result', { ok: z.boolean(), req_id: reqId }, 'Answer to auth.'),
+  reply(
+    'session_created',
+    { session_id: z.string(), pid: z.number().int(), req_id: reqId },
+    'Answer to create_session.',
+  ),
+  reply(
+    'session_output',
+    {
+      session_id: z.string(),
+      data: z.string().describe('raw output bytes, base64'),
+      offset: offset
+        .optional()
+        .describe(
+          'extension: absolute offset of the first byte; absent on a redraw (resync of an agor-pty client)',
+        ),
+    },
+    'Output of a subscribed session.',
+  ),
+  reply(
+    'session_closed',
+    {
+      session_id: z.string(),
+      exit_code: z.number().int().nullable(),
+      signal: z.number().int().nullable().optional().describe('extension: the signal that ended the program'),
+      req_id: reqId,
+    },
+    'The program ended; every output byte was delivered before this.',
+  ),
+  reply('session_list', { sessions: z.array(SessionInfo), req_id: reqId }, 'Answer to list_sessions.'),
+  reply('pong', { req_id: reqId }, 'Answer to ping.'),
+  reply(
+    'error',
+    {
+      message: z.string().describe('for people: says what was wrong'),
+      code: z.string().optional().describe('extension: stable, one of the error codes below'),
+      session_id: z.string().optional(),
+      req_id: reqId,
+    },
+    'A request failed. The connection stays usable (except after repeated auth failures).',
+  ),
+  reply('ack', { req_id: reqId }, 'Extension: a request with req_id and no other reply succeeded.'),
+  reply(
+    'snapshot',
+    {
+      ...screenGeometry,
+      alt_screen: z.boolean(),
+      data: z
+        .string()
+        .describe(
+          'ANSI that paints the screen, its modes and up to 1000 lines of scrollback into a fresh terminal',
+        ),
+      req_id: reqId,
+    },
+    'Extension: the screen as of offset (answer to get_snapshot, or the start of a snapshot subscription).',
+  ),
+  reply(
+    'screen_text',
+    {
+      ...screenGeometry,
+      text: z.string().describe('visible rows, trailing spaces trimmed, joined by \\n'),
+      req_id: reqId,
+    },
+    'Extension: answer to read_screen.',
+  ),
+  reply(
+    'output_chunk',
+    {
+      session_id: z.string(),
+      offset,
+      data: z.string().describe('raw bytes from offset, base64'),
+      first_offset: offset,
+      last_offset: offset,
+      req_id: reqId,
+    },
+    'Extension: answer to read_output. Read on until offset + bytes = last_offset.',
+  ),
+  reply(
+    'session_event',
+    { event: z.enum(['created', 'exited', 'removed', 'resized']), session: SessionInfo },
+    'Extension: sent after watch_sessions.',
+  ),
+  reply('session_removed', { session_id: z.string(), req_id: reqId }, 'Extension: answer to remove_session.'),
 ]);
 export type DaemonMessage = z.infer<typeof DaemonMessage>;
 export type DaemonMessageOf<T extends DaemonMessage['type']> = Extract<DaemonMessage, { type: T }>;
 
-/** Stable error codes carried in `error.code`. */
-export const ErrorCode = z.enum([
-  'bad_json',
-  'bad_message',
-  'too_large',
-  'not_authenticated',
-  'auth_failed',
-  'unknown_session',
-  'session_exists',
-  'session_not_running',
-  'session_running',
-  'bad_cwd',
-  'command_not_found',
-  'offset_not_retained',
-  'internal',
-]);
+export const ErrorCode = z
+  .enum([
+    'bad_json',
+    'bad_message',
+    'too_large',
+    'not_authenticated',
+    'auth_failed',
+    'unknown_session',
+    'session_exists',
+    'session_not_running',
+    'session_running',
+    'bad_cwd',
+    'command_not_found',
+    'offset_not_retained',
+    'internal',
+  ])
+  .describe('Stable error codes carried in error.code.');
 export type ErrorCode = z.infer<typeof ErrorCode>;

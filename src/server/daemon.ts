@@ -1,10 +1,10 @@
 /** The daemon: state dir, token, session manager and the Unix socket, started and stopped as one. */
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { socketPath, tokenPath } from '../state/paths.js';
 import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
-import { SocketConnection } from './socket-connection.js';
+import { socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
+import { SocketConnection } from './socket-connection.js';
 
 export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
   stateDir: string;

@@ -99,7 +99,10 @@ export class SocketConnection {
       return;
     }
     const request = parsed.data;
-    if (request.type === 'auth') return this.authenticate(request);
+    if (request.type === 'auth') {
+      this.authenticate(request);
+      return;
+    }
     if (!this.authenticated) {
       this.send({
         type: 'error',
@@ -110,9 +113,13 @@ export class SocketConnection {
       return;
     }
     const sessionId = 'session_id' in request ? request.session_id : undefined;
-    Promise.resolve()
-      .then(() => this.dispatch(request))
-      .catch((error: unknown) => this.replyError(error, request.req_id, sessionId));
+    // Requests are handled in arrival order and answered at once where they can be, so a client
+    // without req_id can match errors to requests by order. Only close, snapshot and screen wait.
+    try {
+      this.dispatch(request)?.catch((error: unknown) => this.replyError(error, request.req_id, sessionId));
+    } catch (error) {
+      this.replyError(error, request.req_id, sessionId);
+    }
   }
 
   private authenticate(request: RequestOf<'auth'>): void {
@@ -128,7 +135,7 @@ export class SocketConnection {
     this.fail('auth_failed', closing ? 'wrong token; too many failures, closing' : 'wrong token', closing);
   }
 
-  private async dispatch(request: Request): Promise<void> {
+  private dispatch(request: Request): Promise<void> | undefined {
     const { manager } = this;
     const reqId = request.req_id;
     switch (request.type) {
@@ -153,57 +160,54 @@ export class SocketConnection {
       }
       case 'write_input':
         manager.get(request.session_id).write(Buffer.from(request.data, 'base64'));
-        return this.ack(reqId);
+        this.ack(reqId);
+        return;
       case 'resize':
         manager.resize(request.session_id, request.cols, request.rows);
-        return this.ack(reqId);
-      case 'subscribe':
-        return this.subscribe(request);
-      case 'unsubscribe':
-        this.unsubscribe(request.session_id);
-        return this.ack(reqId);
-      case 'close_session': {
-        const session = manager.get(request.session_id);
-        await manager.close(request.session_id);
-        if (this.subscriptions.has(session.id)) return this.ack(reqId);
-        const exit = session.exit;
-        this.send({
-          type: 'session_closed',
-          session_id: session.id,
-          exit_code: exit?.exitCode ?? null,
-          signal: exit?.signal ?? null,
-          req_id: reqId,
-        });
+        this.ack(reqId);
         return;
-      }
+      case 'subscribe':
+        this.subscribe(request);
+        return;
+      case 'unsubscribe':
+        this.unsubscribe(manager.get(request.session_id).id);
+        this.ack(reqId);
+        return;
+      case 'close_session':
+        return this.closeSession(request);
       case 'list_sessions':
         this.send({ type: 'session_list', sessions: manager.list(), req_id: reqId });
         return;
       case 'ping':
         this.send({ type: 'pong', req_id: reqId });
         return;
-      case 'get_snapshot': {
-        const snapshot = await manager.get(request.session_id).snapshot();
-        this.send({ type: 'snapshot', ...snapshotFields(request.session_id, snapshot), req_id: reqId });
-        return;
-      }
-      case 'read_screen': {
-        const screen = await manager.get(request.session_id).text();
-        this.send({
-          type: 'screen_text',
-          session_id: request.session_id,
-          offset: screen.offset,
-          cols: screen.cols,
-          rows: screen.rows,
-          cursor_x: screen.cursorX,
-          cursor_y: screen.cursorY,
-          text: screen.text,
-          req_id: reqId,
-        });
-        return;
-      }
+      case 'get_snapshot':
+        return manager
+          .get(request.session_id)
+          .snapshot()
+          .then((snapshot) => {
+            this.send({ type: 'snapshot', ...snapshotFields(request.session_id, snapshot), req_id: reqId });
+          });
+      case 'read_screen':
+        return manager
+          .get(request.session_id)
+          .text()
+          .then((screen) => {
+            this.send({
+              type: 'screen_text',
+              session_id: request.session_id,
+              offset: screen.offset,
+              cols: screen.cols,
+              rows: screen.rows,
+              cursor_x: screen.cursorX,
+              cursor_y: screen.cursorY,
+              text: screen.text,
+              req_id: reqId,
+            });
+          });
       case 'read_output':
-        return this.readOutput(request);
+        this.readOutput(request);
+        return;
       case 'remove_session':
         this.unsubscribe(request.session_id);
         manager.remove(request.session_id);
@@ -212,10 +216,29 @@ export class SocketConnection {
       case 'watch_sessions':
         manager.off('session', this.onSessionEvent);
         manager.on('session', this.onSessionEvent);
-        return this.ack(reqId);
+        this.ack(reqId);
+        return;
       case 'auth':
         return;
     }
+  }
+
+  /** A subscriber hears of the end through its subscription, after the last output; others get a reply. */
+  private async closeSession(request: RequestOf<'close_session'>): Promise<void> {
+    const session = this.manager.get(request.session_id);
+    const subscribed = this.subscriptions.has(session.id);
+    await this.manager.close(session.id);
+    if (subscribed) {
+      this.ack(request.req_id);
+      return;
+    }
+    this.send({
+      type: 'session_closed',
+      session_id: session.id,
+      exit_code: session.exit?.exitCode ?? null,
+      signal: session.exit?.signal ?? null,
+      req_id: request.req_id,
+    });
   }
 
   private subscribe(request: RequestOf<'subscribe'>): void {

@@ -175,7 +175,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private openJournal(id: string, readOnly: boolean): Journal {
     const dir = join(this.sessionsDir, id);
     if (readOnly && !existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return Journal.open(dir, { ringBytes: this.ringBytes, diskCapBytes: this.options.diskCapBytes, readOnly });
+    return Journal.open(dir, {
+      ringBytes: this.ringBytes,
+      diskCapBytes: this.options.diskCapBytes,
+      readOnly,
+    });
   }
 
   /** The emulator may lag the journal by at most half the ring, so a snapshot's offset is always still in memory. */

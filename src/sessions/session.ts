@@ -179,7 +179,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private flush(): void {
     this.flushScheduled = false;
     if (this.pendingBytes === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const data =
+      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     this.journal.append(data);
