@@ -3,15 +3,9 @@
  * The screen is painted from a snapshot, then bytes follow from the snapshot's offset.
  */
 import type { TowerClient } from '../client/client.js';
+import { QueryReplyFilter } from './query-replies.js';
 
 const DETACH_KEY = 0x1c; // Ctrl-\
-
-/**
- * The daemon's screen model answers terminal queries for the session. The local terminal
- * answers the same queries it sees in the stream; drop those replies (DA1/DA2, cursor
- * position reports) so the program never gets two answers.
- */
-const QUERY_REPLY = /\x1b\[[?>][\d;]*c|\x1b\[\d+;\d+R/g;
 
 /** Modes a program may have left on in the local terminal; turned off on detach. */
 const RESTORE_TERMINAL =
@@ -27,6 +21,7 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
 
   if (live && stdout.isTTY) await client.resize(sessionId, stdout.columns, stdout.rows);
 
+  const replies = new QueryReplyFilter();
   let painted = false;
   const pendingOutput: Buffer[] = [];
   client.on('snapshot', (snapshot) => {
@@ -37,6 +32,7 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
   });
   client.on('output', ({ sessionId: id, data }) => {
     if (id !== sessionId) return;
+    replies.sawOutput(data);
     if (painted) stdout.write(data);
     else pendingOutput.push(data);
   });
@@ -49,7 +45,7 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
       if (stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
       stdout.off('resize', onResize);
-      stdout.write(`${RESTORE_TERMINAL}${message}\r\n`);
+      stdout.write(`${stdout.isTTY ? RESTORE_TERMINAL : ''}${message}\r\n`);
       resolve(code);
     };
     const onResize = () => {
@@ -68,8 +64,8 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
       stdin.on('data', (chunk: Buffer) => {
         const detachAt = chunk.indexOf(DETACH_KEY);
         const input = detachAt === -1 ? chunk : chunk.subarray(0, detachAt);
-        const cleaned = input.toString('latin1').replace(QUERY_REPLY, '');
-        if (cleaned.length > 0) client.write(sessionId, Buffer.from(cleaned, 'latin1')).catch(() => {});
+        const cleaned = replies.filterInput(input);
+        if (cleaned.length > 0) client.write(sessionId, cleaned).catch(() => {});
         if (detachAt !== -1) {
           client.unsubscribe(sessionId).catch(() => {});
           finish(`[detached from ${sessionId}; it keeps running]`, 0);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `tower` command. Everything but `serve` and `token` talks to the daemon through the client module. */
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ClientError, TowerClient } from '../client/client.js';
 import type { SessionInfo } from '../protocol/index.js';
@@ -56,12 +57,13 @@ program
   .argument('[command...]', 'command and arguments, after --')
   .action(
     async (command: string[], options: { name?: string; cwd: string; cols?: number; rows?: number }) => {
-      const [shell, ...args] = command;
+      // The program and cwd are the caller's: their shell, and a cwd relative to where they stand.
+      const [shell = process.env.SHELL, ...args] = command;
       const { sessionId } = await withClient((client) =>
         client.createSession({
           shell,
-          args: shell ? args : undefined,
-          cwd: options.cwd,
+          args,
+          cwd: resolve(options.cwd),
           name: options.name,
           cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
           rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
@@ -179,7 +181,7 @@ function formatTable(sessions: SessionInfo[]): string {
     s.id,
     s.name ?? '',
     s.status === 'exited' ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})` : s.status,
-    s.pid === null ? '' : String(s.pid),
+    s.pid === null || s.status !== 'running' ? '' : String(s.pid),
     [s.shell, ...s.args].join(' '),
     s.cwd,
     String(s.last_offset),
