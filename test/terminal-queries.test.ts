@@ -18,7 +18,11 @@ setTimeout(() => { process.stdout.write('\\r\\nREPLIES=' + JSON.stringify(got) +
 `;
 
 async function replies(client: TowerClient, query: string, cols = 80): Promise<string> {
-  const { sessionId } = await client.createSession({ shell: process.execPath, args: ['-e', asker(query)], cols });
+  const { sessionId } = await client.createSession({
+    shell: process.execPath,
+    args: ['-e', asker(query)],
+    cols,
+  });
   const screen = await waitFor(async () => {
     const text = (await client.screen(sessionId)).text;
     return text.includes('REPLIES=') && text;
@@ -67,7 +71,10 @@ describe('secrets', () => {
       args: ['-c', 'test -n "$API_KEY" && echo key-present; sleep 30'],
       env: { API_KEY: secret },
     });
-    await waitFor(async () => (await client.screen(sessionId)).text.includes('key-present'), 'the program to see its env');
+    await waitFor(
+      async () => (await client.screen(sessionId)).text.includes('key-present'),
+      'the program to see its env',
+    );
     client.end();
     await daemon.stop();
     const files: string[] = [];

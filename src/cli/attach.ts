@@ -65,7 +65,7 @@ export async function attach(client: TowerClient, sessionId: string): Promise<nu
         const detachAt = chunk.indexOf(DETACH_KEY);
         const input = detachAt === -1 ? chunk : chunk.subarray(0, detachAt);
         const cleaned = replies.filterInput(input);
-        if (cleaned.length > 0) client.write(sessionId, cleaned).catch(() => {});
+        if (cleaned.length > 0) client.input(sessionId, cleaned);
         if (detachAt !== -1) {
           client.unsubscribe(sessionId).catch(() => {});
           finish(`[detached from ${sessionId}; it keeps running]`, 0);

@@ -150,6 +150,16 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     });
   }
 
+  /** Type without waiting for an answer (keystrokes): order is kept; a failure arrives as an 'error' event. */
+  input(sessionId: string, data: Buffer | string): void {
+    const message = {
+      type: 'write_input',
+      session_id: sessionId,
+      data: Buffer.from(data).toString('base64'),
+    };
+    if (!this.socket.destroyed) this.socket.write(`${JSON.stringify(message)}\n`);
+  }
+
   async resize(sessionId: string, cols: number, rows: number): Promise<void> {
     await this.request({ type: 'resize', session_id: sessionId, cols, rows });
   }

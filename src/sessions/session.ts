@@ -10,8 +10,11 @@ import type { PtyExit, PtyProcess } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
 import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
 
-/** Output is coalesced up to this many bytes (or one event-loop turn) before it is journaled. */
+/** Streaming output is coalesced up to this many bytes or this long before it is journaled. */
 const COALESCE_BYTES = 64 * 1024;
+const COALESCE_MS = 2;
+/** A PTY read at least this large means the program is streaming rather than echoing. */
+const BULK_READ_BYTES = 2048;
 /** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
 const REBUILD_BYTES = 2 * 1024 * 1024;
 
@@ -42,6 +45,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   private parsedOffset: number;
   private paused = false;
   private screenReady: boolean;
@@ -158,12 +162,19 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Forget the screen model (the session is being removed or the daemon is stopping). */
   dispose(): void {
+    clearTimeout(this.flushTimer);
     for (const subscription of this.subscriptions) subscription.close();
     this.subscriptions.clear();
     this.screen.dispose(this.id);
     this.removeAllListeners();
   }
 
+  /**
+   * A short read (an echo, a prompt) is flushed at the end of this event-loop turn, so it is not
+   * delayed. A bulk read means the program is streaming: wait up to COALESCE_MS or COALESCE_BYTES
+   * so a burst costs one journal write, one worker message and one frame per subscriber, not one
+   * per 4 KiB read.
+   */
   private receive(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
@@ -171,13 +182,18 @@ export class Session extends EventEmitter<SessionEvents> {
       this.flush();
     } else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      if (chunk.length >= BULK_READ_BYTES) this.flushTimer = setTimeout(this.flush, COALESCE_MS);
+      else setImmediate(this.flush);
     }
   }
 
   /** Journal what was read, feed the screen, wake subscribers. */
-  private flush(): void {
+  private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
     if (this.pendingBytes === 0) return;
     const data =
       this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
@@ -191,7 +207,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     for (const subscription of this.subscriptions) subscription.pump();
     this.emit('output');
-  }
+  };
 
   private finish(exit: PtyExit): void {
     this.flush();
