@@ -55,22 +55,37 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
 
   child.onData((chunk) => dataListener(chunk as unknown as Buffer));
 
-  // libuv reports EOF on POLLHUP after a short read, while the master may still hold
-  // the child's last kilobytes. The kernel answers EIO only once its buffers are empty,
-  // so read synchronously until EIO before the stream is destroyed (which closes the fd).
-  stream.prependListener('end', () => {
+  // Every path that closes the master fd must first read what the kernel still holds:
+  // - libuv reports EOF on POLLHUP after a short read, while the master may still hold the
+  //   child's last kilobytes;
+  // - node-pty destroys the stream 200 ms after the child exits if it has not closed by then,
+  //   which happens whenever we had paused reading (see destroy below).
+  // The kernel answers EIO only once its buffers are empty, so read synchronously until EIO
+  // (EAGAIN: a background process still holds the terminal open).
+  const drain = () => {
     const buffer = Buffer.allocUnsafe(DRAIN_CHUNK);
     for (;;) {
       let n: number;
       try {
         n = readSync(masterFd, buffer, 0, buffer.length, null);
       } catch {
-        return; // EIO: fully drained (EAGAIN: a background process still holds the terminal)
+        return;
       }
       if (n === 0) return;
       dataListener(Buffer.from(buffer.subarray(0, n)));
     }
-  });
+  };
+  stream.prependListener('end', drain);
+  const destroy = stream.destroy.bind(stream);
+  stream.destroy = (error?: Error) => {
+    if (!stream.destroyed) {
+      // A paused stream keeps reading up to its high-water mark and holds that data unemitted;
+      // destroy() would drop it. read() hands it out (as 'data' events) before the kernel's rest.
+      while (stream.read() !== null) {}
+      drain();
+    }
+    return destroy(error);
+  };
 
   // node-pty emits exit after its stream has closed, so after the drain above.
   child.onExit(({ exitCode, signal }) => exitListener({ exitCode, signal: signal ? signal : null }));
