@@ -12,6 +12,7 @@ import {
   TowerError,
 } from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
+import { encodeOutputLine } from '../protocol/output-frame.js';
 import type { SessionEventName, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { OutputSink, Subscription } from '../sessions/subscription.js';
@@ -249,8 +250,7 @@ export class SocketConnection {
     const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
     const sink: OutputSink = {
       ready: () => this.canWrite(),
-      output: (offset, data) =>
-        this.send({ type: 'session_output', session_id: sessionId, data: data.toString('base64'), offset }),
+      output: (offset, data) => this.sendOutput(encodeOutputLine(sessionId, offset, data)),
       snapshot: (snapshot) =>
         wantsSnapshots
           ? this.send({ type: 'snapshot', ...snapshotFields(sessionId, snapshot) })
@@ -339,8 +339,17 @@ export class SocketConnection {
 
   /** Returns whether the socket can take more output right now. */
   private send(message: DaemonMessage): boolean {
+    return this.sendLine(`${JSON.stringify(message)}\n`, 'utf8');
+  }
+
+  /** Output lines are pure ASCII (base64 and a JSON-escaped id): latin1 copies them without UTF-8 encoding. */
+  private sendOutput(line: string): boolean {
+    return this.sendLine(line, 'latin1');
+  }
+
+  private sendLine(line: string, encoding: BufferEncoding): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false;
-    this.socket.write(`${JSON.stringify(message)}\n`);
+    this.socket.write(line, encoding);
     return this.canWrite();
   }
 
