@@ -3,7 +3,7 @@
  * echo arrives as an 'output' event; against the same through a raw @lydell/node-pty in this process.
  * Raw and daemon rounds alternate in blocks so load changes hit both alike.
  * Diagnostics: the same on the instrumented daemon, reporting how long each echo spent inside the
- * daemon's output path, and with adaptive 2 ms coalescing (to show it costs no echo latency).
+ * daemon's output path.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +19,6 @@ const DIAG_ROUNDS = 600;
 const ECHO_DIAG_LABEL = {
   default: 'instrumented daemon',
   noscreen: 'screen emulator bypassed',
-  coalesce: 'adaptive 2 ms coalescing',
 };
 /** `cat` itself echoes (the line discipline does not), so each byte crosses the program. */
 const PROGRAM = "stty raw -echo; printf 'READY\\n'; exec cat";
@@ -217,7 +216,7 @@ export async function run() {
     await daemon.stop();
   }
   const diag = {};
-  for (const mode of ['default', 'noscreen', 'coalesce']) {
+  for (const mode of ['default', 'noscreen']) {
     const d = await diagnose(mode);
     diag[mode] = d;
     log(
@@ -233,7 +232,7 @@ export async function run() {
   const t = summary(tower);
   const na = summary(noAck);
   const addedP99 = t.p99 - r.p99;
-  const diagRows = ['default', 'noscreen', 'coalesce'].map((mode) => {
+  const diagRows = ['default', 'noscreen'].map((mode) => {
     const d = diag[mode];
     const res = d.stats?.residenceMs;
     const inp = d.stats?.inputMs;

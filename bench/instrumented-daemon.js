@@ -4,10 +4,6 @@
  *   default   – production settings; counts PTY pauses caused by the screen-emulator lag bound
  *   bigring   – 1 GiB ring, so the lag bound (half the ring) is never reached: the PTY is never paused
  *   noscreen  – bytes are not sent to the screen worker at all (reported as parsed at once)
- *   coalesce  – adaptive coalescing, close to DESIGN.md's "2–5 ms or 64 KB": a short PTY read (the program
- *               is not outrunning us: a keystroke echo, a small redraw) is flushed on the next turn as
- *               today; a full read (>= 2 KiB: more is waiting in the PTY) waits up to 2 ms or 64 KiB.
- *               Done by replacing Session.receive on each session (a private method; diagnostics only).
  * After each session exits it prints one line: `STATS {json}`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -16,9 +12,6 @@ import { startDaemon } from '../dist/server/daemon.js';
 
 const [stateDir, mode = 'default'] = process.argv.slice(2);
 const GiB = 1024 * 1024 * 1024;
-const COALESCE_MS = 2;
-const COALESCE_BYTES = 64 * 1024;
-const FULL_READ_BYTES = 2048;
 
 const daemon = await startDaemon({ stateDir, ringBytes: mode === 'bigring' ? GiB : undefined });
 const { manager } = daemon;
@@ -93,14 +86,7 @@ manager.create = (options) => {
   session.receive = (chunk) => {
     stats.reads++;
     if (session.pendingBytes === 0) firstPendingAt = performance.now();
-    if (mode !== 'coalesce') return receive(chunk);
-    session.pending.push(chunk);
-    session.pendingBytes += chunk.length;
-    if (session.pendingBytes >= COALESCE_BYTES) return session.flush();
-    if (session.flushScheduled) return;
-    session.flushScheduled = true;
-    if (chunk.length < FULL_READ_BYTES) setImmediate(() => session.flush());
-    else setTimeout(() => session.flush(), COALESCE_MS);
+    return receive(chunk);
   };
   const append = session.journal.append.bind(session.journal);
   session.journal.append = (data) => {
