@@ -65,6 +65,9 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       if (session && !session.ended) session.write(data);
     };
     this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);
+    this.screen.onRestart = () => {
+      for (const session of this.sessions.values()) session.screenLost();
+    };
     this.restore();
     this.offsetTimer = setInterval(() => this.saveOffsets(), OFFSET_SAVE_INTERVAL_MS);
     this.offsetTimer.unref();

@@ -221,11 +221,16 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('exit', exit);
   }
 
-  /** Sessions from an earlier daemon run get their screen rebuilt from the tail of their log. */
-  private ensureScreen(): void {
-    if (this.screenReady) return;
+  /**
+   * Create the screen again from the tail of the journal: for sessions from an earlier daemon run
+   * (lazily), and for every session after the screen worker was restarted.
+   */
+  private rebuildScreen(): void {
+    this.flush();
     this.screenReady = true;
     const from = Math.max(this.journal.start, this.journal.end - REBUILD_BYTES);
+    this.parsedOffset = from;
+    // Queries in replayed output were answered long ago; only a live program's new ones get answers.
     this.screen.create(this.id, this.meta.cols, this.meta.rows, from, { answerQueries: false });
     for (let offset = from; offset < this.journal.end; ) {
       const data = this.journal.read(offset, REBUILD_BYTES);
@@ -233,6 +238,17 @@ export class Session extends EventEmitter<SessionEvents> {
       offset += data.length;
       this.screen.write(this.id, data, offset);
     }
+    if (!this.ended) this.screen.answerQueries(this.id);
+  }
+
+  /** The screen worker was replaced: live sessions rebuild at once, the others when next asked. */
+  screenLost(): void {
+    this.screenReady = false;
+    if (!this.ended) this.rebuildScreen();
+  }
+
+  private ensureScreen(): void {
+    if (!this.screenReady) this.rebuildScreen();
   }
 
   private requireLive(): PtyProcess {

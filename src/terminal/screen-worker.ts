@@ -32,6 +32,8 @@ interface Session {
   writesInParser: number;
   /** Steps held back, in order, while the parser is saturated. */
   backlog: Array<() => void>;
+  /** Whether terminal query replies go back to the program. */
+  answering: boolean;
 }
 
 const MAX_BYTES_IN_PARSER = 1 << 20;
@@ -81,19 +83,19 @@ function createSession(command: Extract<ScreenCommand, { kind: 'create' }>): voi
     bytesInParser: 0,
     writesInParser: 0,
     backlog: [],
+    answering: command.answerQueries,
   };
   // The daemon's emulator answers queries (DA, CPR, DSR…) because it is the one
   // terminal that exists for the whole life of the session, while clients attach and
   // detach; a program that queries with no client attached would otherwise hang.
   // Clients must therefore never answer, or the program would see two replies.
-  // Screens rebuilt from an old log have no program to answer to.
-  if (command.answerQueries) {
-    terminal.onData((data) => {
-      if (sessions.get(command.id) !== session) return;
-      outbox.replies.push([command.id, data]);
-      scheduleFlush();
-    });
-  }
+  // Screens rebuilt from a log do not answer the queries in it: they were answered long ago
+  // (or the program is gone); a live one starts answering once the replay is parsed.
+  terminal.onData((data) => {
+    if (!session.answering || sessions.get(command.id) !== session) return;
+    outbox.replies.push([command.id, data]);
+    scheduleFlush();
+  });
   sessions.set(command.id, session);
 }
 
@@ -276,6 +278,11 @@ function handle(command: ScreenCommand): void {
       afterParsing(session, () => answer(command.requestId, () => produce(session, offset)));
       break;
     }
+    case 'answer':
+      afterParsing(session, () => {
+        session.answering = true;
+      });
+      break;
     case 'dispose':
       disposeSession(command.id, session);
       break;

@@ -47,6 +47,7 @@ export type ScreenCommand =
   | { kind: 'write'; id: string; data: Uint8Array; endOffset: number }
   | { kind: 'resize'; id: string; cols: number; rows: number }
   | { kind: 'snapshot' | 'text'; id: string; requestId: number }
+  | { kind: 'answer'; id: string }
   | { kind: 'dispose'; id: string };
 
 export type ScreenResult =
@@ -67,13 +68,21 @@ interface PendingRequest {
 
 type WriteCommand = Extract<ScreenCommand, { kind: 'write' }>;
 
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
 export class ScreenHost {
   /** Terminal query replies (DA1/DA2, cursor position report, DSR…) the emulator produced: the daemon writes them to the PTY. */
   onReply: (id: string, data: string) => void = () => {};
   /** Parsing progress: the session's emulator has consumed output up to `offset`. At most one per session per worker message batch. */
   onParsed: (id: string, offset: number) => void = () => {};
 
-  private readonly worker: Worker;
+  /** The worker died and a fresh one replaced it: every screen must be created and fed again. */
+  onRestart: () => void = () => {};
+
+  private worker!: Worker;
+  private closed = false;
+  private readonly restarts: number[] = [];
   private readonly scrollback: number;
   private readonly pending = new Map<number, PendingRequest>();
   private nextRequestId = 1;
@@ -86,12 +95,40 @@ export class ScreenHost {
 
   constructor(opts: ScreenHostOptions = {}) {
     this.scrollback = opts.scrollback ?? 1000;
-    this.worker = new Worker(new URL('./screen-worker.js', import.meta.url));
+    this.startWorker();
+  }
+
+  private startWorker(): void {
+    const worker = new Worker(new URL('./screen-worker.js', import.meta.url));
+    this.worker = worker;
     // An idle screen host must not keep the process alive; a pending request must.
-    this.worker.unref();
-    this.worker.on('message', (events: ScreenEvents) => this.receive(events));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => this.fail(new Error(`screen worker exited with code ${code}`)));
+    worker.unref();
+    worker.on('message', (events: ScreenEvents) => this.receive(events));
+    worker.on('error', (error) => this.crashed(worker, error));
+    worker.on('exit', (code) => this.crashed(worker, new Error(`screen worker exited with code ${code}`)));
+  }
+
+  /**
+   * A dead worker takes every screen with it; sessions must go on. Start a fresh one and let the
+   * owner rebuild the screens from their journals, unless it keeps dying (then fail for good).
+   */
+  private crashed(worker: Worker, error: Error): void {
+    if (worker !== this.worker || this.closed || this.failure) return;
+    for (const request of this.pending.values()) request.reject(error);
+    this.pending.clear();
+    this.outbox = [];
+    this.trailingChunks = [];
+    const now = Date.now();
+    this.restarts.push(now);
+    while (this.restarts.length > 0 && now - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
+    if (this.restarts.length > MAX_RESTARTS) {
+      this.fail(
+        new Error(`screen worker failed ${this.restarts.length} times in a minute: ${error.message}`),
+      );
+      return;
+    }
+    this.startWorker();
+    this.onRestart();
   }
 
   create(
@@ -132,12 +169,18 @@ export class ScreenHost {
     return this.request('text', id) as Promise<ScreenText>;
   }
 
+  /** Start answering terminal queries in bytes written from now on (after a rebuild from the log). */
+  answerQueries(id: string): void {
+    this.send({ kind: 'answer', id });
+  }
+
   dispose(id: string): void {
     this.send({ kind: 'dispose', id });
   }
 
   async close(): Promise<void> {
-    if (this.failure) return;
+    if (this.closed) return;
+    this.closed = true;
     this.fail(new Error('screen host closed'));
     await this.worker.terminate();
   }
