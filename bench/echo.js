@@ -10,7 +10,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { instrumentedStats, log, now, percentile, ROOT, rawPtyEcho, startDaemon } from './lib.js';
+import {
+  instrumentedStats,
+  log,
+  now,
+  outputWaiter,
+  percentile,
+  ROOT,
+  rawPtyEcho,
+  startDaemon,
+} from './lib.js';
 
 const ROUNDS = 4000;
 const BLOCKS = 16;
@@ -33,29 +42,15 @@ async function echoSession(daemon) {
     cols: 80,
     rows: 24,
   });
-  let seen = '';
-  let waiting = null;
+  const output = outputWaiter();
   client.on('output', (event) => {
-    if (event.sessionId !== sessionId) return;
-    seen += event.data.toString('latin1');
-    if (waiting && seen.includes(waiting.want)) {
-      const w = waiting;
-      waiting = null;
-      seen = '';
-      w.resolve(now());
-    }
+    if (event.sessionId === sessionId) output.feed(event.data.toString('latin1'));
   });
-  const waitOutput = (want) =>
-    new Promise((resolve) => {
-      if (seen.includes(want)) {
-        seen = '';
-        resolve(now());
-      } else waiting = { want, resolve };
-    });
+  const waitOutput = (want) => output.waitFor(want);
   const ready = waitOutput('READY');
   await client.subscribe(sessionId, { fromOffset: 0 });
   await ready;
-  seen = '';
+  output.reset();
   // agor-pty style: a write_input without req_id gets no `ack` (the client's socket is private to it).
   const sendNoAck = (byte) =>
     client.socket.write(
@@ -142,24 +137,9 @@ async function relaySession() {
   });
   await new Promise((resolve) => child.stdout.once('data', resolve));
   const socket = connect(path);
-  let seen = '';
-  let waiting = null;
-  socket.on('data', (chunk) => {
-    seen += chunk.toString('latin1');
-    if (waiting && seen.includes(waiting.want)) {
-      const w = waiting;
-      waiting = null;
-      seen = '';
-      w.resolve(now());
-    }
-  });
-  const waitOutput = (want) =>
-    new Promise((resolve) => {
-      if (seen.includes(want)) {
-        seen = '';
-        resolve(now());
-      } else waiting = { want, resolve };
-    });
+  const output = outputWaiter();
+  socket.on('data', (chunk) => output.feed(chunk.toString('latin1')));
+  const waitOutput = (want) => output.waitFor(want);
   await waitOutput('READY');
   return {
     async echo(rounds) {

@@ -315,29 +315,43 @@ export function rawPtyRead(command) {
   });
 }
 
+/**
+ * Accumulates output and resolves `waitFor(want)` with the time `want` was first seen
+ * (then forgets what it saw, so the next wait starts fresh).
+ */
+export function outputWaiter() {
+  let seen = '';
+  let waiting = null;
+  return {
+    feed(text) {
+      seen += text;
+      if (waiting && seen.includes(waiting.want)) {
+        const w = waiting;
+        waiting = null;
+        seen = '';
+        w.resolve(now());
+      }
+    },
+    waitFor(want) {
+      return new Promise((resolve) => {
+        if (seen.includes(want)) {
+          seen = '';
+          resolve(now());
+        } else waiting = { want, resolve };
+      });
+    },
+    reset() {
+      seen = '';
+    },
+  };
+}
+
 /** Raw node-pty echo: one byte written, time until it comes back in onData. */
 export async function rawPtyEcho(command, rounds, ready) {
   const child = pty.spawn('/bin/sh', ['-c', command], { ...PTY_OPTS, cwd: ROOT, env: ptyEnv() });
-  let waiting = null;
-  let seen = '';
-  child.onData((chunk) => {
-    seen += chunk.toString('latin1');
-    if (waiting && seen.includes(waiting.want)) {
-      const w = waiting;
-      waiting = null;
-      seen = '';
-      w.resolve(now());
-    }
-  });
-  const waitFor = (want) =>
-    new Promise((r) => {
-      waiting = { want, resolve: r };
-      if (seen.includes(want)) {
-        waiting = null;
-        seen = '';
-        r(now());
-      }
-    });
+  const output = outputWaiter();
+  child.onData((chunk) => output.feed(chunk.toString('latin1')));
+  const waitFor = (want) => output.waitFor(want);
   await waitFor(ready);
   const samples = [];
   for (let i = 0; i < rounds; i++) {
