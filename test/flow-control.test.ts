@@ -145,6 +145,32 @@ describe('flow control', () => {
     resumable.socket.destroy();
   }, 180_000);
 
+  it('a client that sends requests but never reads the replies is disconnected, not buffered forever', async () => {
+    const { sessionId } = await client.createSession({ shell: '/bin/sh', args: floodCommand(1) });
+    await waitFor(
+      async () => (await client.screen(sessionId)).text.includes('FLOOD-42'),
+      'output to read back',
+    );
+    const socket = connect(daemon.socketPath);
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    const closed = new Promise((r) => socket.once('close', r));
+    const token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
+    const lines = [JSON.stringify({ type: 'auth', token })];
+    // ~700 KB of base64 per reply: 80 of them is 56 MB the daemon would have to hold.
+    const read = { type: 'read_output', session_id: sessionId, from_offset: 0, max_bytes: 512 * 1024 };
+    for (let i = 0; i < 80; i++) lines.push(JSON.stringify(read));
+    socket.write(`${lines.join('\n')}\n`);
+    // A paused socket never reads the daemon's hang-up; a write to it fails (EPIPE) once it happened.
+    socket.on('error', () => {});
+    const probe = setInterval(() => socket.write('{"type":"ping"}\n'), 100);
+    await closed;
+    clearInterval(probe);
+    // Everyone else is unaffected.
+    expect((await client.list()).some((s) => s.id === sessionId)).toBe(true);
+    await client.write(sessionId, '');
+  });
+
   it('resuming from an offset gives exactly the bytes from there, from memory or from disk', async () => {
     const { sessionId } = await client.createSession({ shell: '/bin/sh', args: floodCommand(12) });
     await waitFor(

@@ -22,6 +22,8 @@ import { describeParseError } from './validation.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
+/** A peer that lets this much pile up unread (replies, not output: that stops at the high-water mark) is dead. */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const MAX_AUTH_FAILURES = 3;
 const AUTH_TIMEOUT_MS = 30_000;
 const DEFAULT_READ_BYTES = 256 * 1024;
@@ -350,6 +352,10 @@ export class SocketConnection {
   private sendLine(line: string, encoding: BufferEncoding): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false;
     this.socket.write(line, encoding);
+    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
+      this.socket.destroy();
+      return false;
+    }
     return this.canWrite();
   }
 

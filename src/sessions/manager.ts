@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { SessionInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import { Journal } from '../terminal/journal.js';
-import { spawnPty } from '../terminal/pty.js';
+import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
 import { checkCwd, defaultShell, resolveCommand } from './command.js';
 import { Session, type SessionMeta } from './session.js';
@@ -89,7 +89,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const cols = options.cols ?? 80;
     const rows = options.rows ?? 24;
     const journal = this.openJournal(id, false);
-    const pty = spawnPty({ command: executable, args: options.args ?? [], cwd, env, cols, rows });
+    let pty: PtyProcess;
+    try {
+      pty = spawnPty({ command: executable, args: options.args ?? [], cwd, env, cols, rows });
+    } catch (error) {
+      journal.destroy();
+      throw new TowerError('internal', `cannot start ${command}: ${(error as Error).message}`);
+    }
     const meta: SessionMeta = {
       id,
       name: options.name ?? null,

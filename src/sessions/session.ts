@@ -83,11 +83,9 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.exitInfo;
   }
 
-  get subscriberCount(): number {
-    return this.subscriptions.size;
-  }
-
+  /** Flushes pending output first, so last_offset is a readable offset. */
   info(): SessionInfo {
+    this.flush();
     const m = this.meta;
     return {
       id: m.id,
@@ -104,7 +102,7 @@ export class Session extends EventEmitter<SessionEvents> {
       created_at: m.createdAt,
       exited_at: m.exitedAt,
       first_offset: this.journal.start,
-      last_offset: this.journal.end + this.pendingBytes,
+      last_offset: this.journal.end,
     };
   }
 

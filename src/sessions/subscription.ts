@@ -74,10 +74,6 @@ export class Subscription {
     this.pump();
   }
 
-  get offset(): number {
-    return this.cursor;
-  }
-
   /** Deliver as much as the sink accepts. Call on new output, on drain, and on session end. */
   pump(): void {
     // A full sink gets nothing, not even a resync: it catches up on drain, from a snapshot if need be.
