@@ -68,6 +68,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.screen.onRestart = () => {
       for (const session of this.sessions.values()) session.screenLost();
     };
+    // Without a screen model nothing would ever resume a PTY paused for it.
+    this.screen.onFailed = () => {
+      for (const session of this.sessions.values()) session.screenParsed(session.journal.end);
+    };
     this.restore();
     this.offsetTimer = setInterval(() => this.saveOffsets(), OFFSET_SAVE_INTERVAL_MS);
     this.offsetTimer.unref();

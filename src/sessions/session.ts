@@ -152,7 +152,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** The screen worker reports how far it has parsed: resume a paused PTY once it has caught up. */
   screenParsed(offset: number): void {
     this.parsedOffset = offset;
-    if (this.paused && this.journal.end - offset <= this.screenLag.low) {
+    if (this.paused && (this.journal.end - offset <= this.screenLag.low || !this.screen.healthy)) {
       this.paused = false;
       this.pty?.resume();
     }
@@ -199,7 +199,8 @@ export class Session extends EventEmitter<SessionEvents> {
     this.pendingBytes = 0;
     this.journal.append(data);
     this.screen.write(this.id, data, this.journal.end);
-    if (!this.paused && this.pty && this.journal.end - this.parsedOffset >= this.screenLag.high) {
+    const lagging = this.journal.end - this.parsedOffset >= this.screenLag.high;
+    if (lagging && !this.paused && this.pty && this.screen.healthy) {
       this.paused = true;
       this.pty.pause();
     }

@@ -79,6 +79,13 @@ export class ScreenHost {
 
   /** The worker died and a fresh one replaced it: every screen must be created and fed again. */
   onRestart: () => void = () => {};
+  /** The screen model is gone for good (it kept crashing): nothing will be parsed any more. */
+  onFailed: () => void = () => {};
+
+  /** Whether writes are being parsed (false once the host has failed for good or is closed). */
+  get healthy(): boolean {
+    return this.failure === undefined;
+  }
 
   private worker!: Worker;
   private closed = false;
