@@ -55,8 +55,9 @@ describe('screen worker restart', () => {
 
   it('when the worker keeps crashing, the screen model gives up but sessions never stall', async () => {
     const session = manager.create({ command: '/bin/sh', cwd: stateDir });
-    const host = (manager as unknown as { screen: { worker: { terminate(): Promise<number> }; healthy: boolean } })
-      .screen;
+    const host = (
+      manager as unknown as { screen: { worker: { terminate(): Promise<number> }; healthy: boolean } }
+    ).screen;
     for (let crash = 0; crash < 6 && host.healthy; crash++) {
       await host.worker.terminate();
       await new Promise((r) => setTimeout(r, 20));
@@ -64,13 +65,17 @@ describe('screen worker restart', () => {
     expect(host.healthy).toBe(false);
     await expect(session.snapshot()).rejects.toThrow(/screen worker failed/);
     // 20 MB is far past the emulator lag bound: with no emulator left, nothing may pause the PTY for it.
-    session.write("yes 0123456789012345678901234567890123456789 | head -c 20000000; echo; echo DONE-$((40+2))\r");
+    session.write(
+      'yes 0123456789012345678901234567890123456789 | head -c 20000000; echo; echo DONE-$((40+2))\r',
+    );
     await waitFor(
-      () => session.journal.read(Math.max(session.journal.start, session.journal.end - 64), 64).includes('DONE-42'),
+      () =>
+        session.journal
+          .read(Math.max(session.journal.start, session.journal.end - 64), 64)
+          .includes('DONE-42'),
       'the flood to finish',
       60_000,
     );
     expect(session.journal.end).toBeGreaterThan(20_000_000);
   });
 });
-

@@ -23,6 +23,14 @@ function parseCount(value: string): number {
   return n;
 }
 
+function parsePositive(value: string): number {
+  const n = parseCount(value);
+  if (n === 0) throw new InvalidArgumentError('must be at least 1');
+  return n;
+}
+
+const MIB = 1024 * 1024;
+
 /** Run with a connected client; the connection is closed afterwards. */
 async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise<T> {
   const client = await connect();
@@ -36,9 +44,22 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 program
   .command('serve')
   .description('run the daemon in the foreground')
-  .action(async () => {
+  .option('--ring-mib <n>', 'output kept in memory per session, MiB', parsePositive, 8)
+  .option(
+    '--log-cap-mib <n>',
+    'output kept on disk per session, MiB (oldest dropped first)',
+    parsePositive,
+    256,
+  )
+  .option('--scrollback <lines>', 'scrollback lines in screen snapshots', parseCount, 1000)
+  .action(async (options: { ringMib: number; logCapMib: number; scrollback: number }) => {
     const dir = stateDir();
-    const daemon = await startDaemon({ stateDir: dir });
+    const daemon = await startDaemon({
+      stateDir: dir,
+      ringBytes: options.ringMib * MIB,
+      diskCapBytes: options.logCapMib * MIB,
+      scrollback: options.scrollback,
+    });
     process.stdout.write(`Tower daemon listening on ${daemon.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
     const stop = () => {
       daemon.close().then(() => process.exit(0));

@@ -51,9 +51,11 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
-export async function startTestDaemon(options: { stateDir?: string } = {}): Promise<TestDaemon> {
+export async function startTestDaemon(
+  options: { stateDir?: string; serveArgs?: string[] } = {},
+): Promise<TestDaemon> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
-  let child = await launch(stateDir);
+  let child = await launch(stateDir, options.serveArgs);
   const daemon: TestDaemon = {
     stateDir,
     socketPath: join(stateDir, 'tower.sock'),
@@ -70,7 +72,7 @@ export async function startTestDaemon(options: { stateDir?: string } = {}): Prom
       await waitExit(child);
     },
     restart: async () => {
-      child = await launch(stateDir);
+      child = await launch(stateDir, options.serveArgs);
     },
     dispose: async () => {
       await daemon.stop();
