@@ -51,7 +51,7 @@ function table(schema) {
   return ['| field | type | required | meaning |', '|---|---|---|---|', ...rows].join('\n') + '\n';
 }
 
-function section(title, union) {
+function section(union) {
   return union.options
     .map((message) => {
       const type = message.shape.type.value;
@@ -79,10 +79,10 @@ Byte offsets: every output byte of a session has an absolute offset, counted fro
 
 ## Client → daemon
 
-${section('client', ClientMessage)}
+${section(ClientMessage)}
 ## Daemon → client
 
-${section('daemon', DaemonMessage)}
+${section(DaemonMessage)}
 ## SessionInfo
 
 ${SessionInfo.description}
