@@ -1,0 +1,20 @@
+/** What the HTTP layer's parts share: how to reach the daemon, and who is asking. */
+import type { TowerClient } from '../../client/client.js';
+
+/** admin: full control; viewer: may watch (GET, WebSocket output) but not type, resize or kill. */
+export type Role = 'admin' | 'viewer';
+
+export interface HttpContext {
+  /** One shared daemon connection for request/response calls. */
+  readonly client: TowerClient;
+  /** A new authenticated daemon connection, for one stream (WebSocket or SSE): each stream gets
+   *  the daemon's own per-connection flow control. The caller ends it. */
+  connect(): Promise<TowerClient>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook before any route runs. */
+    towerRole: Role;
+  }
+}
