@@ -1,4 +1,5 @@
 /** What the HTTP layer's parts share: how to reach the daemon, and who is asking. */
+import type {} from 'fastify';
 import type { TowerClient } from '../../client/client.js';
 
 /** admin: full control; viewer: may watch (GET, WebSocket output) but not type, resize or kill. */
