@@ -12,12 +12,11 @@ import {
   TowerError,
 } from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
-import { encodeOutputLine } from '../protocol/output-frame.js';
 import type { SessionEventName, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
-import type { OutputSink, Subscription } from '../sessions/subscription.js';
+import type { Subscription } from '../sessions/subscription.js';
 import { tokensEqual } from '../state/token.js';
-import type { ScreenSnapshot } from '../terminal/screen.js';
+import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 import { describeParseError } from './validation.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
@@ -27,13 +26,11 @@ const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const MAX_AUTH_FAILURES = 3;
 const AUTH_TIMEOUT_MS = 30_000;
 const DEFAULT_READ_BYTES = 256 * 1024;
-/** Sent before a redraw to clients that did not ask for snapshots: a full terminal reset. */
-const RESET = '\x1bc';
 
 type Request = ClientMessage;
 type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
 
-export class SocketConnection {
+export class SocketConnection implements MessageWriter {
   private authenticated = false;
   private authFailures = 0;
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
@@ -189,7 +186,7 @@ export class SocketConnection {
           .get(request.session_id)
           .snapshot()
           .then((snapshot) => {
-            this.send({ type: 'snapshot', ...snapshotFields(request.session_id, snapshot), req_id: reqId });
+            this.send(snapshotMessage(request.session_id, snapshot, reqId));
           });
       case 'read_screen':
         return manager
@@ -235,13 +232,7 @@ export class SocketConnection {
       this.ack(request.req_id);
       return;
     }
-    this.send({
-      type: 'session_closed',
-      session_id: session.id,
-      exit_code: session.exit?.exitCode ?? null,
-      signal: session.exit?.signal ?? null,
-      req_id: request.req_id,
-    });
+    this.send(closedMessage(session.id, session.exit, request.req_id));
   }
 
   private subscribe(request: RequestOf<'subscribe'>): void {
@@ -250,28 +241,10 @@ export class SocketConnection {
     this.ack(request.req_id);
     const sessionId = session.id;
     const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
-    const sink: OutputSink = {
-      ready: () => this.canWrite(),
-      output: (offset, data) => this.sendOutput(encodeOutputLine(sessionId, offset, data)),
-      snapshot: (snapshot) =>
-        wantsSnapshots
-          ? this.send({ type: 'snapshot', ...snapshotFields(sessionId, snapshot) })
-          : this.send({
-              type: 'session_output',
-              session_id: sessionId,
-              data: Buffer.from(RESET + snapshot.data, 'utf8').toString('base64'),
-            }),
-      closed: (exit) => {
-        this.subscriptions.delete(sessionId);
-        queueMicrotask(() => session.unsubscribe(entry.subscription));
-        this.send({
-          type: 'session_closed',
-          session_id: sessionId,
-          exit_code: exit?.exitCode ?? null,
-          signal: exit?.signal ?? null,
-        });
-      },
-    };
+    const sink = subscriptionSink(this, sessionId, wantsSnapshots, () => {
+      this.subscriptions.delete(sessionId);
+      queueMicrotask(() => session.unsubscribe(entry.subscription));
+    });
     const entry = { session, subscription: undefined as unknown as Subscription };
     this.subscriptions.set(sessionId, entry);
     entry.subscription = session.subscribe(
@@ -340,12 +313,12 @@ export class SocketConnection {
   }
 
   /** Returns whether the socket can take more output right now. */
-  private send(message: DaemonMessage): boolean {
+  send(message: DaemonMessage): boolean {
     return this.sendLine(`${JSON.stringify(message)}\n`, 'utf8');
   }
 
   /** Output lines are pure ASCII (base64 and a JSON-escaped id): latin1 copies them without UTF-8 encoding. */
-  private sendOutput(line: string): boolean {
+  sendOutput(line: string): boolean {
     return this.sendLine(line, 'latin1');
   }
 
@@ -359,7 +332,7 @@ export class SocketConnection {
     return this.canWrite();
   }
 
-  private canWrite(): boolean {
+  canWrite(): boolean {
     return !this.socket.destroyed && this.socket.writable && this.socket.writableLength < SOCKET_HIGH_WATER;
   }
 
@@ -378,17 +351,4 @@ function pickReqId(raw: unknown): string | number | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const reqId = (raw as { req_id?: unknown }).req_id;
   return typeof reqId === 'string' || typeof reqId === 'number' ? reqId : undefined;
-}
-
-function snapshotFields(sessionId: string, snapshot: ScreenSnapshot) {
-  return {
-    session_id: sessionId,
-    offset: snapshot.offset,
-    cols: snapshot.cols,
-    rows: snapshot.rows,
-    cursor_x: snapshot.cursorX,
-    cursor_y: snapshot.cursorY,
-    alt_screen: snapshot.altScreen,
-    data: snapshot.data,
-  };
 }

@@ -1,0 +1,76 @@
+/**
+ * How a subscription's output, snapshots and end become socket messages: offsets and snapshots
+ * for clients that asked for them, a reset-and-redraw for agor-pty clients that did not.
+ */
+import type { DaemonMessage, DaemonMessageOf } from '../protocol/index.js';
+import { encodeOutputLine } from '../protocol/output-frame.js';
+import type { OutputSink } from '../sessions/subscription.js';
+import type { PtyExit } from '../terminal/pty.js';
+import type { ScreenSnapshot } from '../terminal/screen.js';
+
+/** Sent before a redraw to clients that did not ask for snapshots: a full terminal reset. */
+const RESET = '\x1bc';
+
+export interface MessageWriter {
+  /** Each returns whether the transport can take more now. */
+  send(message: DaemonMessage): boolean;
+  sendOutput(line: string): boolean;
+  canWrite(): boolean;
+}
+
+export function subscriptionSink(
+  writer: MessageWriter,
+  sessionId: string,
+  wantsSnapshots: boolean,
+  onClosed: () => void,
+): OutputSink {
+  return {
+    ready: () => writer.canWrite(),
+    output: (offset, data) => writer.sendOutput(encodeOutputLine(sessionId, offset, data)),
+    snapshot: (snapshot) =>
+      wantsSnapshots
+        ? writer.send(snapshotMessage(sessionId, snapshot))
+        : writer.send({
+            type: 'session_output',
+            session_id: sessionId,
+            data: Buffer.from(RESET + snapshot.data, 'utf8').toString('base64'),
+          }),
+    closed: (exit) => {
+      onClosed();
+      writer.send(closedMessage(sessionId, exit));
+    },
+  };
+}
+
+export function snapshotMessage(
+  sessionId: string,
+  snapshot: ScreenSnapshot,
+  reqId?: string | number,
+): DaemonMessageOf<'snapshot'> {
+  return {
+    type: 'snapshot',
+    session_id: sessionId,
+    offset: snapshot.offset,
+    cols: snapshot.cols,
+    rows: snapshot.rows,
+    cursor_x: snapshot.cursorX,
+    cursor_y: snapshot.cursorY,
+    alt_screen: snapshot.altScreen,
+    data: snapshot.data,
+    req_id: reqId,
+  };
+}
+
+export function closedMessage(
+  sessionId: string,
+  exit: PtyExit | null,
+  reqId?: string | number,
+): DaemonMessageOf<'session_closed'> {
+  return {
+    type: 'session_closed',
+    session_id: sessionId,
+    exit_code: exit?.exitCode ?? null,
+    signal: exit?.signal ?? null,
+    req_id: reqId,
+  };
+}
