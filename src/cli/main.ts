@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /** The `tower` command. Everything but `serve` and `token` talks to the daemon through the client module. */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ClientError, TowerClient } from '../client/client.js';
 import type { SessionInfo } from '../protocol/index.js';
-import { startDaemon } from '../server/daemon.js';
-import { resolveStateDir, tokenPath } from '../state/paths.js';
+import { resolveStateDir, tokenPath, viewerTokenPath } from '../state/paths.js';
 import { ensureToken, writeNewToken } from '../state/token.js';
 import { attach } from './attach.js';
+import { parseCount } from './options.js';
+import { serveCommand } from './serve.js';
 
 const program = new Command('tower')
   .description('Tower: keeps terminal sessions for coding agents alive, lossless, and shareable')
@@ -16,20 +17,6 @@ const program = new Command('tower')
 
 const stateDir = () => resolveStateDir(program.opts<{ stateDir?: string }>().stateDir);
 const connect = () => TowerClient.connect({ stateDir: stateDir() });
-
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
-  return n;
-}
-
-function parsePositive(value: string): number {
-  const n = parseCount(value);
-  if (n === 0) throw new InvalidArgumentError('must be at least 1');
-  return n;
-}
-
-const MIB = 1024 * 1024;
 
 /** Run with a connected client; the connection is closed afterwards. */
 async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise<T> {
@@ -41,32 +28,7 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
   }
 }
 
-program
-  .command('serve')
-  .description('run the daemon in the foreground')
-  .option('--ring-mib <n>', 'output kept in memory per session, MiB', parsePositive, 8)
-  .option(
-    '--log-cap-mib <n>',
-    'output kept on disk per session, MiB (oldest dropped first)',
-    parsePositive,
-    256,
-  )
-  .option('--scrollback <lines>', 'scrollback lines in screen snapshots', parseCount, 1000)
-  .action(async (options: { ringMib: number; logCapMib: number; scrollback: number }) => {
-    const dir = stateDir();
-    const daemon = await startDaemon({
-      stateDir: dir,
-      ringBytes: options.ringMib * MIB,
-      diskCapBytes: options.logCapMib * MIB,
-      scrollback: options.scrollback,
-    });
-    process.stdout.write(`Tower daemon listening on ${daemon.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
-    const stop = () => {
-      daemon.close().then(() => process.exit(0));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+program.addCommand(serveCommand(stateDir));
 
 program
   .command('spawn')
@@ -168,10 +130,11 @@ program
 
 program
   .command('token')
-  .description('print the auth token (--rotate: replace it)')
+  .description('print the auth token (--rotate: replace it; --viewer: the read-only web token)')
   .option('--rotate', 'write a new token; clients must use it from now on')
-  .action((options: { rotate?: boolean }) => {
-    const file = tokenPath(stateDir());
+  .option('--viewer', 'the viewer token: may watch sessions in the web workspace, not type or change them')
+  .action((options: { rotate?: boolean; viewer?: boolean }) => {
+    const file = options.viewer ? viewerTokenPath(stateDir()) : tokenPath(stateDir());
     process.stdout.write(`${options.rotate ? writeNewToken(file) : ensureToken(file)}\n`);
   });
 

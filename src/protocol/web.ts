@@ -83,7 +83,10 @@ export const WsServerMessage = z.discriminatedUnion('type', [
     type: z.literal('hello'),
     session: SessionInfo,
     role: z.enum(['admin', 'viewer']),
-    input_seq: z.number().int().describe('the last input seq applied for this client id (resend what follows)'),
+    input_seq: z
+      .number()
+      .int()
+      .describe('the last input seq applied for this client id (resend what follows)'),
   }),
   z.object({
     type: z.literal('snapshot'),
@@ -102,7 +105,11 @@ export const WsServerMessage = z.discriminatedUnion('type', [
     rows: z.number().int(),
     owner: z.boolean().describe('whether this client owns the size'),
   }),
-  z.object({ type: z.literal('exit'), exit_code: z.number().int().nullable(), signal: z.number().int().nullable() }),
+  z.object({
+    type: z.literal('exit'),
+    exit_code: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+  }),
   z.object({ type: z.literal('error'), error: z.string(), message: z.string() }),
 ]);
 export type WsServerMessage = z.infer<typeof WsServerMessage>;
@@ -122,3 +129,44 @@ export const ConsoleEvent = z.discriminatedUnion('event', [
   z.object({ event: z.literal('error'), message: z.string() }),
 ]);
 export type ConsoleEvent = z.infer<typeof ConsoleEvent>;
+
+// ---------------------------------------------------------------- REST: login, runtimes, queries
+
+export const LoginBody = z
+  .object({ token: z.string().describe('the admin token (<state-dir>/token) or the viewer token') })
+  .strict()
+  .describe('POST /api/login: trade a token for an HttpOnly session cookie.');
+export const LoginResponse = z.object({ role: z.enum(['admin', 'viewer']) });
+export const HealthResponse = z.object({ ok: z.literal(true) });
+export const OkResponse = z.object({ ok: z.literal(true) });
+
+export const RuntimeInfo = z.object({
+  name: z.string(),
+  installed: z.boolean(),
+  ready: z.boolean().describe('installed and able to start a session now'),
+});
+export const RuntimeListResponse = z.array(RuntimeInfo);
+
+const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
+
+export const DeleteSessionQuery = z.object({
+  remove: z.enum(['0', '1']).optional().describe('1: also forget the session and its output'),
+});
+export const ScreenQuery = z.object({
+  format: z.enum(['text', 'ansi']).optional().describe('text (default) or ansi: the serialized screen'),
+});
+export const OutputQuery = z.object({
+  from: wholeNumber.optional().describe('first offset; default: the earliest retained'),
+  to: wholeNumber.optional().describe('stop before this offset; default: the end of the output so far'),
+});
+export const StreamQuery = z.object({
+  offset: wholeNumber
+    .optional()
+    .describe('resume here (the Last-Event-ID header wins); default: the earliest retained offset'),
+});
+
+/** GET /api/events: one per session change, as the SSE event named by `event`. */
+export const SessionEventMessage = z.object({
+  event: z.enum(['created', 'exited', 'removed', 'resized']),
+  session: SessionInfo,
+});

@@ -13,3 +13,8 @@ export function socketPath(stateDir: string): string {
 export function tokenPath(stateDir: string): string {
   return join(stateDir, 'token');
 }
+
+/** The read-only (viewer) token for the web workspace; created by `tower token --viewer`. */
+export function viewerTokenPath(stateDir: string): string {
+  return join(stateDir, 'viewer-token');
+}

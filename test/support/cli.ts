@@ -50,7 +50,10 @@ export function startCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): RunningCli {
-  const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, ...args], {
+  // A daemon started here must not take the default web port, which parallel daemons would fight over.
+  const serving = args[0] === 'serve' && !args.includes('--port') && !args.includes('--no-http');
+  const fullArgs = serving ? [...args, '--port', '0'] : args;
+  const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, ...fullArgs], {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? cliEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,6 +12,8 @@ export interface TestDaemon {
   stateDir: string;
   socketPath: string;
   process: ChildProcess;
+  /** The web workspace's base URL (scheme://host:port, no token), or null with `--no-http`. */
+  httpUrl: string | null;
   connect(): Promise<TowerClient>;
   /** Graceful stop (SIGTERM) and wait for exit. */
   stop(): Promise<void>;
@@ -24,18 +26,31 @@ export interface TestDaemon {
   rssBytes(): number;
 }
 
-function launch(stateDir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+const WEB_LINE = /Tower web workspace: (\S+)\/#token=\S+\n/;
+
+/** Parallel daemons must never fight over the default web port: any free port unless a test picks one. */
+function withFreePort(args: string[]): string[] {
+  return args.includes('--port') || args.includes('--no-http') ? args : [...args, '--port', '0'];
+}
+
+function launch(
+  stateDir: string,
+  extraArgs: string[] = [],
+): Promise<{ child: ChildProcess; httpUrl: string | null }> {
+  const args = withFreePort(extraArgs);
+  const http = !args.includes('--no-http');
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', ...extraArgs], {
+    const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TOWER_STATE_DIR: stateDir },
     });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('listening on')) {
+      const web = WEB_LINE.exec(output);
+      if (http ? web : output.includes('listening on')) {
         child.stdout?.off('data', onData);
-        resolvePromise(child);
+        resolvePromise({ child, httpUrl: web ? web[1]! : null });
       }
     };
     child.stdout?.on('data', onData);
@@ -55,12 +70,15 @@ export async function startTestDaemon(
   options: { stateDir?: string; serveArgs?: string[] } = {},
 ): Promise<TestDaemon> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
-  let child = await launch(stateDir, options.serveArgs);
+  let { child, httpUrl } = await launch(stateDir, options.serveArgs);
   const daemon: TestDaemon = {
     stateDir,
     socketPath: join(stateDir, 'tower.sock'),
     get process() {
       return child;
+    },
+    get httpUrl() {
+      return httpUrl;
     },
     connect: () => TowerClient.connect({ stateDir }),
     stop: async () => {
@@ -72,7 +90,7 @@ export async function startTestDaemon(
       await waitExit(child);
     },
     restart: async () => {
-      child = await launch(stateDir, options.serveArgs);
+      ({ child, httpUrl } = await launch(stateDir, options.serveArgs));
     },
     dispose: async () => {
       await daemon.stop();

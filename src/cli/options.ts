@@ -1,0 +1,34 @@
+/** Parsers for command-line option values; each fails with a message commander shows as is. */
+import { InvalidArgumentError } from 'commander';
+
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+export function parsePositive(value: string): number {
+  const n = parseCount(value);
+  if (n === 0) throw new InvalidArgumentError('must be at least 1');
+  return n;
+}
+
+export function parsePort(value: string): number {
+  const n = parseCount(value);
+  if (n > 65535) throw new InvalidArgumentError('must be a port number, 0-65535');
+  return n;
+}
+
+/** Repeatable `--allow-origin`: each value must be exactly an origin, as browsers send it. */
+export function collectOrigin(value: string, previous: string[]): string[] {
+  let origin: string;
+  try {
+    origin = new URL(value).origin;
+  } catch {
+    throw new InvalidArgumentError('must be an origin such as https://tower.example:7681');
+  }
+  if (origin === 'null' || origin !== value.replace(/\/$/, '')) {
+    throw new InvalidArgumentError(`must be an exact origin, scheme://host[:port], such as ${origin}`);
+  }
+  return [...previous, origin];
+}

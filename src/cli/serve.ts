@@ -1,0 +1,101 @@
+/** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
+import { Command } from 'commander';
+import { startDaemon } from '../server/daemon.js';
+import {
+  DEFAULT_HTTP_HOST,
+  DEFAULT_HTTP_PORT,
+  type HttpServer,
+  isLoopbackHost,
+  startHttp,
+} from '../server/http/server.js';
+import { tokenPath } from '../state/paths.js';
+import { ensureToken } from '../state/token.js';
+import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
+
+const MIB = 1024 * 1024;
+
+interface ServeOptions {
+  ringMib: number;
+  logCapMib: number;
+  scrollback: number;
+  host: string;
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowOrigin: string[];
+  http: boolean;
+}
+
+export function serveCommand(stateDir: () => string): Command {
+  return new Command('serve')
+    .description('run the daemon in the foreground, with the web workspace on HTTP')
+    .option('--ring-mib <n>', 'output kept in memory per session, MiB', parsePositive, 8)
+    .option(
+      '--log-cap-mib <n>',
+      'output kept on disk per session, MiB (oldest dropped first)',
+      parsePositive,
+      256,
+    )
+    .option('--scrollback <lines>', 'scrollback lines in screen snapshots', parseCount, 1000)
+    .option('--host <host>', 'address the web workspace listens on', DEFAULT_HTTP_HOST)
+    .option('--port <port>', 'web workspace port (0: any free port)', parsePort, DEFAULT_HTTP_PORT)
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key')
+    .option('--tls-key <file>', 'the private key (PEM) for --tls-cert')
+    .option(
+      '--allow-origin <origin>',
+      'also accept browser requests from this exact origin (repeatable)',
+      collectOrigin,
+      [] as string[],
+    )
+    .option('--no-http', 'run without the web workspace (Unix socket only)')
+    .action((options: ServeOptions) => serve(stateDir(), options));
+}
+
+async function serve(dir: string, options: ServeOptions): Promise<void> {
+  const daemon = await startDaemon({
+    stateDir: dir,
+    ringBytes: options.ringMib * MIB,
+    diskCapBytes: options.logCapMib * MIB,
+    scrollback: options.scrollback,
+  });
+  let http: HttpServer | null = null;
+  if (options.http) {
+    try {
+      http = await startHttp({
+        stateDir: dir,
+        socketPath: daemon.socketPath,
+        host: options.host,
+        port: options.port,
+        tlsCert: options.tlsCert,
+        tlsKey: options.tlsKey,
+        allowOrigins: options.allowOrigin,
+      });
+    } catch (error) {
+      await daemon.close();
+      throw new Error(`cannot start the web workspace: ${(error as Error).message}`);
+    }
+  }
+  process.stdout.write(`Tower daemon listening on ${daemon.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
+  if (http) {
+    process.stdout.write(`Tower web workspace: ${http.url}/#token=${ensureToken(tokenPath(dir))}\n`);
+    if (!isLoopbackHost(options.host)) process.stderr.write(exposureWarning(options));
+  }
+  const stop = () => {
+    (http?.close() ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => daemon.close())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function exposureWarning(options: ServeOptions): string {
+  const clearText = options.tlsCert
+    ? ''
+    : ' Without --tls-cert/--tls-key, the token and the session cookie cross the network in clear text.';
+  return (
+    `tower: warning: the web workspace listens on ${options.host}, reachable from other machines;` +
+    ` anyone with the token controls your sessions.${clearText}\n`
+  );
+}

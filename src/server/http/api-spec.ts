@@ -1,0 +1,228 @@
+/**
+ * Every HTTP route as data: method, path, schemas. Handlers are registered through `route()`, which
+ * validates with these same schemas, and /api/openapi.json is generated from them, so the document
+ * cannot drift from what the server accepts.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { SessionInfo } from '../../protocol/socket.js';
+import {
+  ApiError,
+  ConsoleEvent,
+  CreateSessionBody,
+  DeleteSessionQuery,
+  HealthResponse,
+  InputBody,
+  LoginBody,
+  LoginResponse,
+  OkResponse,
+  OutputQuery,
+  ResizeBody,
+  RuntimeListResponse,
+  ScreenQuery,
+  ScreenResponse,
+  SessionEventMessage,
+  SessionListResponse,
+  SessionResponse,
+  StreamQuery,
+  WsClientMessage,
+  WsServerMessage,
+} from '../../protocol/web.js';
+import { parseWith } from './errors.js';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  /** Default application/json. */
+  contentType?: string;
+}
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Fastify syntax: `:id` for the session id. */
+  url: string;
+  summary: string;
+  /** none: no credentials needed; read: admin or viewer; admin: admin only. */
+  access: 'none' | 'read' | 'admin';
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  responses: Record<number, ResponseSpec>;
+  /** Extra schemas the document should carry (messages of a non-HTTP protocol on this path). */
+  components?: Record<string, z.ZodType>;
+}
+
+const json = (description: string, schema: z.ZodType): ResponseSpec => ({ description, schema });
+const sse = (description: string, schema: z.ZodType): ResponseSpec => ({
+  description,
+  schema,
+  contentType: 'text/event-stream',
+});
+
+export const API = {
+  page: {
+    method: 'GET',
+    url: '/',
+    summary: 'The web workspace page; logs in from a #token= fragment',
+    access: 'none',
+    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
+  },
+  health: {
+    method: 'GET',
+    url: '/api/health',
+    summary: 'Liveness',
+    access: 'none',
+    responses: { 200: json('the server is up', HealthResponse) },
+  },
+  login: {
+    method: 'POST',
+    url: '/api/login',
+    summary: 'Trade a token for an HttpOnly, SameSite=Strict session cookie',
+    access: 'none',
+    body: LoginBody,
+    responses: { 200: json('cookie set', LoginResponse) },
+  },
+  openapi: {
+    method: 'GET',
+    url: '/api/openapi.json',
+    summary: 'This document',
+    access: 'read',
+    responses: { 200: { description: 'OpenAPI 3.1' } },
+  },
+  runtimes: {
+    method: 'GET',
+    url: '/api/runtimes',
+    summary: 'What can run in a session',
+    access: 'read',
+    responses: { 200: json('runtimes', RuntimeListResponse) },
+  },
+  listSessions: {
+    method: 'GET',
+    url: '/api/sessions',
+    summary: 'Every session: running, exited or lost',
+    access: 'read',
+    responses: { 200: json('sessions', SessionListResponse) },
+  },
+  createSession: {
+    method: 'POST',
+    url: '/api/sessions',
+    summary: 'Spawn a session',
+    access: 'admin',
+    body: CreateSessionBody,
+    responses: { 201: json('the new session', SessionResponse) },
+  },
+  getSession: {
+    method: 'GET',
+    url: '/api/sessions/:id',
+    summary: 'One session',
+    access: 'read',
+    responses: { 200: json('the session', SessionResponse) },
+  },
+  deleteSession: {
+    method: 'DELETE',
+    url: '/api/sessions/:id',
+    summary:
+      'Hang up the program (SIGHUP, SIGKILL after 2 s) and wait for it to exit; ?remove=1 also forgets it',
+    access: 'admin',
+    query: DeleteSessionQuery,
+    responses: { 200: json('the session as it ended', SessionResponse) },
+  },
+  input: {
+    method: 'POST',
+    url: '/api/sessions/:id/input',
+    summary: 'Type into the session',
+    access: 'admin',
+    body: InputBody,
+    responses: { 200: json('typed', OkResponse) },
+  },
+  resize: {
+    method: 'POST',
+    url: '/api/sessions/:id/resize',
+    summary: 'Resize the PTY and the screen model',
+    access: 'admin',
+    body: ResizeBody,
+    responses: { 200: json('the resized session', SessionResponse) },
+  },
+  screen: {
+    method: 'GET',
+    url: '/api/sessions/:id/screen',
+    summary: 'The visible screen as text and cursor, or (?format=ansi) the serialized screen',
+    access: 'read',
+    query: ScreenQuery,
+    responses: { 200: json('the screen as of offset', ScreenResponse) },
+  },
+  output: {
+    method: 'GET',
+    url: '/api/sessions/:id/output',
+    summary:
+      'Raw output bytes from the journal, at most 16 MiB per request. Headers: X-Tower-Offset (offset of the ' +
+      'first byte sent), X-Tower-First-Offset and X-Tower-Last-Offset (the retained range). ' +
+      'Read on from X-Tower-Offset + length while that is below min(to, X-Tower-Last-Offset).',
+    access: 'read',
+    query: OutputQuery,
+    responses: {
+      200: { description: 'raw bytes', contentType: 'application/octet-stream' },
+      416: json('from is not retained', ApiError),
+    },
+  },
+  stream: {
+    method: 'GET',
+    url: '/api/sessions/:id/stream',
+    summary:
+      'Server-sent events: started, output (id = offset to resume from), idle after 500 ms of quiet, error ' +
+      '(then the stream ends). Resumes from ?offset= or Last-Event-ID.',
+    access: 'read',
+    query: StreamQuery,
+    responses: { 200: sse('each event is named by its `event` field', ConsoleEvent) },
+  },
+  events: {
+    method: 'GET',
+    url: '/api/events',
+    summary: 'Server-sent events: a session was created, exited, resized or removed',
+    access: 'read',
+    responses: { 200: sse('each event is named by its `event` field', SessionEventMessage) },
+  },
+  terminal: {
+    method: 'GET',
+    url: '/ws/terminal/:id',
+    summary:
+      'WebSocket terminal. Binary frames from the server: 8-byte big-endian offset + raw output. Text frames: ' +
+      'JSON, WsClientMessage from the client, WsServerMessage from the server. Viewers may not type or resize.',
+    access: 'read',
+    responses: { 101: { description: 'switching to the WebSocket protocol' } },
+    components: { WsClientMessage, WsServerMessage },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = { SessionInfo, ApiError };
+
+export interface RouteInput<B, Q> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** The `:id` path parameter ('' on routes without one). */
+  id: string;
+  body: B;
+  query: Q;
+}
+
+type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+/** Register a handler for a spec; the body and query are validated first (400 naming the field). */
+export function route<S extends RouteSpec>(
+  app: FastifyInstance,
+  spec: S,
+  handler: (input: RouteInput<Parsed<S['body']>, Parsed<S['query']>>) => unknown,
+): void {
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (request, reply) => {
+      const body = spec.body ? parseWith(spec.body, request.body ?? {}, 'body') : undefined;
+      const query = spec.query ? parseWith(spec.query, request.query ?? {}, 'query') : undefined;
+      const id = (request.params as { id?: string }).id ?? '';
+      return handler({ request, reply, id, body, query } as RouteInput<
+        Parsed<S['body']>,
+        Parsed<S['query']>
+      >);
+    },
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * Who may call what. A request authenticates with `Authorization: Bearer <token>` (the admin token or
+ * the viewer token) or with the session cookie from POST /api/login. Browsers are held to an exact
+ * Origin allowlist on everything that changes state and on WebSocket upgrades, since binding to
+ * loopback does not stop a web page the user opens from reaching the server.
+ */
+import { createHmac } from 'node:crypto';
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { tokenPath, viewerTokenPath } from '../../state/paths.js';
+import { readToken, tokensEqual } from '../../state/token.js';
+import { API, type RouteSpec, route } from './api-spec.js';
+import type { Role } from './context.js';
+import { HttpError, sendError } from './errors.js';
+
+export interface AuthSite {
+  /** Exact origins (scheme://host:port) whose pages may send non-GET requests and open WebSockets. */
+  readonly origins: ReadonlySet<string>;
+  readonly cookieName: string;
+  /** Set the cookie's Secure flag (the server speaks HTTPS). */
+  readonly secure: boolean;
+}
+
+export interface AuthOptions {
+  stateDir: string;
+  /** Known once the server listens (the port may be chosen by the system). */
+  site: () => AuthSite;
+}
+
+const PUBLIC_ROUTES = new Set(
+  (Object.values(API) as RouteSpec[])
+    .filter((spec) => spec.access === 'none')
+    .map((spec) => `${spec.method} ${spec.url}`),
+);
+
+/** The cookie proves its holder once had the token, without containing it; a new token voids it. */
+function cookieValue(role: Role, token: string): string {
+  return createHmac('sha256', token).update(role).digest('base64url');
+}
+
+export function ownOrigins(scheme: 'http' | 'https', port: number, extraHosts: string[] = []): string[] {
+  const hosts = ['127.0.0.1', 'localhost', '[::1]', ...extraHosts];
+  return [...new Set(hosts.map((host) => `${scheme}://${host}:${port}`))];
+}
+
+export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
+  const tokens = () => ({
+    admin: readToken(tokenPath(options.stateDir)),
+    viewer: readToken(viewerTokenPath(options.stateDir)),
+  });
+
+  // Both candidates are always compared, so timing says nothing about which role a guess was close to.
+  const roleOf = (matches: (role: Role, token: string) => boolean): Role | null => {
+    const { admin, viewer } = tokens();
+    const isAdmin = admin !== null && matches('admin', admin);
+    const isViewer = viewer !== null && matches('viewer', viewer);
+    return isAdmin ? 'admin' : isViewer ? 'viewer' : null;
+  };
+  const roleForToken = (given: string) => roleOf((_role, token) => tokensEqual(given, token));
+  const roleForCookie = (given: string) =>
+    roleOf((role, token) => tokensEqual(given, cookieValue(role, token)));
+
+  app.decorateRequest('towerRole', 'viewer');
+
+  app.addHook('onRequest', async (request, reply) => {
+    const site = options.site();
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const isPublic = PUBLIC_ROUTES.has(`${method} ${request.routeOptions.url}`);
+    const changesState = !isSafeMethod(request.method) || isWebSocketUpgrade(request);
+    const bearer = bearerToken(request);
+
+    if (isPublic) {
+      if (changesState && !originAllowed(request, site, bearer !== undefined)) {
+        return deny(reply, new HttpError(403, 'bad_origin', originProblem(request)));
+      }
+      return;
+    }
+
+    const cookie = request.cookies[site.cookieName];
+    const role =
+      bearer !== undefined ? roleForToken(bearer) : cookie !== undefined ? roleForCookie(cookie) : null;
+    if (role === null) {
+      reply.header('WWW-Authenticate', 'Bearer');
+      const message =
+        bearer !== undefined || cookie !== undefined
+          ? 'wrong token or expired session cookie'
+          : 'authentication required: Authorization: Bearer <token>, or log in at / with the URL tower serve printed';
+      return deny(reply, new HttpError(401, 'unauthorized', message));
+    }
+    if (changesState && !originAllowed(request, site, bearer !== undefined)) {
+      return deny(reply, new HttpError(403, 'bad_origin', originProblem(request)));
+    }
+    if (!isSafeMethod(request.method) && role !== 'admin') {
+      return deny(
+        reply,
+        new HttpError(403, 'read_only', 'a viewer token may only watch, not change anything'),
+      );
+    }
+    request.towerRole = role;
+  });
+
+  route(app, API.login, ({ body, reply }) => {
+    const role = roleForToken(body.token);
+    if (role === null) throw new HttpError(401, 'unauthorized', 'wrong token');
+    const token = role === 'admin' ? tokens().admin : tokens().viewer;
+    const site = options.site();
+    reply.setCookie(site.cookieName, cookieValue(role, token!), {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: site.secure,
+    });
+    return { role };
+  });
+}
+
+function isSafeMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
+function isWebSocketUpgrade(request: FastifyRequest): boolean {
+  return request.headers.upgrade?.toLowerCase() === 'websocket';
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  // A malformed header is still an attempt to use a token: it must fail, not fall back to the cookie.
+  return match ? match[1]! : '';
+}
+
+/** Browsers always send Origin on these requests; only a non-browser client (with a Bearer token) omits it. */
+function originAllowed(request: FastifyRequest, site: AuthSite, hasBearer: boolean): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return hasBearer;
+  return site.origins.has(origin);
+}
+
+function originProblem(request: FastifyRequest): string {
+  return request.headers.origin === undefined
+    ? 'a request without an Origin header must authenticate with Authorization: Bearer'
+    : 'Origin not allowed (tower serve --allow-origin adds one)';
+}
+
+function deny(reply: FastifyReply, error: HttpError): FastifyReply {
+  return sendError(reply, error);
+}

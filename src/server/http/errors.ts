@@ -1,0 +1,78 @@
+/** HTTP errors as `{error, message}` bodies, and how daemon and parser failures map to statuses. */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodError, ZodType } from 'zod';
+import { ClientError } from '../../client/client.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  unknown_session: 404,
+  bad_cwd: 400,
+  command_not_found: 400,
+  bad_message: 400,
+  too_large: 413,
+  session_exists: 409,
+  session_running: 409,
+  session_not_running: 409,
+  offset_not_retained: 416,
+  disconnected: 503,
+  daemon_not_running: 503,
+};
+
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ClientError) {
+    return new HttpError(CLIENT_ERROR_STATUS[error.code] ?? 500, error.code, error.message);
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const malformedJson =
+      fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError;
+    return malformedJson
+      ? new HttpError(400, 'bad_json', `malformed JSON body: ${fastifyError.message}`)
+      : new HttpError(status, 'bad_request', fastifyError.message ?? 'bad request');
+  }
+  return new HttpError(500, 'internal', `internal error: ${(error as Error)?.message ?? String(error)}`);
+}
+
+export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
+  const { status, code, message } = toHttpError(error);
+  return reply.code(status).type('application/json').send({ error: code, message });
+}
+
+/** One readable line naming each bad field. */
+export function describeIssues(what: string, error: ZodError): string {
+  const problems = error.issues.slice(0, 5).map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
+    return `${field}: ${issue.message}`;
+  });
+  return `invalid ${what}: ${problems.join('; ')}`;
+}
+
+export function parseWith<S extends ZodType>(schema: S, value: unknown, what: string): S['_zod']['output'] {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, 'bad_request', describeIssues(what, parsed.error));
+  return parsed.data;
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error, _request, reply) => {
+    sendError(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(
+      reply,
+      new HttpError(404, 'not_found', `no route: ${request.method} ${request.url.split('?')[0]}`),
+    );
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The HTTP server (REST, SSE, WebSocket) in front of the daemon. It holds no sessions itself: every
+ * call goes to the daemon over its Unix socket through TowerClient, like any other client.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import fastifyCookie from '@fastify/cookie';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { TowerClient } from '../../client/client.js';
+import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
+import type { HttpContext } from './context.js';
+import { installErrorHandlers } from './errors.js';
+import { registerLoginPage } from './login-page.js';
+import { registerRoutes } from './routes.js';
+import { registerSse } from './sse.js';
+import { registerTerminalSocket } from './terminal-socket.js';
+import { registerWebApp } from './web-app.js';
+
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+export const DEFAULT_HTTP_PORT = 7681;
+
+export interface HttpOptions {
+  stateDir: string;
+  socketPath: string;
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** More exact origins (scheme://host:port) allowed to send changes and open WebSockets. */
+  allowOrigins?: string[];
+}
+
+export interface HttpServer {
+  /** scheme://host:port, no trailing slash. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const RECONNECT_DELAY_MS = 500;
+
+export async function startHttp(options: HttpOptions): Promise<HttpServer> {
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
+    throw new Error('--tls-cert and --tls-key must be given together');
+  }
+  const https =
+    options.tlsCert && options.tlsKey
+      ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
+      : null;
+  const scheme = https ? 'https' : 'http';
+  const link = await linkToDaemon(options);
+
+  // Open streams (SSE, WebSockets) must not hold up a shutdown.
+  const app = (https
+    ? Fastify({ https, logger: false, forceCloseConnections: true })
+    : Fastify({ logger: false, forceCloseConnections: true })) as unknown as FastifyInstance;
+  let site: AuthSite = { origins: new Set(), cookieName: 'tower_session', secure: https !== null };
+
+  try {
+    await app.register(fastifyCookie);
+    await app.register(fastifyWebsocket);
+    installErrorHandlers(app);
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('X-Content-Type-Options', 'nosniff');
+      reply.header('Referrer-Policy', 'no-referrer');
+      reply.header('X-Frame-Options', 'DENY');
+      if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
+    });
+    registerAuth(app, { stateDir: options.stateDir, site: () => site });
+    // The built web app takes `/` when present; otherwise the minimal login page does.
+    await registerWebApp(app);
+    if (!app.hasRoute({ method: 'GET', url: '/' })) registerLoginPage(app);
+    registerRoutes(app, link.context);
+    registerSse(app, link.context);
+    registerTerminalSocket(app, link.context);
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close().catch(() => {});
+    link.end();
+    throw error;
+  }
+
+  const { port } = app.server.address() as AddressInfo;
+  const urlHost = displayHost(options.host);
+  site = {
+    origins: new Set([...ownOrigins(scheme, port, [urlHost]), ...(options.allowOrigins ?? [])]),
+    cookieName: `tower_session_${port}`,
+    secure: https !== null,
+  };
+  return {
+    url: `${scheme}://${urlHost}:${port}`,
+    close: async () => {
+      await app.close();
+      link.end();
+    },
+  };
+}
+
+/** The host for URLs and origins: a wildcard address is reached through loopback. */
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** One shared daemon connection, replaced if it drops, and fresh ones for streams. */
+async function linkToDaemon(options: HttpOptions): Promise<{ context: HttpContext; end(): void }> {
+  const connect = () => TowerClient.connect({ stateDir: options.stateDir, socketPath: options.socketPath });
+  let shared = await connect();
+  let ended = false;
+  const keep = (client: TowerClient) => {
+    client.once('disconnect', () => {
+      if (ended) return;
+      const retry = () => {
+        if (ended) return;
+        connect().then(
+          (fresh) => {
+            if (ended) fresh.end();
+            shared = fresh;
+            keep(fresh);
+          },
+          () => setTimeout(retry, RECONNECT_DELAY_MS),
+        );
+      };
+      retry();
+    });
+  };
+  keep(shared);
+  return {
+    context: {
+      get client() {
+        return shared;
+      },
+      connect,
+    },
+    end: () => {
+      ended = true;
+      shared.end();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Server-sent events: a session's output as text (the console contract of ConsoleEvent), and session
+ * changes. Each stream has its own daemon connection, so the daemon's per-connection flow control
+ * applies: when the HTTP response cannot take more, the connection is paused and the daemon holds back.
+ */
+import type { ServerResponse } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TowerClient } from '../../client/client.js';
+import type { ConsoleEvent } from '../../protocol/web.js';
+import { API, route } from './api-spec.js';
+import type { HttpContext } from './context.js';
+import { findSession } from './routes.js';
+
+const IDLE_AFTER_MS = 500;
+const KEEPALIVE_MS = 25_000;
+
+class EventStream {
+  private readonly keepalive: NodeJS.Timeout;
+  private ended = false;
+  private paused = false;
+
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly client: TowerClient,
+    onClose: () => void,
+  ) {
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'X-Accel-Buffering': 'no',
+    });
+    response.flushHeaders();
+    this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const release = () => {
+      this.ended = true;
+      clearInterval(this.keepalive);
+      client.end();
+      onClose();
+    };
+    // The browser may have gone while the daemon connection was being made: 'close' already fired.
+    if (response.destroyed || !response.socket || response.socket.destroyed) release();
+    else response.once('close', release);
+    client.once('disconnect', () => this.fail('lost the connection to the Tower daemon'));
+  }
+
+  send(event: string, data: unknown, id?: number): void {
+    const idLine = id === undefined ? '' : `id: ${id}\n`;
+    this.write(`${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** The error event, then the end of the stream. */
+  fail(message: string): void {
+    if (this.ended) return;
+    this.send('error', { event: 'error', message } satisfies ConsoleEvent);
+    this.end();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.response.end();
+  }
+
+  private write(text: string): void {
+    if (this.ended) return;
+    if (!this.response.write(text) && !this.paused) {
+      this.paused = true;
+      this.client.pauseStream();
+      this.response.once('drain', () => {
+        this.paused = false;
+        this.client.resumeStream();
+      });
+    }
+  }
+}
+
+/** How many bytes at the end of `data` begin a UTF-8 character that is not complete yet. */
+export function incompleteUtf8Tail(data: Buffer): number {
+  for (let back = 1; back <= Math.min(3, data.length); back++) {
+    const byte = data[data.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
+/** Bytes to text without ever splitting a character; an event's end offset is always a character boundary. */
+class TextCursor {
+  private readonly decoder = new StringDecoder('utf8');
+  private held = Buffer.alloc(0);
+
+  constructor(private offset: number) {}
+
+  push(data: Buffer): Extract<ConsoleEvent, { event: 'output' }> | null {
+    const pending = this.held.length > 0 ? Buffer.concat([this.held, data]) : data;
+    const complete = pending.length - incompleteUtf8Tail(pending);
+    this.held = Buffer.from(pending.subarray(complete));
+    if (complete === 0) return null;
+    this.offset += complete;
+    return {
+      event: 'output',
+      data: this.decoder.write(pending.subarray(0, complete)),
+      bytes: complete,
+      offset: this.offset,
+    };
+  }
+}
+
+function parseOffset(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
+  route(app, API.stream, async ({ request, reply, id, query }) => {
+    let idleTimer: NodeJS.Timeout | undefined;
+    const client = await ctx.connect();
+    const stream = openStream(reply, client, () => clearTimeout(idleTimer));
+    const quietFrom = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(
+        () => stream.send('idle', { event: 'idle' } satisfies ConsoleEvent),
+        IDLE_AFTER_MS,
+      );
+    };
+
+    let session: Awaited<ReturnType<typeof findSession>>;
+    try {
+      session = await findSession(client, id);
+    } catch (error) {
+      stream.fail((error as Error).message);
+      return;
+    }
+    const start = parseOffset(request.headers['last-event-id']) ?? query.offset ?? session.first_offset;
+    if (start < session.first_offset || start > session.last_offset) {
+      stream.fail(
+        `offset ${start} is not retained: output is held from ${session.first_offset} to ${session.last_offset}`,
+      );
+      return;
+    }
+    const text = new TextCursor(start);
+    let sent = start;
+    client.on('output', (output) => {
+      if (output.sessionId !== id) return;
+      const event = text.push(output.data);
+      if (event === null) return;
+      sent = event.offset;
+      stream.send('output', event, event.offset);
+      quietFrom();
+    });
+    // The daemon resyncs a reader that fell out of its memory ring with a snapshot, which text cannot
+    // carry: end here, and the reconnecting EventSource resumes from its Last-Event-ID, from disk.
+    client.on('snapshot', () => stream.fail(`the stream fell behind; reconnect from offset ${sent}`));
+    client.on('error', (error) => stream.fail(error.message));
+
+    stream.send('started', { event: 'started', offset: start } satisfies ConsoleEvent, start);
+    quietFrom();
+    try {
+      await client.subscribe(id, { fromOffset: start });
+    } catch (error) {
+      stream.fail((error as Error).message);
+    }
+  });
+
+  route(app, API.events, async ({ reply }) => {
+    const client = await ctx.connect();
+    await client.watch().catch((error: Error) => {
+      client.end();
+      throw error;
+    });
+    const stream = openStream(reply, client, () => {});
+    client.on('session_event', (message) => {
+      stream.send(message.event, { event: message.event, session: message.session });
+    });
+  });
+}
+
+function openStream(reply: FastifyReply, client: TowerClient, onClose: () => void): EventStream {
+  reply.hijack();
+  return new EventStream(reply.raw, client, onClose);
+}

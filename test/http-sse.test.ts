@@ -1,0 +1,195 @@
+/**
+ * Server-sent events over the real daemon: GET /api/sessions/:id/stream (the ConsoleEvent contract:
+ * started, output with resumable offsets, idle, error) and GET /api/events.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TowerClient } from '../dist/client/client.js';
+import { runCli } from './support/cli.js';
+import { collectOutput, readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { type ApiCall, api, type SseEvent, SseReader } from './support/http.js';
+
+let daemon: TestDaemon;
+let client: TowerClient;
+let base: string;
+let token: string;
+const readers: SseReader[] = [];
+
+const EMOJI = '😀'; // F0 9F 98 80
+/** Waits for Enter, then writes the emoji's 4 bytes in two halves, a pause apart, then goes quiet. */
+const SPLIT_EMOJI_SCRIPT =
+  "read go; printf 'before\\n'; printf '\\360\\237'; sleep 0.3; printf '\\230\\200 after\\n'; sleep 60";
+
+async function open(
+  path: string,
+  call: ApiCall = {},
+  options: { paused?: boolean } = {},
+): Promise<SseReader> {
+  const reader = await SseReader.open(base, path, { token, ...call }, options);
+  readers.push(reader);
+  return reader;
+}
+
+async function createSession(command: string, args: string[]): Promise<string> {
+  const response = await api(base, '/api/sessions', { method: 'POST', token, body: { command, args } });
+  expect(response.status).toBe(201);
+  return (await response.json()).session.id;
+}
+
+const idleAfter = (reader: SseReader, text: string) =>
+  reader.next(
+    (event) =>
+      event.event === 'idle' &&
+      reader.events.slice(0, reader.events.indexOf(event)).some((e) => e.data.data?.includes(text)),
+    `idle after "${text}"`,
+  );
+
+function checkOutputs(outputs: SseEvent[], start: number): string {
+  let offset = start;
+  let text = '';
+  for (const event of outputs) {
+    expect(event.data.offset).toBe(offset + event.data.bytes);
+    expect(event.id).toBe(String(event.data.offset));
+    expect(Buffer.byteLength(event.data.data)).toBe(event.data.bytes);
+    offset = event.data.offset;
+    text += event.data.data;
+  }
+  return text;
+}
+
+beforeAll(async () => {
+  daemon = await startTestDaemon();
+  client = await daemon.connect();
+  base = daemon.httpUrl!;
+  token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
+});
+
+afterAll(async () => {
+  for (const reader of readers) reader.close();
+  client?.end();
+  await daemon?.dispose();
+});
+
+describe('GET /api/sessions/:id/stream', () => {
+  it('streams started, output with increasing offsets (a split character arrives whole), idle; resumes', async () => {
+    const id = await createSession('/bin/sh', ['-c', SPLIT_EMOJI_SCRIPT]);
+    const raw = collectOutput(client, id);
+    await client.subscribe(id, { fromOffset: 0 });
+    const reader = await open(`/api/sessions/${id}/stream?offset=0`);
+    const started = await reader.next((e) => e.event === 'started', 'started');
+    expect(started.data).toEqual({ event: 'started', offset: 0 });
+    expect(reader.events[0]).toBe(started);
+    // Quiet at first (the program waits for Enter): idle says so.
+    await reader.next((e) => e.event === 'idle', 'idle before any output');
+
+    await client.write(id, '\r');
+    await idleAfter(reader, 'after');
+    const journal = await readAllOutput(client, id, 0);
+    const text = checkOutputs(reader.outputs(), 0);
+    expect(Buffer.from(text, 'utf8').equals(journal)).toBe(true);
+    expect(text).toContain(`${EMOJI} after`);
+    expect(text).not.toContain('\ufffd');
+    // The daemon really did deliver the emoji in two pieces.
+    expect(raw.bytes().equals(journal)).toBe(true);
+    const emojiStart = journal.indexOf(Buffer.from(EMOJI));
+    expect(reader.outputs().some((e) => e.data.offset === emojiStart)).toBe(true);
+
+    const middle = reader.outputs()[0]!.data.offset as number;
+    const resumed = await open(`/api/sessions/${id}/stream?offset=${middle}`);
+    await idleAfter(resumed, 'after');
+    expect(resumed.events[0]!.data).toEqual({ event: 'started', offset: middle });
+    const rest = checkOutputs(resumed.outputs(), middle);
+    expect(Buffer.from(rest, 'utf8').equals(journal.subarray(middle))).toBe(true);
+
+    // A reconnecting EventSource sends Last-Event-ID; it wins over the ?offset= of the original URL.
+    const reconnected = await open(`/api/sessions/${id}/stream?offset=0`, {
+      headers: { 'last-event-id': String(emojiStart) },
+    });
+    await idleAfter(reconnected, 'after');
+    expect(reconnected.events[0]!.data.offset).toBe(emojiStart);
+    expect(checkOutputs(reconnected.outputs(), emojiStart)).toBe(`${EMOJI} after\r\n`);
+  });
+
+  it('goes on live, and starts at the earliest retained offset by default', async () => {
+    const id = await createSession('/bin/sh', ['-c', 'echo one; read x; echo two-$x; sleep 60']);
+    await waitFor(async () => (await readAllOutput(client, id, 0)).includes('one'), 'first line');
+    const reader = await open(`/api/sessions/${id}/stream`);
+    await idleAfter(reader, 'one');
+    await client.write(id, '2\r');
+    await idleAfter(reader, 'two-2');
+    const text = checkOutputs(reader.outputs(), 0);
+    expect(Buffer.from(text).equals(await readAllOutput(client, id, 0))).toBe(true);
+  });
+
+  it('sends an error and ends for an unknown session or an offset not retained', async () => {
+    const unknown = await open('/api/sessions/nope/stream');
+    await unknown.waitEnded();
+    expect(unknown.events).toEqual([
+      { event: 'error', id: undefined, data: { event: 'error', message: 'unknown session: nope' } },
+    ]);
+    const id = await createSession('/bin/sh', ['-c', 'echo short; sleep 60']);
+    const beyond = await open(`/api/sessions/${id}/stream?offset=999999`);
+    await beyond.waitEnded();
+    expect(beyond.events.map((e) => e.event)).toEqual(['error']);
+    expect(beyond.events[0]!.data.message).toContain('not retained');
+  });
+
+  it('is readable with a viewer token, not without auth', async () => {
+    const id = await createSession('/bin/sh', ['-c', 'echo watched; sleep 60']);
+    const viewerToken = (await runCli(daemon.stateDir, ['token', '--viewer'])).stdout.trim();
+    const viewer = await open(`/api/sessions/${id}/stream?offset=0`, { token: viewerToken });
+    await idleAfter(viewer, 'watched');
+    expect((await api(base, `/api/sessions/${id}/stream`)).status).toBe(401);
+  });
+
+  it('holds nothing back for a reader that stops reading: it gets an error, then resumes from its offset', async () => {
+    const flood = 'read x; head -c 60000000 /dev/zero | tr "\\0" a; echo; echo flood-done; sleep 60';
+    const id = await createSession('/bin/sh', ['-c', flood]);
+    const stalled = await open(`/api/sessions/${id}/stream?offset=0`, {}, { paused: true });
+    await client.write(id, '\r');
+    const end = await waitFor(
+      async () => {
+        const session = (await client.list()).find((s) => s.id === id)!;
+        return (await readAllOutput(client, id, Math.max(0, session.last_offset - 100))).includes(
+          'flood-done',
+        )
+          ? session.last_offset
+          : undefined;
+      },
+      'the flood to be journaled',
+      60_000,
+    );
+
+    stalled.start();
+    await stalled.waitEnded(30_000);
+    const last = stalled.events.at(-1)!;
+    expect(last.event).toBe('error');
+    const reached = stalled.outputs().at(-1)?.data.offset ?? 0;
+    expect(last.data.message).toBe(`the stream fell behind; reconnect from offset ${reached}`);
+    // What it was sent is what the pipes between held when it stalled, not the flood.
+    expect(reached).toBeLessThan(24 * 1024 * 1024);
+    checkOutputs(stalled.outputs(), 0);
+
+    const resumed = await open(`/api/sessions/${id}/stream`, {
+      headers: { 'last-event-id': String(reached) },
+    });
+    await idleAfter(resumed, 'flood-done');
+    expect(resumed.outputs().at(-1)!.data.offset).toBe(end);
+    const text = checkOutputs(resumed.outputs(), reached);
+    expect(Buffer.from(text).equals(await readAllOutput(client, id, reached))).toBe(true);
+  }, 90_000);
+});
+
+describe('GET /api/events', () => {
+  it('reports a created session, its resize and its exit', async () => {
+    const events = await open('/api/events');
+    const id = await createSession('/bin/sh', ['-c', 'read x']);
+    const created = await events.next((e) => e.event === 'created' && e.data.session.id === id, 'created');
+    expect(created.data).toMatchObject({ event: 'created', session: { id, status: 'running' } });
+    await api(base, `/api/sessions/${id}/resize`, { method: 'POST', token, body: { cols: 50, rows: 10 } });
+    await events.next((e) => e.event === 'resized' && e.data.session.cols === 50, 'resized');
+    await client.write(id, '\r');
+    await events.next((e) => e.event === 'exited' && e.data.session.id === id, 'exited');
+  });
+});
