@@ -222,6 +222,16 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     await this.request({ type: 'ping' });
   }
 
+  /** Stop reading from the daemon: it then holds this connection's output within its own bounds
+   *  (and resyncs a subscriber left far behind with a snapshot). Requests' replies wait too. */
+  pauseStream(): void {
+    this.socket.pause();
+  }
+
+  resumeStream(): void {
+    this.socket.resume();
+  }
+
   end(): void {
     this.socket.end();
     this.socket.destroySoon?.();

@@ -1,0 +1,454 @@
+/**
+ * GET /ws/terminal/:id over the real daemon: a Fastify app built here registers the route, and
+ * `ws` plays the browser (binary output frames with an 8-byte offset header, JSON control messages).
+ */
+import websocket from '@fastify/websocket';
+import xtermHeadless from '@xterm/headless';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { TowerClient } from '../dist/client/client.js';
+import { registerTerminalSocket, WINDOW_HIGH } from '../dist/server/http/terminal-socket.js';
+import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+
+const { Terminal } = xtermHeadless;
+const MB = 1024 * 1024;
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON from the server, checked field by field in the tests
+type Message = Record<string, any>;
+type Frame = { offset: number; length: number; data: Buffer | null };
+type Received = { kind: 'message'; message: Message } | { kind: 'frame'; frame: Frame };
+
+interface BrowserOptions {
+  role?: 'admin' | 'viewer';
+  offset?: number;
+  client?: string;
+  /** false: keep only offsets and lengths of frames (for floods) */
+  keepFrames?: boolean;
+  /** ACK each frame as it arrives, as xterm.js's write callback would */
+  autoAck?: boolean;
+}
+
+class TestBrowser {
+  readonly received: Received[] = [];
+  closeCode: number | null = null;
+  autoAck: boolean;
+  frameBytes = 0;
+  /** End offset of the last frame received. */
+  end: number | undefined;
+  private tailText = '';
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly keepFrames: boolean,
+    autoAck: boolean,
+  ) {
+    this.autoAck = autoAck;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        this.received.push({ kind: 'message', message: JSON.parse(data.toString('utf8')) });
+        return;
+      }
+      const offset = Number(data.readBigUInt64BE(0));
+      const bytes = data.subarray(8);
+      this.received.push({
+        kind: 'frame',
+        frame: { offset, length: bytes.length, data: this.keepFrames ? Buffer.from(bytes) : null },
+      });
+      this.frameBytes += bytes.length;
+      this.end = offset + bytes.length;
+      this.tailText = (this.tailText + bytes.toString('latin1')).slice(-4096);
+      if (this.autoAck) this.send({ type: 'ack', offset: this.end });
+    });
+    ws.on('close', (code: number) => {
+      this.closeCode = code;
+    });
+  }
+
+  messages(type?: string): Message[] {
+    return this.received.flatMap((r) =>
+      r.kind === 'message' && (type === undefined || r.message.type === type) ? [r.message] : [],
+    );
+  }
+
+  frames(): Frame[] {
+    return this.received.flatMap((r) => (r.kind === 'frame' ? [r.frame] : []));
+  }
+
+  /** Frames received after the last snapshot (all of them if there is none). */
+  framesAfterSnapshot(): Frame[] {
+    const last = this.received.findLastIndex((r) => r.kind === 'message' && r.message.type === 'snapshot');
+    return this.received.slice(last + 1).flatMap((r) => (r.kind === 'frame' ? [r.frame] : []));
+  }
+
+  text(): string {
+    return Buffer.concat(this.frames().map((f) => f.data!)).toString('utf8');
+  }
+
+  tail(): string {
+    return this.tailText;
+  }
+
+  send(message: unknown): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  next(type: string, count = 1): Promise<Message> {
+    return waitFor(() => this.messages(type)[count - 1], `${type} message #${count}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closeCode !== null) return;
+    const closed = new Promise((r) => this.ws.once('close', r));
+    this.ws.close();
+    await closed;
+  }
+}
+
+function expectContiguous(frames: Frame[], from: number): number {
+  let next = from;
+  for (const frame of frames) {
+    expect(frame.offset).toBe(next);
+    next += frame.length;
+  }
+  return next;
+}
+
+describe('WebSocket terminal route', () => {
+  let daemon: TestDaemon;
+  let client: TowerClient;
+  let app: FastifyInstance;
+  let base: string;
+  const browsers: TestBrowser[] = [];
+
+  async function openBrowser(sessionId: string, options: BrowserOptions = {}): Promise<TestBrowser> {
+    const query = new URLSearchParams();
+    if (options.offset !== undefined) query.set('offset', String(options.offset));
+    if (options.client !== undefined) query.set('client', options.client);
+    const ws = new WebSocket(`${base}/ws/terminal/${encodeURIComponent(sessionId)}?${query}`, {
+      headers: { 'x-test-role': options.role ?? 'admin' },
+    });
+    const browser = new TestBrowser(ws, options.keepFrames ?? true, options.autoAck ?? true);
+    browsers.push(browser);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return browser;
+  }
+
+  async function interactiveShell(extra: Record<string, unknown> = {}): Promise<string> {
+    const { sessionId } = await client.createSession({ shell: '/bin/sh', env: { PS1: '$ ' }, ...extra });
+    await waitFor(async () => (await client.screen(sessionId)).text.includes('$'), 'the prompt');
+    return sessionId;
+  }
+
+  /** Print `megabytes` MB of numbered lines, then FLOOD-42, and wait until the program has printed it all. */
+  async function flood(sessionId: string, megabytes: number): Promise<void> {
+    const lines = Math.floor((megabytes * MB) / 100);
+    await client.write(
+      sessionId,
+      `yes "$(printf '%099d' 0)" | head -n ${lines} | nl -ba -w8 -s' '; echo FLOOD-$((6*7))\n`,
+    );
+    await waitFor(
+      async () => (await client.screen(sessionId)).text.includes('FLOOD-42'),
+      'the flood to finish',
+      120_000,
+    );
+  }
+
+  beforeAll(async () => {
+    daemon = await startTestDaemon({ serveArgs: ['--no-http'] });
+    client = await daemon.connect();
+    const shared = await daemon.connect();
+    app = Fastify();
+    await app.register(websocket);
+    app.addHook('onRequest', async (request) => {
+      request.towerRole = request.headers['x-test-role'] === 'viewer' ? 'viewer' : 'admin';
+    });
+    registerTerminalSocket(app, {
+      client: shared,
+      connect: () => TowerClient.connect({ stateDir: daemon.stateDir }),
+    });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    base = address.replace(/^http/, 'ws');
+  });
+
+  afterAll(async () => {
+    for (const browser of browsers) browser.ws.terminate();
+    await app?.close();
+    client?.end();
+    await daemon?.dispose();
+  });
+
+  it('attach: hello, a snapshot, then contiguous binary frames; typing produces output', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId);
+    const snapshot = await browser.next('snapshot');
+    expect(browser.received[0]).toMatchObject({
+      kind: 'message',
+      message: { type: 'hello', role: 'admin', input_seq: 0, session: { id: sessionId, status: 'running' } },
+    });
+    expect(browser.received[1]).toMatchObject({ kind: 'message', message: { type: 'snapshot' } });
+    expect(snapshot.data).toContain('$');
+
+    browser.send({ type: 'input', seq: 1, data: 'echo MARK-$((6*7))\n' });
+    expect(await browser.next('input_ack')).toEqual({ type: 'input_ack', seq: 1 });
+    await waitFor(() => browser.text().includes('MARK-42\r\n'), 'the echo');
+    expectContiguous(browser.frames(), snapshot.offset);
+  });
+
+  it('a snapshot and the frames after it reproduce the daemon screen in xterm', async () => {
+    const sessionId = await interactiveShell({ cols: 70, rows: 20 });
+    await client.write(
+      sessionId,
+      'for i in $(seq 1 60); do printf "\\033[3%dmrow %d\\033[0m\\n" $((i % 7)) $i; done\n',
+    );
+    await waitFor(async () => (await client.screen(sessionId)).text.includes('row 60'), 'rows');
+    const browser = await openBrowser(sessionId);
+    const snapshot = await browser.next('snapshot');
+    browser.send({ type: 'input', seq: 1, data: 'printf "\\033[2J\\033[5;7Hmoved-%s" here\n' });
+    await waitFor(() => browser.text().includes('moved-here'), 'moved text');
+    const screen = await waitFor(async () => {
+      const current = await client.screen(sessionId);
+      return current.offset === browser.end && current.text.includes('moved-here') && current;
+    }, 'the daemon screen to match the frames received');
+
+    const terminal = new Terminal({ cols: snapshot.cols, rows: snapshot.rows, allowProposedApi: true });
+    const write = (data: string | Uint8Array) => new Promise<void>((r) => terminal.write(data, r));
+    await write(snapshot.data);
+    for (const frame of browser.frames()) await write(frame.data!);
+    const buffer = terminal.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < terminal.rows; y++)
+      lines.push(
+        buffer
+          .getLine(buffer.baseY + y)!
+          .translateToString(true)
+          .trimEnd(),
+      );
+    expect(lines.join('\n')).toBe(screen.text);
+    expect([buffer.cursorX, buffer.cursorY]).toEqual([screen.cursor_x, screen.cursor_y]);
+  });
+
+  it('reconnecting with ?offset gets exactly the bytes that follow, no gap and no duplicate', async () => {
+    const sessionId = await interactiveShell();
+    const first = await openBrowser(sessionId);
+    first.send({ type: 'input', seq: 1, data: 'echo ONE-$((1+1))\n' });
+    await waitFor(() => first.text().includes('ONE-2\r\n'), 'first output');
+    await waitFor(async () => (await client.screen(sessionId)).offset === first.end, 'output to settle');
+    const last = first.end!;
+    await first.close();
+
+    await client.write(sessionId, 'echo WHILE-AWAY-$((2+2)); seq 1 2000\n');
+    await waitFor(async () => (await client.screen(sessionId)).text.includes('2000'), 'output while away');
+
+    const second = await openBrowser(sessionId, { offset: last });
+    second.send({ type: 'input', seq: 1, data: 'echo BACK-$((3+3))\n' });
+    await waitFor(() => second.text().includes('BACK-6\r\n'), 'output after reconnect');
+    expect(second.messages('snapshot')).toHaveLength(0);
+    const end = expectContiguous(second.frames(), last);
+    const journal = await readAllOutput(client, sessionId, last);
+    expect(Buffer.concat(second.frames().map((f) => f.data!)).equals(journal.subarray(0, end - last))).toBe(
+      true,
+    );
+    expect(second.text()).toContain('WHILE-AWAY-4');
+  });
+
+  it('inputs resent after a reconnect with the same client id are applied once', async () => {
+    const { sessionId } = await client.createSession({
+      shell: '/bin/sh',
+      args: ['-c', 'n=0; while read line; do n=$((n+1)); echo "GOT $n:$line"; done'],
+    });
+    const first = await openBrowser(sessionId, { client: 'tab-1' });
+    expect((await first.next('hello')).input_seq).toBe(0);
+    first.send({ type: 'input', seq: 1, data: 'a\n' });
+    first.send({ type: 'input', seq: 2, data: 'b\n' });
+    await first.next('input_ack', 2);
+    await first.close();
+
+    const second = await openBrowser(sessionId, { client: 'tab-1' });
+    expect((await second.next('hello')).input_seq).toBe(2);
+    for (const [seq, data] of [
+      [1, 'a\n'],
+      [2, 'b\n'],
+      [3, 'c\n'],
+    ] as const)
+      second.send({ type: 'input', seq, data });
+    await second.next('input_ack', 3);
+    expect(second.messages('input_ack').map((m) => m.seq)).toEqual([1, 2, 3]);
+    await waitFor(async () => (await readAllOutput(client, sessionId, 0)).includes('GOT 3:c'), 'third line');
+    await new Promise((r) => setTimeout(r, 300));
+    const output = (await readAllOutput(client, sessionId, 0)).toString();
+    expect(output.match(/GOT \d+:\w/g)).toEqual(['GOT 1:a', 'GOT 2:b', 'GOT 3:c']);
+
+    const other = await openBrowser(sessionId, { client: 'tab-2' });
+    expect((await other.next('hello')).input_seq).toBe(0);
+  });
+
+  it('a viewer cannot type or resize; its socket stays open', async () => {
+    const sessionId = await interactiveShell();
+    const before = (await client.list()).find((s) => s.id === sessionId)!;
+    const viewer = await openBrowser(sessionId, { role: 'viewer' });
+    expect((await viewer.next('hello')).role).toBe('viewer');
+    await viewer.next('snapshot');
+    viewer.send({ type: 'input', seq: 1, data: 'echo NOPE\n' });
+    viewer.send({ type: 'resize', cols: 100, rows: 40 });
+    await viewer.next('error', 2);
+    expect(viewer.messages('error').map((m) => m.error)).toEqual(['forbidden', 'forbidden']);
+    expect(viewer.messages('input_ack')).toHaveLength(0);
+    viewer.send({ type: 'snapshot' });
+    await viewer.next('snapshot', 2);
+    expect(viewer.closeCode).toBeNull();
+    const after = (await client.list()).find((s) => s.id === sessionId)!;
+    expect([after.last_offset, after.cols, after.rows]).toEqual([
+      before.last_offset,
+      before.cols,
+      before.rows,
+    ]);
+  });
+
+  it('the socket that types owns the size; a resize claims it and resizes the session', async () => {
+    const sessionId = await interactiveShell({ cols: 80, rows: 24 });
+    const a = await openBrowser(sessionId);
+    const b = await openBrowser(sessionId);
+    await a.next('snapshot');
+    await b.next('snapshot');
+    a.send({ type: 'input', seq: 1, data: 'echo hi\n' });
+    expect(await a.next('size')).toEqual({ type: 'size', cols: 80, rows: 24, owner: true });
+    expect(await b.next('size')).toEqual({ type: 'size', cols: 80, rows: 24, owner: false });
+
+    b.send({ type: 'resize', cols: 100, rows: 30 });
+    expect(await b.next('size', 2)).toEqual({ type: 'size', cols: 100, rows: 30, owner: true });
+    expect(await a.next('size', 2)).toEqual({ type: 'size', cols: 100, rows: 30, owner: false });
+    await waitFor(async () => {
+      const info = (await client.list()).find((s) => s.id === sessionId)!;
+      return info.cols === 100 && info.rows === 30;
+    }, 'the session to take the owner size');
+
+    // A newcomer learns the owner's size at once.
+    const c = await openBrowser(sessionId);
+    expect(await c.next('size')).toEqual({ type: 'size', cols: 100, rows: 30, owner: false });
+  });
+
+  it('a browser that never ACKs bounds memory and never pauses the program; ACKing resumes it', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId, { keepFrames: false, autoAck: false });
+    const snapshot = await browser.next('snapshot');
+    // A frozen tab: it reads nothing at all, so only the server's own bounds hold the output back.
+    const browserTcp = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    browserTcp.pause();
+    const rssBefore = process.memoryUsage.rss();
+    const daemonRssBefore = daemon.rssBytes();
+    let rssPeak = rssBefore;
+    let daemonRssPeak = daemonRssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+      daemonRssPeak = Math.max(daemonRssPeak, daemon.rssBytes());
+    }, 50);
+
+    // Enough that buffering it all would show: unbounded, this process grows by well over 150 MB.
+    const megabytes = 150;
+    // The program finishes all its output while the browser is stalled.
+    await flood(sessionId, megabytes);
+    clearInterval(sampler);
+    browserTcp.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    const info = (await client.list()).find((s) => s.id === sessionId)!;
+    expect(info.last_offset).toBeGreaterThan(megabytes * MB);
+    expect(rssPeak - rssBefore).toBeLessThan(150 * MB);
+    // The daemon's own growth (emulator garbage) is the same for any subscriber; see flow-control.test.
+    expect(daemonRssPeak - daemonRssBefore).toBeLessThan(200 * MB);
+    // What reached the browser without an ACK: one window plus at most one daemon frame.
+    expect(browser.frameBytes).toBeGreaterThan(WINDOW_HIGH);
+    expect(browser.frameBytes).toBeLessThan(WINDOW_HIGH + 256 * 1024 + 64 * 1024);
+    expect(browser.messages('snapshot')).toHaveLength(1);
+    expectContiguous(browser.frames(), snapshot.offset);
+
+    const stalledEnd = browser.end!;
+    browser.autoAck = true;
+    browser.send({ type: 'ack', offset: stalledEnd });
+    const resync = await browser.next('snapshot', 2);
+    expect(resync.offset).toBeGreaterThan(stalledEnd + 8 * MB);
+    expect(resync.data).toContain('FLOOD-42');
+    browser.send({ type: 'input', seq: 1, data: 'echo AFTER-$((5*5))\n' });
+    await waitFor(() => browser.tail().includes('AFTER-25\r\n'), 'output after the resync');
+    expectContiguous(browser.framesAfterSnapshot(), resync.offset);
+    expect(browser.closeCode).toBeNull();
+  }, 180_000);
+
+  it("a browser that ACKs what it has not read is held back by the WebSocket's unsent bytes", async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId, { keepFrames: false, autoAck: false });
+    await browser.next('snapshot');
+    const browserTcp = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    browserTcp.pause();
+    // ACKs beyond what was sent count as ACKing everything sent: only bufferedAmount holds it back.
+    const lying = setInterval(() => browser.send({ type: 'ack', offset: Number.MAX_SAFE_INTEGER }), 10);
+    let bufferedPeak = 0;
+    const sampler = setInterval(() => {
+      for (const socket of app.websocketServer.clients)
+        bufferedPeak = Math.max(bufferedPeak, socket.bufferedAmount);
+    }, 10);
+    await flood(sessionId, 60);
+    clearInterval(lying);
+    clearInterval(sampler);
+    // 1 MiB, plus at most one daemon frame (256 KiB) and the rest of the read that carried it.
+    expect(bufferedPeak).toBeLessThan(1.5 * MB);
+    browserTcp.resume();
+    browser.autoAck = true;
+    const resync = await browser.next('snapshot', 2);
+    browser.send({ type: 'input', seq: 1, data: 'echo AFTER-$((5*5))\n' });
+    await waitFor(() => browser.tail().includes('AFTER-25\r\n'), 'output after the resync');
+    expectContiguous(browser.framesAfterSnapshot(), resync.offset);
+  }, 180_000);
+
+  it('a snapshot request gets a fresh snapshot, then frames from its offset', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId);
+    await browser.next('snapshot');
+    browser.send({ type: 'input', seq: 1, data: 'seq 1 3000; echo DONE-$((2*4))\n' });
+    browser.send({ type: 'snapshot' });
+    const fresh = await browser.next('snapshot', 2);
+    await waitFor(() => browser.tail().includes('DONE-8\r\n'), 'output after the snapshot');
+    expectContiguous(browser.framesAfterSnapshot(), fresh.offset);
+  });
+
+  it('bad messages get an error and the socket stays open', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId);
+    await browser.next('snapshot');
+    browser.ws.send('{not json');
+    browser.send({ type: 'dance' });
+    browser.send({ type: 'input', seq: 0, data: 'x' });
+    browser.ws.send(Buffer.from('binary'), { binary: true });
+    await browser.next('error', 4);
+    expect(browser.messages('error').map((m) => m.error)).toEqual([
+      'bad_message',
+      'bad_message',
+      'bad_message',
+      'bad_message',
+    ]);
+    expect(browser.messages('error')[0]!.message).toMatch(/JSON/);
+    browser.send({ type: 'input', seq: 1, data: 'echo STILL-$((3*3))\n' });
+    await waitFor(() => browser.text().includes('STILL-9\r\n'), 'output after bad messages');
+    expect(browser.closeCode).toBeNull();
+  });
+
+  it('an unknown session gets an error and close code 4404', async () => {
+    const browser = await openBrowser('no-such-session');
+    await waitFor(() => browser.closeCode !== null, 'the socket to close');
+    expect(browser.closeCode).toBe(4404);
+    expect(browser.messages()).toEqual([
+      { type: 'error', error: 'unknown_session', message: expect.stringContaining('no-such-session') },
+    ]);
+  });
+
+  it('the session exit reaches the browser', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId);
+    await browser.next('snapshot');
+    browser.send({ type: 'input', seq: 1, data: 'exit 3\n' });
+    expect(await browser.next('exit')).toEqual({ type: 'exit', exit_code: 3, signal: null });
+  });
+});
