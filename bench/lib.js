@@ -146,13 +146,18 @@ export function sampleRss(pid, everyMs = 100) {
 
 // ---------------------------------------------------------------- the daemon
 
+const WEB_URL = /Tower web workspace: (\S+?)\/#token=(\S+)\n/;
+
 /**
- * Starts the real daemon (`node bin/tower.js --state-dir DIR serve`) with a raised fd limit,
+ * Starts the real daemon (`node bin/tower.js --state-dir DIR serve --port 0 ARGS`) with a raised fd limit,
  * or, with `script`, a bench script that starts it in-process (for instrumented diagnostics).
  */
 export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'tower-bench-'));
-  const entry = script ? [script, stateDir, ...args] : [TOWER_BIN, '--state-dir', stateDir, 'serve'];
+  // `--port 0`: the web workspace (HTTP, WebSocket, SSE) on a free port, never the fixed default 7681.
+  const entry = script
+    ? [script, stateDir, ...args]
+    : [TOWER_BIN, '--state-dir', stateDir, 'serve', '--port', '0', ...args];
   const quoted = entry.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   // `ulimit -n` may not exceed the hard limit; fall back to what we are allowed.
   const command = `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); exec '${process.execPath}' ${quoted}`;
@@ -168,7 +173,8 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
   await new Promise((resolvePromise, reject) => {
     const onData = (chunk) => {
       output += chunk.toString();
-      if (output.includes('listening on')) {
+      // `serve` prints the web workspace's URL right after the socket line; an instrumented daemon has none.
+      if (output.includes('listening on') && (script || args.includes('--no-http') || WEB_URL.test(output))) {
         child.stdout.off('data', onData);
         child.off('exit', onExit);
         resolvePromise();
@@ -188,8 +194,12 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
   });
   child.stderr.on('data', (chunk) => process.stderr.write(`[daemon] ${chunk}`));
   const clients = [];
+  const web = WEB_URL.exec(output);
   return {
     stateDir,
+    /** The web workspace (`http://127.0.0.1:PORT`, no trailing slash) and its admin token; null without HTTP. */
+    webUrl: web ? web[1] : null,
+    token: web ? web[2] : null,
     pid: child.pid,
     child,
     /** The stdout the daemon printed so far (instrumented daemons print diagnostics here). */

@@ -79,7 +79,8 @@ export async function towerRead(daemon, client, bytes = BYTES) {
   };
 }
 
-async function rawRun(bytes = BYTES) {
+/** The raw node-pty reference for (a): MB/s, reader CPU and the program's CPU. */
+export async function rawRun(bytes = BYTES) {
   const cpu = process.cpuUsage();
   const children = childrenCpu();
   const machine = machineCpu();

@@ -22,4 +22,16 @@ node -e "require('@lydell/node-pty'); new (require('better-sqlite3'))(':memory:'
   need "native modules failed to load; run: npm rebuild"
   exit 1
 }
+# The browser tests drive Debian's Chromium through playwright-core, which downloads no browser.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    need "installing chromium (apt-get) for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ||
+      need "could not install chromium: the browser tests will skip (or fail with TOWER_TEST_STRICT=1)"
+  else
+    need "no /usr/bin/chromium: the browser tests will skip (apt-get install -y chromium)"
+  fi
+fi
 need "ok"

@@ -1,0 +1,68 @@
+/** The REST client: same-origin fetch (the HttpOnly cookie goes along), JSON in and out. */
+import type { Role, RuntimeInfo, SessionInfo } from './types.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const unauthorizedListeners = new Set<Listener>();
+
+/** Called whenever the server answers 401: the cookie is missing, expired, or the token rotated. */
+export function onUnauthorized(listener: Listener): void {
+  unauthorizedListeners.add(listener);
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new ApiError(0, 'network', `cannot reach the Tower server (${(error as Error).message})`);
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const problem = (json ?? {}) as { error?: string; message?: string };
+    const error = new ApiError(
+      response.status,
+      problem.error ?? `http_${response.status}`,
+      problem.message ?? `HTTP ${response.status} ${response.statusText}`,
+    );
+    if (response.status === 401 && path !== '/api/login')
+      for (const listener of unauthorizedListeners) listener();
+    throw error;
+  }
+  return json as T;
+}
+
+export const api = {
+  login: (token: string) => request<{ role: Role }>('POST', '/api/login', { token }),
+  sessions: async () => (await request<{ sessions: SessionInfo[] }>('GET', '/api/sessions')).sessions,
+  runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),
+  create: async (body: { runtime?: string; cwd?: string; name?: string; cols?: number; rows?: number }) =>
+    (await request<{ session: SessionInfo }>('POST', '/api/sessions', body)).session,
+  input: (id: string, data: string) =>
+    request<{ ok: true }>('POST', `/api/sessions/${encodeURIComponent(id)}/input`, { data }),
+  kill: async (id: string) =>
+    (await request<{ session: SessionInfo }>('DELETE', `/api/sessions/${encodeURIComponent(id)}`)).session,
+  remove: async (id: string) =>
+    (await request<{ session: SessionInfo }>('DELETE', `/api/sessions/${encodeURIComponent(id)}?remove=1`))
+      .session,
+};

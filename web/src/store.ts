@@ -1,0 +1,186 @@
+/**
+ * The workspace's state: the sessions the server reported, the open tabs (in the user's order),
+ * which of them are shown in the split view, and the layout. Tabs, panes and layout persist in
+ * localStorage, so a reload (or another window) comes back to the same arrangement.
+ */
+import type { Role, SessionInfo } from './types.js';
+
+export type Layout = 1 | 2 | 3 | 4;
+export type Change = 'sessions' | 'tabs' | 'role';
+
+const STORAGE_KEY = 'tower.workspace';
+
+interface Persisted {
+  tabs: string[];
+  panes: string[];
+  layout: Layout;
+  focused: string | null;
+}
+
+function load(): Persisted {
+  const fallback: Persisted = { tabs: [], panes: [], layout: 1, focused: null };
+  try {
+    const value = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Partial<Persisted> | null;
+    if (!value) return fallback;
+    const strings = (list: unknown) =>
+      Array.isArray(list) ? list.filter((item): item is string => typeof item === 'string') : [];
+    const layout = [1, 2, 3, 4].includes(value.layout as number) ? (value.layout as Layout) : 1;
+    return {
+      tabs: strings(value.tabs),
+      panes: strings(value.panes).slice(0, layout),
+      layout,
+      focused: typeof value.focused === 'string' ? value.focused : null,
+    };
+  } catch {
+    return fallback;
+  }
+}
+
+export class Store {
+  readonly sessions = new Map<string, SessionInfo>();
+  role: Role | null = null;
+  tabs: string[];
+  panes: string[];
+  layout: Layout;
+  focused: string | null;
+  /** Set once the first session list arrived: until then unknown tab ids are kept. */
+  private loaded = false;
+  private readonly listeners = new Set<(change: Change) => void>();
+
+  constructor() {
+    const persisted = load();
+    this.tabs = persisted.tabs;
+    this.panes = persisted.panes.filter((id) => this.tabs.includes(id));
+    this.layout = persisted.layout;
+    this.focused = persisted.focused;
+  }
+
+  subscribe(listener: (change: Change) => void): void {
+    this.listeners.add(listener);
+  }
+
+  private emit(change: Change): void {
+    if (change === 'tabs') this.save();
+    for (const listener of this.listeners) listener(change);
+  }
+
+  private save(): void {
+    const data: Persisted = {
+      tabs: this.tabs,
+      panes: this.panes,
+      layout: this.layout,
+      focused: this.focused,
+    };
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(data));
+  }
+
+  setRole(role: Role): void {
+    if (this.role === role) return;
+    this.role = role;
+    this.emit('role');
+  }
+
+  get canControl(): boolean {
+    return this.role !== 'viewer';
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  setSessions(list: SessionInfo[]): void {
+    this.sessions.clear();
+    for (const session of list) this.sessions.set(session.id, session);
+    this.loaded = true;
+    this.emit('sessions');
+    this.prune();
+  }
+
+  upsert(session: SessionInfo): void {
+    this.sessions.set(session.id, session);
+    this.emit('sessions');
+  }
+
+  remove(id: string): void {
+    if (!this.sessions.delete(id)) return;
+    this.emit('sessions');
+    this.prune();
+  }
+
+  /** Sessions in creation order. */
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  private prune(): void {
+    if (!this.loaded) return;
+    const known = (id: string) => this.sessions.has(id);
+    if (this.tabs.every(known) && this.panes.every(known)) return;
+    this.tabs = this.tabs.filter(known);
+    this.panes = this.panes.filter(known);
+    if (this.focused !== null && !known(this.focused)) this.focused = this.panes[0] ?? null;
+    this.fill();
+    this.emit('tabs');
+  }
+
+  // ------------------------------------------------------------ tabs and panes
+
+  /** Open a session: add its tab, and show it (in the focused pane if every pane is taken). */
+  open(id: string): void {
+    if (!this.tabs.includes(id)) this.tabs.push(id);
+    if (!this.panes.includes(id)) {
+      if (this.panes.length < this.layout) this.panes.push(id);
+      else {
+        const slot = this.focused === null ? -1 : this.panes.indexOf(this.focused);
+        this.panes[slot < 0 ? this.panes.length - 1 : slot] = id;
+      }
+    }
+    this.focused = id;
+    this.emit('tabs');
+  }
+
+  close(id: string): void {
+    this.tabs = this.tabs.filter((tab) => tab !== id);
+    this.panes = this.panes.filter((pane) => pane !== id);
+    this.fill();
+    if (this.focused === id) this.focused = this.panes[0] ?? null;
+    this.emit('tabs');
+  }
+
+  focus(id: string): void {
+    if (this.focused === id) return;
+    this.focused = id;
+    this.emit('tabs');
+  }
+
+  setLayout(layout: Layout): void {
+    this.layout = layout;
+    this.panes = this.panes.slice(0, layout);
+    this.fill();
+    if (this.focused !== null && !this.panes.includes(this.focused)) this.focused = this.panes[0] ?? null;
+    this.emit('tabs');
+  }
+
+  /** Move a tab to `index` in the tab order (the index it should have once moved). */
+  moveTab(id: string, index: number): void {
+    const from = this.tabs.indexOf(id);
+    if (from < 0) return;
+    const tabs = this.tabs.filter((tab) => tab !== id);
+    tabs.splice(Math.max(0, Math.min(index, tabs.length)), 0, id);
+    if (tabs.every((tab, i) => tab === this.tabs[i])) return;
+    this.tabs = tabs;
+    this.emit('tabs');
+  }
+
+  /** The sessions on screen: every pane, or on a narrow screen only the focused one. */
+  visible(narrow: boolean): string[] {
+    if (!narrow) return this.panes;
+    const one = this.focused !== null && this.tabs.includes(this.focused) ? this.focused : this.panes[0];
+    return one === undefined ? [] : [one];
+  }
+
+  private fill(): void {
+    for (const id of this.tabs) {
+      if (this.panes.length >= this.layout) break;
+      if (!this.panes.includes(id)) this.panes.push(id);
+    }
+  }
+}
