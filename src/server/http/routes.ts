@@ -85,28 +85,11 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
 
   route(app, API.screen, async ({ id, query }) => {
     if (query.format === 'ansi') {
-      const snapshot = await ctx.client.snapshot(id);
-      return {
-        session_id: id,
-        offset: snapshot.offset,
-        cols: snapshot.cols,
-        rows: snapshot.rows,
-        cursor_x: snapshot.cursor_x,
-        cursor_y: snapshot.cursor_y,
-        alt_screen: snapshot.alt_screen,
-        ansi: snapshot.data,
-      };
+      const { type: _type, req_id: _request, data, ...geometry } = await ctx.client.snapshot(id);
+      return { ...geometry, ansi: data };
     }
-    const screen = await ctx.client.screen(id);
-    return {
-      session_id: id,
-      offset: screen.offset,
-      cols: screen.cols,
-      rows: screen.rows,
-      cursor_x: screen.cursor_x,
-      cursor_y: screen.cursor_y,
-      text: screen.text,
-    };
+    const { type: _type, req_id: _request, ...screen } = await ctx.client.screen(id);
+    return screen;
   });
 
   route(app, API.output, async ({ id, query, reply }) => {

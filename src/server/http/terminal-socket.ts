@@ -170,16 +170,8 @@ class TerminalSocket implements SizePeer {
     if (snapshot.session_id !== this.sessionId) return;
     this.awaitingSnapshot = false;
     this.sent = this.acked = snapshot.offset;
-    this.send({
-      type: 'snapshot',
-      offset: snapshot.offset,
-      cols: snapshot.cols,
-      rows: snapshot.rows,
-      cursor_x: snapshot.cursor_x,
-      cursor_y: snapshot.cursor_y,
-      alt_screen: snapshot.alt_screen,
-      data: snapshot.data,
-    });
+    const { session_id: _session, req_id: _request, ...screen } = snapshot;
+    this.send(screen);
   }
 
   private readonly afterSend = () => this.regulate();
