@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import {
   instrumentedStats,
   log,
-  now,
   outputWaiter,
   percentile,
   ROOT,
   rawPtyEcho,
   startDaemon,
+  timeEchoes,
 } from './lib.js';
 
 const ROUNDS = 4000;
@@ -60,15 +60,7 @@ async function echoSession(daemon) {
     client.write(sessionId, byte).catch((error) => log(`echo write failed: ${error.message}`));
   return {
     async echo(rounds, { ack = true } = {}) {
-      const samples = [];
-      for (let i = 0; i < rounds; i++) {
-        const byte = String.fromCharCode(97 + (i % 26));
-        const echoed = waitOutput(byte);
-        const t0 = now();
-        ack ? send(byte) : sendNoAck(byte);
-        samples.push((await echoed) - t0);
-      }
-      return samples;
+      return timeEchoes(rounds, waitOutput, ack ? send : sendNoAck);
     },
     close: () => client.close(sessionId),
   };
@@ -143,15 +135,7 @@ async function relaySession() {
   await waitOutput('READY');
   return {
     async echo(rounds) {
-      const samples = [];
-      for (let i = 0; i < rounds; i++) {
-        const byte = String.fromCharCode(97 + (i % 26));
-        const echoed = waitOutput(byte);
-        const t0 = now();
-        socket.write(byte);
-        samples.push((await echoed) - t0);
-      }
-      return samples;
+      return timeEchoes(rounds, waitOutput, (byte) => socket.write(byte));
     },
     async close() {
       socket.destroy();

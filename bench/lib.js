@@ -356,6 +356,19 @@ export function outputWaiter() {
   };
 }
 
+/** Time `rounds` keystrokes: each byte sent with `send`, until `waitFor(byte)` sees it come back. */
+export async function timeEchoes(rounds, waitFor, send) {
+  const samples = [];
+  for (let i = 0; i < rounds; i++) {
+    const byte = String.fromCharCode(97 + (i % 26));
+    const echoed = waitFor(byte);
+    const t0 = now();
+    send(byte);
+    samples.push((await echoed) - t0);
+  }
+  return samples;
+}
+
 /** Raw node-pty echo: one byte written, time until it comes back in onData. */
 export async function rawPtyEcho(command, rounds, ready) {
   const child = pty.spawn('/bin/sh', ['-c', command], { ...PTY_OPTS, cwd: ROOT, env: ptyEnv() });
@@ -363,14 +376,7 @@ export async function rawPtyEcho(command, rounds, ready) {
   child.onData((chunk) => output.feed(chunk.toString('latin1')));
   const waitFor = (want) => output.waitFor(want);
   await waitFor(ready);
-  const samples = [];
-  for (let i = 0; i < rounds; i++) {
-    const byte = String.fromCharCode(97 + (i % 26));
-    const p = waitFor(byte);
-    const t0 = now();
-    child.write(byte);
-    samples.push((await p) - t0);
-  }
+  const samples = await timeEchoes(rounds, waitFor, (byte) => child.write(byte));
   child.kill('SIGKILL');
   child.destroy?.();
   return samples;

@@ -21,6 +21,7 @@ import {
   rawPtyEcho,
   startDaemon,
   threadCpu,
+  timeEchoes,
 } from './lib.js';
 import { BYTES, rawRun, towerRead } from './throughput.js';
 
@@ -228,15 +229,7 @@ async function socketEcho(daemon) {
   output.reset();
   return {
     async echo(rounds) {
-      const samples = [];
-      for (let i = 0; i < rounds; i++) {
-        const byte = String.fromCharCode(97 + (i % 26));
-        const echoed = output.waitFor(byte);
-        const t0 = now();
-        client.input(sessionId, byte);
-        samples.push((await echoed) - t0);
-      }
-      return samples;
+      return timeEchoes(rounds, output.waitFor, (byte) => client.input(sessionId, byte));
     },
     close: () => client.close(sessionId),
   };
@@ -265,16 +258,10 @@ async function wsEcho(daemon, client) {
   let seq = 0;
   return {
     async echo(rounds) {
-      const samples = [];
-      for (let i = 0; i < rounds; i++) {
-        const byte = String.fromCharCode(97 + (i % 26));
-        const echoed = output.waitFor(byte);
-        const t0 = now();
+      return timeEchoes(rounds, output.waitFor, (byte) => {
         seq++;
         ws.send(`{"type":"input","seq":${seq},"data":"${byte}"}`);
-        samples.push((await echoed) - t0);
-      }
-      return samples;
+      });
     },
     async close() {
       ws.close();
