@@ -1,2 +1,11 @@
 #!/usr/bin/env node
-import '../dist/cli/main.js';
+// `tower hook` runs inside agents at every turn: it skips loading the full CLI.
+const args = process.argv.slice(2);
+const at = args[0] === '--state-dir' ? 2 : 0;
+if (args[at] === 'hook' && args[at + 1]) {
+  const { runHook } = await import('../dist/cli/hook.js');
+  const { resolveStateDir } = await import('../dist/state/paths.js');
+  await runHook(resolveStateDir(at ? args[1] : undefined), args[at + 1], args[at + 2]);
+} else {
+  await import('../dist/cli/main.js');
+}

@@ -29,6 +29,7 @@ import {
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 const SESSION_FIELDS = [
+  'agent',
   'args',
   'cols',
   'created_at',
@@ -41,7 +42,10 @@ const SESSION_FIELDS = [
   'last_offset',
   'name',
   'pid',
+  'queued_prompts',
+  'resumed_from',
   'rows',
+  'runtime',
   'shell',
   'status',
 ];
@@ -211,10 +215,10 @@ describe('tower ls', () => {
     const id = await spawnSession('--name', 'table-row', '--', '/bin/sh', '-c', 'sleep 30');
     const { stdout } = await ok('ls');
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATUS\s+PID\s+COMMAND\s+CWD\s+BYTES$/);
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+RUNTIME\s+STATUS\s+AGENT\s+PID\s+COMMAND\s+CWD\s+BYTES$/);
     const row = lines.find((line) => line.startsWith(`${id} `));
     expect(row, stdout).toBeDefined();
-    expect(row!.split(/\s{2,}/).slice(0, 3)).toEqual([id, 'table-row', 'running']);
+    expect(row!.split(/\s{2,}/).slice(0, 4)).toEqual([id, 'table-row', '-', 'running']);
     expect(row).toContain('/bin/sh -c sleep 30');
   });
 

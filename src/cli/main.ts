@@ -6,9 +6,11 @@ import { ClientError, TowerClient } from '../client/client.js';
 import type { SessionInfo } from '../protocol/index.js';
 import { resolveStateDir, tokenPath, viewerTokenPath } from '../state/paths.js';
 import { ensureToken, writeNewToken } from '../state/token.js';
+import { addAgentCommands, sendPrompt } from './agents.js';
 import { attach } from './attach.js';
 import { parseCount } from './options.js';
 import { serveCommand } from './serve.js';
+import { formatColumns } from './table.js';
 
 const program = new Command('tower')
   .description('Tower: keeps terminal sessions for coding agents alive, lossless, and shareable')
@@ -29,29 +31,44 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 }
 
 program.addCommand(serveCommand(stateDir));
+addAgentCommands(program, withClient, stateDir);
 
 program
   .command('spawn')
-  .description('start a session (default: your shell) and print its id')
+  .description(
+    'start a session and print its id: a runtime (claude, codex, … ; default: your shell) or a command',
+  )
   .option('--name <name>', 'a name for the session')
   .option('--cwd <dir>', 'working directory', process.cwd())
+  .option('--runtime <name>', 'the runtime (also: the first argument, when it names one)')
   .option('--cols <n>', 'columns', parseCount)
   .option('--rows <n>', 'rows', parseCount)
-  .argument('[command...]', 'command and arguments, after --')
+  .argument('[runtime-or-command...]', 'runtime or command, then its extra arguments after --')
   .action(
-    async (command: string[], options: { name?: string; cwd: string; cols?: number; rows?: number }) => {
-      // The program and cwd are the caller's: their shell, and a cwd relative to where they stand.
-      const [shell = process.env.SHELL, ...args] = command;
-      const { sessionId } = await withClient((client) =>
-        client.createSession({
-          shell,
-          args,
-          cwd: resolve(options.cwd),
-          name: options.name,
-          cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
-          rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
-        }),
-      );
+    async (
+      words: string[],
+      options: { name?: string; cwd: string; runtime?: string; cols?: number; rows?: number },
+    ) => {
+      const common = {
+        cwd: resolve(options.cwd),
+        name: options.name,
+        cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
+        rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
+      };
+      const { sessionId } = await withClient(async (client) => {
+        if (options.runtime)
+          return client.createSession({ ...common, runtime: options.runtime, args: words });
+        const [first, ...rest] = words;
+        if (first === undefined) return client.createSession({ ...common, runtime: 'shell' });
+        if (!/^[a-z][a-z0-9_-]{0,31}$/.test(first))
+          return client.createSession({ ...common, shell: first, args: rest });
+        // A word that names no runtime is a command (`tower spawn bash -l`).
+        return client.createSession({ ...common, runtime: first, args: rest }).catch((error: unknown) => {
+          if (error instanceof ClientError && error.code === 'unknown_runtime')
+            return client.createSession({ ...common, shell: first, args: rest });
+          throw error;
+        });
+      });
       process.stdout.write(`${sessionId}\n`);
     },
   );
@@ -78,13 +95,26 @@ program
 
 program
   .command('send')
-  .description('type text into a session')
+  .description('type text into a session, or (--prompt) submit a prompt to an agent, queued while it is busy')
   .argument('<id>')
-  .argument('<text>')
+  .argument('[text]')
   .option('--enter', 'press Enter after the text')
-  .action(async (id: string, text: string, options: { enter?: boolean }) => {
-    await withClient((client) => client.write(id, options.enter ? `${text}\r` : text));
-  });
+  .option('--prompt <text>', 'a prompt: pasted, submitted and verified; waits for delivery unless queued')
+  .option('--wait', 'with --prompt: wait for delivery even when queued')
+  .action(
+    async (
+      id: string,
+      text: string | undefined,
+      options: { enter?: boolean; prompt?: string; wait?: boolean },
+    ) => {
+      if (options.prompt !== undefined) {
+        await withClient((client) => sendPrompt(client, id, options.prompt!, options.wait === true));
+        return;
+      }
+      if (text === undefined) throw new Error('nothing to send: give TEXT or --prompt TEXT');
+      await withClient((client) => client.write(id, options.enter ? `${text}\r` : text));
+    },
+  );
 
 program
   .command('screen')
@@ -161,26 +191,19 @@ async function printLogs(client: TowerClient, id: string, from: number | undefin
 
 function formatTable(sessions: SessionInfo[]): string {
   if (sessions.length === 0) return 'no sessions\n';
-  const rows = sessions.map((s) => [
-    s.id,
-    s.name ?? '',
-    s.status === 'exited' ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})` : s.status,
-    s.pid === null || s.status !== 'running' ? '' : String(s.pid),
-    [s.shell, ...s.args].join(' '),
-    s.cwd,
-    String(s.last_offset),
-  ]);
-  const header = ['ID', 'NAME', 'STATUS', 'PID', 'COMMAND', 'CWD', 'BYTES'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return (
-    [header, ...rows]
-      .map((r) =>
-        r
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
+  return formatColumns(
+    ['ID', 'NAME', 'RUNTIME', 'STATUS', 'AGENT', 'PID', 'COMMAND', 'CWD', 'BYTES'],
+    sessions.map((s) => [
+      s.id,
+      s.name ?? '',
+      s.runtime ?? '-',
+      s.status === 'exited' ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})` : s.status,
+      s.agent.state + (s.queued_prompts > 0 ? ` +${s.queued_prompts} queued` : ''),
+      s.pid === null || s.status !== 'running' ? '' : String(s.pid),
+      [s.shell, ...s.args].join(' '),
+      s.cwd,
+      String(s.last_offset),
+    ]),
   );
 }
 

@@ -24,6 +24,8 @@ interface ServeOptions {
   tlsKey?: string;
   allowOrigin: string[];
   http: boolean;
+  resumeLost?: boolean;
+  dispatchLimit: number;
 }
 
 export function serveCommand(stateDir: () => string): Command {
@@ -48,6 +50,8 @@ export function serveCommand(stateDir: () => string): Command {
       [] as string[],
     )
     .option('--no-http', 'run without the web workspace (Unix socket only)')
+    .option('--resume-lost', "relaunch agent sessions lost in a crash, with their runtime's resume flag")
+    .option('--dispatch-limit <n>', 'sessions of one runtime that dispatch may start', parsePositive, 4)
     .action((options: ServeOptions) => serve(stateDir(), options));
 }
 
@@ -57,6 +61,8 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
     ringBytes: options.ringMib * MIB,
     diskCapBytes: options.logCapMib * MIB,
     scrollback: options.scrollback,
+    resumeLost: options.resumeLost,
+    dispatchLimit: options.dispatchLimit,
   });
   let http: HttpServer | null = null;
   if (options.http) {

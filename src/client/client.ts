@@ -4,7 +4,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import type { ClientMessage, DaemonMessage, DaemonMessageOf, SessionInfo } from '../protocol/index.js';
+import type {
+  AttentionEvent,
+  ClientMessage,
+  DaemonMessage,
+  DaemonMessageOf,
+  PromptInfo,
+  RuntimeInfo,
+  SessionInfo,
+} from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
 import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
 import { readToken } from '../state/token.js';
@@ -42,6 +50,8 @@ interface ClientEvents {
   snapshot: [DaemonMessageOf<'snapshot'>];
   closed: [ClosedEvent];
   session_event: [DaemonMessageOf<'session_event'>];
+  attention: [AttentionEvent];
+  prompt: [PromptInfo];
   error: [ClientError];
   disconnect: [];
 }
@@ -214,6 +224,51 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     };
   }
 
+  /** Queue a prompt for an agent; it is delivered (verified) once the agent is idle. */
+  async sendPrompt(sessionId: string, text: string): Promise<PromptInfo> {
+    const reply = await this.request({ type: 'send_prompt', session_id: sessionId, text });
+    return (reply as DaemonMessageOf<'prompt_accepted'>).prompt;
+  }
+
+  async prompts(sessionId?: string): Promise<PromptInfo[]> {
+    const reply = await this.request({ type: 'list_prompts', session_id: sessionId });
+    return (reply as DaemonMessageOf<'prompt_list'>).prompts;
+  }
+
+  async cancelPrompt(promptId: string): Promise<PromptInfo> {
+    const reply = await this.request({ type: 'cancel_prompt', prompt_id: promptId });
+    return (reply as DaemonMessageOf<'prompt_accepted'>).prompt;
+  }
+
+  async runtimes(): Promise<RuntimeInfo[]> {
+    return ((await this.request({ type: 'list_runtimes' })) as DaemonMessageOf<'runtime_list'>).runtimes;
+  }
+
+  async restart(sessionId: string, resume = true): Promise<string> {
+    const reply = await this.request({ type: 'restart_session', session_id: sessionId, resume });
+    return (reply as DaemonMessageOf<'session_created'>).session_id;
+  }
+
+  async dispatch(options: {
+    runtime: string;
+    text: string;
+    cwd?: string;
+    maxSessions?: number;
+  }): Promise<DaemonMessageOf<'dispatched'>> {
+    return (await this.request({
+      type: 'dispatch',
+      runtime: options.runtime,
+      text: options.text,
+      cwd: options.cwd,
+      max_sessions: options.maxSessions,
+    })) as DaemonMessageOf<'dispatched'>;
+  }
+
+  /** From now on, emit 'attention' and 'prompt' events. */
+  async watchAttention(): Promise<void> {
+    await this.request({ type: 'watch_attention' });
+  }
+
   async watch(): Promise<void> {
     await this.request({ type: 'watch_sessions' });
   }
@@ -266,6 +321,12 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         return;
       case 'session_event':
         this.emit('session_event', message);
+        return;
+      case 'attention':
+        this.emit('attention', message.event);
+        return;
+      case 'prompt_event':
+        this.emit('prompt', message.prompt);
         return;
       case 'error':
         if (this.listenerCount('error') > 0)

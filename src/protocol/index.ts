@@ -1,2 +1,3 @@
+export * from './agents.js';
 export { TowerError } from './errors.js';
 export * from './socket.js';

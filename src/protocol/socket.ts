@@ -7,23 +7,17 @@
  * message types that an agor-pty client never has to send and can ignore.
  */
 import { z } from 'zod';
+import { AgentClientMessages, AgentDaemonMessages, AgentErrorCodes, AgentStatus } from './agents.js';
+import { reply, reqId, request, sessionId } from './message.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-const sessionId = z.string().min(1).max(128);
 const dimension = z.number().int().min(1).max(1000);
 const offset = z.number().int().min(0);
 const base64 = z
   .string()
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
   .refine((s) => s.length % 4 === 0, { message: 'must be base64 (length a multiple of 4)' });
-const reqId = z
-  .union([z.string().max(128), z.number().int()])
-  .optional()
-  .describe('extension: echoed on the reply (or on an `ack` where the request has none)');
-
-const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S, doc: string) =>
-  z.object({ type: z.literal(type), ...shape, req_id: reqId }).describe(doc);
 
 // ---------------------------------------------------------------- client → daemon
 
@@ -50,7 +44,16 @@ export const CreateSessionRequest = request(
     cols: dimension.optional().describe('default 80'),
     rows: dimension.optional().describe('default 24'),
     name: z.string().max(200).optional().describe('extension: a display name'),
-    args: z.array(z.string()).optional().describe('extension: arguments for the program'),
+    args: z
+      .array(z.string())
+      .optional()
+      .describe("extension: arguments for the program (with runtime: added after the runtime's own)"),
+    runtime: z
+      .string()
+      .optional()
+      .describe(
+        'extension: an agent runtime (claude, codex, …; list_runtimes) instead of shell; checked by the credential gate',
+      ),
   },
   'Spawn a program on a new PTY. Reply: session_created.',
 );
@@ -155,6 +158,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   ReadOutputRequest,
   RemoveSessionRequest,
   WatchSessionsRequest,
+  ...AgentClientMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -182,6 +186,10 @@ export const SessionInfo = z
     exited_at: z.string().nullable(),
     first_offset: offset.describe('earliest retained output offset'),
     last_offset: offset.describe('offset one past the last output byte'),
+    runtime: z.string().nullable().describe('extension: the agent runtime; null for a plain command'),
+    agent: AgentStatus.describe('extension: what the agent is doing'),
+    resumed_from: z.string().nullable().describe('extension: the session this one was restarted from'),
+    queued_prompts: z.number().int().describe('extension: prompts waiting for the agent'),
   })
   .describe('One session in session_list and session_event.');
 export type SessionInfo = z.infer<typeof SessionInfo>;
@@ -194,9 +202,6 @@ const screenGeometry = {
   cursor_x: z.number().int().describe('0-based column'),
   cursor_y: z.number().int().describe('0-based row of the visible screen'),
 };
-
-const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S, doc: string) =>
-  z.object({ type: z.literal(type), ...shape }).describe(doc);
 
 export const DaemonMessage = z.discriminatedUnion('type', [
   reply('auth_result', { ok: z.boolean(), req_id: reqId }, 'Answer to auth.'),
@@ -278,10 +283,11 @@ export const DaemonMessage = z.discriminatedUnion('type', [
   ),
   reply(
     'session_event',
-    { event: z.enum(['created', 'exited', 'removed', 'resized']), session: SessionInfo },
+    { event: z.enum(['created', 'exited', 'removed', 'resized', 'status']), session: SessionInfo },
     'Extension: sent after watch_sessions.',
   ),
   reply('session_removed', { session_id: z.string(), req_id: reqId }, 'Extension: answer to remove_session.'),
+  ...AgentDaemonMessages,
 ]);
 export type DaemonMessage = z.infer<typeof DaemonMessage>;
 export type DaemonMessageOf<T extends DaemonMessage['type']> = Extract<DaemonMessage, { type: T }>;
@@ -300,6 +306,7 @@ export const ErrorCode = z
     'bad_cwd',
     'command_not_found',
     'offset_not_retained',
+    ...AgentErrorCodes,
     'internal',
   ])
   .describe('Stable error codes carried in error.code.');

@@ -1,6 +1,8 @@
 /** The daemon: state dir, token, session manager and the Unix socket, started and stopped as one. */
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { AgentSupervisor } from '../agents/supervisor.js';
 import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
 import { socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
@@ -8,11 +10,18 @@ import { SocketConnection } from './socket-connection.js';
 
 export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
   stateDir: string;
+  /** Relaunch lost agent sessions with their resume flag at start. */
+  resumeLost?: boolean;
+  dispatchLimit?: number;
 }
+
+/** The CLI that agents' hooks run (`tower hook`), by absolute path so a hook needs no PATH. */
+const TOWER_BIN = fileURLToPath(new URL('../../bin/tower.js', import.meta.url));
 
 export interface Daemon {
   readonly socketPath: string;
   readonly manager: SessionManager;
+  readonly supervisor: AgentSupervisor;
   close(): Promise<void>;
 }
 
@@ -30,11 +39,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return token;
   };
   const manager = new SessionManager(options);
+  const supervisor = new AgentSupervisor(manager, {
+    stateDir,
+    hookCommand: [process.execPath, TOWER_BIN, '--state-dir', stateDir, 'hook'],
+    dispatchLimit: options.dispatchLimit,
+  });
+  if (options.resumeLost) supervisor.resumeLost();
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new SocketConnection(socket, manager, currentToken);
+    new SocketConnection(socket, manager, supervisor, currentToken);
   });
   await listen(server, path);
   chmodSync(path, 0o600);
@@ -42,6 +57,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return {
     socketPath: path,
     manager,
+    supervisor,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

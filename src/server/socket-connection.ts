@@ -3,6 +3,7 @@
  * Bad input gets an `error` and never takes the connection's sessions or the daemon down.
  */
 import type { Socket } from 'node:net';
+import type { AgentSupervisor } from '../agents/supervisor.js';
 import type { SessionInfo } from '../protocol/index.js';
 import {
   CLIENT_MESSAGE_TYPES,
@@ -16,6 +17,7 @@ import type { SessionEventName, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { Subscription } from '../sessions/subscription.js';
 import { tokensEqual } from '../state/token.js';
+import { AgentRequests, isAgentRequest } from './agent-requests.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 import { describeParseError } from './validation.js';
 
@@ -36,14 +38,17 @@ export class SocketConnection implements MessageWriter {
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private readonly authTimer: NodeJS.Timeout;
+  private readonly agents: AgentRequests;
   private readonly onSessionEvent = (event: SessionEventName, session: SessionInfo) =>
     this.send({ type: 'session_event', event, session });
 
   constructor(
     private readonly socket: Socket,
     private readonly manager: SessionManager,
+    private readonly supervisor: AgentSupervisor,
     private readonly currentToken: () => string,
   ) {
+    this.agents = new AgentRequests(supervisor, (message) => this.send(message));
     this.authTimer = setTimeout(() => {
       if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
     }, AUTH_TIMEOUT_MS);
@@ -136,13 +141,15 @@ export class SocketConnection implements MessageWriter {
   }
 
   private dispatch(request: Request): Promise<void> | undefined {
+    if (isAgentRequest(request)) return this.agents.handle(request);
     const { manager } = this;
     const reqId = request.req_id;
     switch (request.type) {
       case 'create_session': {
-        const session = manager.create({
+        const session = this.supervisor.spawn({
           id: request.id,
           name: request.name,
+          runtime: request.runtime,
           command: request.shell,
           args: request.args,
           cwd: request.cwd,
@@ -160,6 +167,7 @@ export class SocketConnection implements MessageWriter {
       }
       case 'write_input':
         manager.get(request.session_id).write(Buffer.from(request.data, 'base64'));
+        this.supervisor.inputTyped(request.session_id);
         this.ack(reqId);
         return;
       case 'resize':
@@ -343,6 +351,7 @@ export class SocketConnection implements MessageWriter {
   private cleanup(): void {
     clearTimeout(this.authTimer);
     this.manager.off('session', this.onSessionEvent);
+    this.agents.close();
     for (const sessionId of [...this.subscriptions.keys()]) this.unsubscribe(sessionId);
   }
 }

@@ -27,13 +27,17 @@ export interface CreateOptions {
   name?: string;
   command?: string;
   args?: string[];
+  /** The arguments to show and keep, when a runtime adds its own to `args`; default: args. */
+  displayArgs?: string[];
   cwd?: string;
   env?: Record<string, string>;
   cols?: number;
   rows?: number;
+  runtime?: string | null;
+  resumedFrom?: string | null;
 }
 
-export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized';
+export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized' | 'status';
 
 interface ManagerEvents {
   session: [SessionEventName, SessionInfo];
@@ -77,8 +81,15 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.offsetTimer.unref();
   }
 
+  newId(): string {
+    let id: string;
+    do id = randomBytes(4).toString('hex');
+    while (this.sessions.has(id));
+    return id;
+  }
+
   create(options: CreateOptions): Session {
-    const id = options.id ?? randomBytes(4).toString('hex');
+    const id = options.id ?? this.newId();
     if (this.sessions.has(id)) throw new TowerError('session_exists', `session ${id} already exists`);
     const cwd = checkCwd(options.cwd ?? process.env.HOME ?? process.cwd());
     const env: Record<string, string> = {
@@ -104,7 +115,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       id,
       name: options.name ?? null,
       command,
-      args: options.args ?? [],
+      args: options.displayArgs ?? options.args ?? [],
       cwd,
       cols,
       rows,
@@ -114,6 +125,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       exitSignal: null,
       createdAt: new Date().toISOString(),
       exitedAt: null,
+      runtime: options.runtime ?? null,
+      resumedFrom: options.resumedFrom ?? null,
     };
     const session = this.adopt(new Session(meta, journal, this.screen, pty, this.screenLag()));
     session.on('exit', () => this.emit('session', 'exited', session.info()));
@@ -125,6 +138,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const session = this.sessions.get(id);
     if (!session) throw new TowerError('unknown_session', `unknown session: ${id}`);
     return session;
+  }
+
+  all(): Session[] {
+    return [...this.sessions.values()];
   }
 
   list(): SessionInfo[] {
@@ -173,6 +190,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.save(session);
     session.on('changed', () => this.save(session));
     session.on('output', () => this.dirtyOffsets.add(session));
+    session.on('status', () => this.emit('session', 'status', session.info()));
     return session;
   }
 

@@ -3,7 +3,7 @@
  * A session from an earlier daemon run has no PTY: it is exited or lost, its journal read-only.
  */
 import { EventEmitter } from 'node:events';
-import type { SessionInfo, SessionStatus } from '../protocol/index.js';
+import type { AgentStatus, SessionInfo, SessionStatus } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { Journal } from '../terminal/journal.js';
 import type { PtyExit, PtyProcess } from '../terminal/pty.js';
@@ -32,12 +32,16 @@ export interface SessionMeta {
   exitSignal: number | null;
   createdAt: string;
   exitedAt: string | null;
+  /** The agent runtime it was spawned as; null for a plain command. */
+  runtime: string | null;
+  resumedFrom: string | null;
 }
 
 interface SessionEvents {
   output: [];
   exit: [PtyExit];
   changed: [];
+  status: [AgentStatus];
 }
 
 export class Session extends EventEmitter<SessionEvents> {
@@ -50,6 +54,9 @@ export class Session extends EventEmitter<SessionEvents> {
   private paused = false;
   private screenReady: boolean;
   private exitInfo: PtyExit | null = null;
+  /** Kept current by the agents layer; sessions only carry it. */
+  agentStatus: AgentStatus;
+  queuedPrompts = 0;
 
   constructor(
     readonly meta: SessionMeta,
@@ -64,6 +71,16 @@ export class Session extends EventEmitter<SessionEvents> {
     if (meta.status !== 'running' && meta.exitCode !== null) {
       this.exitInfo = { exitCode: meta.exitCode, signal: meta.exitSignal };
     }
+    this.agentStatus =
+      meta.status === 'running'
+        ? { state: 'starting', reason: 'spawned', since: meta.createdAt, source: 'spawn' }
+        : {
+            state: 'exited',
+            reason:
+              meta.status === 'lost' ? 'lost: the daemon stopped while it ran' : exitReason(this.exitInfo),
+            since: meta.exitedAt ?? meta.createdAt,
+            source: 'exit',
+          };
     if (pty) {
       screen.create(meta.id, meta.cols, meta.rows, journal.end);
       pty.onData((chunk) => this.receive(chunk));
@@ -103,7 +120,21 @@ export class Session extends EventEmitter<SessionEvents> {
       exited_at: m.exitedAt,
       first_offset: this.journal.start,
       last_offset: this.journal.end,
+      runtime: m.runtime,
+      agent: this.agentStatus,
+      resumed_from: m.resumedFrom,
+      queued_prompts: this.queuedPrompts,
     };
+  }
+
+  setAgentStatus(status: AgentStatus): void {
+    this.agentStatus = status;
+    this.emit('status', status);
+  }
+
+  /** Name of the terminal's foreground process; null once the program has ended. */
+  foregroundProcess(): string | null {
+    return this.pty && !this.ended ? this.pty.foregroundProcess() : null;
   }
 
   write(data: Buffer | string): void {
@@ -256,4 +287,10 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     return this.pty;
   }
+}
+
+export function exitReason(exit: PtyExit | null): string {
+  if (!exit) return 'exited';
+  if (exit.signal) return `killed by signal ${exit.signal}`;
+  return `exited with code ${exit.exitCode}`;
 }

@@ -22,6 +22,8 @@ interface Row {
   exited_at: string | null;
   first_offset: number;
   last_offset: number;
+  runtime: string | null;
+  resumed_from: string | null;
 }
 
 export interface StoredSession extends SessionMeta {
@@ -47,6 +49,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   first_offset INTEGER NOT NULL DEFAULT 0,
   last_offset INTEGER NOT NULL DEFAULT 0
 )`;
+/** Columns added after the first release; added to older databases on open. */
+const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT'];
 
 export class SessionStore {
   private readonly db: Database.Database;
@@ -60,11 +64,17 @@ export class SessionStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    const present = new Set(
+      (this.db.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name),
+    );
+    for (const column of ADDED_COLUMNS) {
+      if (!present.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE sessions ADD COLUMN ${column}`);
+    }
     this.upsertStatement = this.db.prepare(
       `INSERT INTO sessions (id, name, command, args, cwd, cols, rows, pid, status, exit_code, exit_signal, created_at, exited_at,
-         first_offset, last_offset)
+         first_offset, last_offset, runtime, resumed_from)
        VALUES (@id, @name, @command, @args, @cwd, @cols, @rows, @pid, @status, @exit_code, @exit_signal, @created_at,
-         @exited_at, @first_offset, @last_offset)
+         @exited_at, @first_offset, @last_offset, @runtime, @resumed_from)
        ON CONFLICT(id) DO UPDATE SET name=@name, cols=@cols, rows=@rows, pid=@pid, status=@status,
          exit_code=@exit_code, exit_signal=@exit_signal, exited_at=@exited_at,
          first_offset=@first_offset, last_offset=@last_offset`,
@@ -88,6 +98,8 @@ export class SessionStore {
       exited_at: meta.exitedAt,
       first_offset: offsets.first,
       last_offset: offsets.last,
+      runtime: meta.runtime,
+      resumed_from: meta.resumedFrom,
     });
   }
 
@@ -109,6 +121,8 @@ export class SessionStore {
       exitedAt: row.exited_at,
       firstOffset: row.first_offset,
       lastOffset: row.last_offset,
+      runtime: row.runtime,
+      resumedFrom: row.resumed_from,
     }));
   }
 

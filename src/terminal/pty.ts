@@ -32,6 +32,8 @@ export interface PtyProcess {
   pause(): void;
   resume(): void;
   kill(signal?: NodeJS.Signals): void;
+  /** Name of the terminal's foreground process (the shell itself when it waits at its prompt). */
+  foregroundProcess(): string;
 }
 
 const DRAIN_CHUNK = 64 * 1024;
@@ -103,5 +105,6 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
     pause: () => child.pause(),
     resume: () => child.resume(),
     kill: (signal = 'SIGHUP') => child.kill(signal),
+    foregroundProcess: () => child.process,
   };
 }

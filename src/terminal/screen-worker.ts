@@ -235,6 +235,7 @@ function textOf(session: Session, offset: number): ScreenText {
     cursorX: cursorColumn(terminal),
     cursorY: buffer.cursorY,
     text: lines.join('\n'),
+    bracketedPaste: terminal.modes.bracketedPasteMode,
   };
 }
 

@@ -26,6 +26,8 @@ export interface ScreenText {
   cursorY: number;
   /** Visible rows, trailing spaces trimmed per line, joined by '\n'. */
   text: string;
+  /** The program enabled bracketed paste (DECSET 2004): pasted text should be wrapped. */
+  bracketedPaste: boolean;
 }
 
 export interface ScreenHostOptions {

@@ -1,0 +1,121 @@
+/**
+ * The credential gate: before an agent is spawned, is it installed and does it have a model upstream?
+ * Only the names of variables and files are ever reported, never their values.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { RuntimeInfo } from '../protocol/index.js';
+import { TowerError } from '../protocol/index.js';
+import { resolveCommand } from '../sessions/command.js';
+import type { AgentRuntime } from './spec.js';
+
+export interface GateResult {
+  installed: boolean;
+  path: string | null;
+  ready: boolean;
+  missing: string[];
+  fix: string | null;
+  /** What gives it an upstream, when it has one (a variable's or file's name). */
+  upstream: string | null;
+}
+
+export function checkRuntime(runtime: AgentRuntime, env: Record<string, string>, cwd: string): GateResult {
+  const { spec } = runtime;
+  let path: string | null = null;
+  try {
+    path = resolveCommand(spec.command, cwd, env.PATH);
+  } catch {
+    const hint = spec.install ? `install it: ${spec.install}` : `put ${spec.command} on PATH`;
+    return {
+      installed: false,
+      path: null,
+      ready: false,
+      missing: [`${spec.command} not found in PATH`],
+      fix: hint,
+      upstream: null,
+    };
+  }
+  if (!spec.credentials)
+    return { installed: true, path, ready: true, missing: [], fix: null, upstream: null };
+  const home = env.HOME || homedir();
+  for (const source of spec.credentials.any_of) {
+    if ('env' in source && env[source.env]) return ready(path, `$${source.env}`);
+    if ('file' in source && existsSync(expandHome(source.file, home))) return ready(path, source.file);
+  }
+  const extra = runtime.extraUpstream?.(env, home);
+  if (extra) return ready(path, extra);
+  const names = spec.credentials.any_of.map((source) => ('env' in source ? `$${source.env}` : source.file));
+  return {
+    installed: true,
+    path,
+    ready: false,
+    missing: [`no model upstream: none of ${names.join(', ')}`],
+    fix: spec.credentials.fix,
+    upstream: null,
+  };
+}
+
+/** Throws a runtime_blocked error saying what is missing and how to fix it. */
+export function requireReady(runtime: AgentRuntime, env: Record<string, string>, cwd: string): GateResult {
+  const result = checkRuntime(runtime, env, cwd);
+  if (result.ready) return result;
+  throw new TowerError(
+    'runtime_blocked',
+    `cannot start ${runtime.name}: ${result.missing.join('; ')}. Fix: ${result.fix}`,
+  );
+}
+
+function ready(path: string, upstream: string): GateResult {
+  return { installed: true, path, ready: true, missing: [], fix: null, upstream };
+}
+
+function expandHome(file: string, home: string): string {
+  return file.startsWith('~/') ? join(home, file.slice(2)) : file;
+}
+
+const versions = new Map<string, { stamp: number; version: Promise<string | null> }>();
+
+/** `<command> --version`, first line, cached until the executable changes. */
+export function probeVersion(path: string, env: Record<string, string>): Promise<string | null> {
+  let stamp = 0;
+  try {
+    stamp = statSync(path).mtimeMs;
+  } catch {
+    return Promise.resolve(null);
+  }
+  const cached = versions.get(path);
+  if (cached && cached.stamp === stamp) return cached.version;
+  const version = new Promise<string | null>((resolve) => {
+    execFile(path, ['--version'], { env, timeout: 10_000, maxBuffer: 64 * 1024 }, (error, stdout) => {
+      const line = String(stdout).trim().split('\n')[0]?.trim();
+      resolve(error || !line ? null : line.slice(0, 120));
+    });
+  });
+  versions.set(path, { stamp, version });
+  return version;
+}
+
+export async function describeRuntime(
+  runtime: AgentRuntime,
+  env: Record<string, string>,
+  cwd: string,
+): Promise<RuntimeInfo> {
+  const gate = checkRuntime(runtime, env, cwd);
+  const version = gate.path && runtime.name !== 'shell' ? await probeVersion(gate.path, env) : null;
+  return {
+    name: runtime.name,
+    description: runtime.spec.description,
+    command: runtime.spec.command,
+    custom: runtime.custom,
+    installed: gate.installed,
+    path: gate.path,
+    version,
+    ready: gate.ready,
+    missing: gate.missing,
+    fix: gate.fix,
+    status_channel: runtime.statusChannel,
+    can_resume: runtime.spec.resume_args !== undefined,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Claude Code. Status comes from its hooks, passed with --settings so the user's own settings are
+ * never edited; the screen is the fallback (and the only channel for a session started elsewhere).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineRuntime, type SignalReading } from '../spec.js';
+import { shellQuote } from './quote.js';
+
+const HOOK_EVENTS = [
+  'SessionStart',
+  'UserPromptSubmit',
+  'PreToolUse',
+  'PostToolUse',
+  'Notification',
+  'PermissionRequest',
+  'Stop',
+] as const;
+
+export const claude = defineRuntime(
+  'claude',
+  {
+    description: 'Claude Code (Anthropic)',
+    command: 'claude',
+    install: 'npm install -g @anthropic-ai/claude-code',
+    credentials: {
+      any_of: [
+        { env: 'ANTHROPIC_API_KEY' },
+        { env: 'ANTHROPIC_AUTH_TOKEN' },
+        { env: 'CLAUDE_CODE_OAUTH_TOKEN' },
+        { env: 'CLAUDE_CODE_USE_BEDROCK' },
+        { env: 'CLAUDE_CODE_USE_VERTEX' },
+        { file: '~/.claude/.credentials.json' },
+      ],
+      fix: 'run `claude` once and log in, or set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN with ANTHROPIC_BASE_URL)',
+    },
+    status: {
+      needs_input: [
+        '^\\s*Do you want to (proceed|make this edit|create|allow)',
+        '^\\s*❯\\s*1\\.\\s*Yes',
+        'Esc to cancel',
+      ],
+      busy: ['esc to interrupt'],
+      idle: ['^\\s*[>❯]\\s*$', '\\? for shortcuts'],
+      quiet_ms: 1500,
+    },
+    resume_args: ['--continue'],
+  },
+  {
+    statusChannel: 'hooks',
+    launch(context) {
+      const dir = join(context.stateDir, 'agents');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, 'claude-settings.json');
+      const command = [...context.hookCommand.map(shellQuote), 'claude'].join(' ');
+      const hook = { hooks: [{ type: 'command', command, timeout: 10 }] };
+      const hooks = Object.fromEntries(
+        HOOK_EVENTS.map((event) => [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]]),
+      );
+      writeFileSync(file, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
+      return { args: ['--settings', file], env: {} };
+    },
+    readSignal: readClaudeHook,
+  },
+);
+
+function readClaudeHook(event: string, payload: Record<string, unknown>): SignalReading | null {
+  const text = (key: string) => (typeof payload[key] === 'string' ? (payload[key] as string) : '');
+  switch (event) {
+    case 'UserPromptSubmit':
+      return { state: 'busy', reason: 'prompt submitted' };
+    case 'PreToolUse':
+      return { state: 'busy', reason: `using ${text('tool_name') || 'a tool'}` };
+    case 'PostToolUse':
+      return { state: 'busy', reason: `${text('tool_name') || 'tool'} finished` };
+    case 'PermissionRequest':
+      return {
+        state: 'needs_input',
+        reason: `asks permission to use ${text('tool_name') || 'a tool'}`,
+        excerpt: text('tool_name'),
+      };
+    case 'Notification': {
+      const message = text('message');
+      const kind = text('notification_type');
+      if (kind === 'permission_prompt' || /permission/i.test(message))
+        return { state: 'needs_input', reason: message || 'needs permission', excerpt: message };
+      if (kind === 'elicitation_dialog') return { state: 'needs_input', reason: message, excerpt: message };
+      return null;
+    }
+    case 'Stop':
+      return {
+        state: 'idle',
+        reason: 'turn finished',
+        excerpt: text('last_assistant_message') || undefined,
+      };
+    default:
+      return null;
+  }
+}

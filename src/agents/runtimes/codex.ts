@@ -1,0 +1,65 @@
+/**
+ * Codex CLI. A finished turn is reported by its `notify` program (set with -c, never in the user's
+ * config.toml); busy and approval prompts come from the screen.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineRuntime } from '../spec.js';
+
+export const codex = defineRuntime(
+  'codex',
+  {
+    description: 'Codex CLI (OpenAI)',
+    command: 'codex',
+    install: 'npm install -g @openai/codex',
+    credentials: {
+      any_of: [{ env: 'OPENAI_API_KEY' }, { env: 'CODEX_API_KEY' }, { file: '~/.codex/auth.json' }],
+      fix: 'run `codex login`, set OPENAI_API_KEY, or configure a model_provider in ~/.codex/config.toml',
+    },
+    status: {
+      needs_input: [
+        'Would you like to (run|make|apply)',
+        '^\\s*›?\\s*1\\.\\s*Yes, proceed',
+        'Press enter to confirm or esc to cancel',
+      ],
+      busy: ['esc to interrupt', '^\\s*[•◦]\\s*Working'],
+      idle: ['^\\s*›\\s', 'context left'],
+      quiet_ms: 1500,
+    },
+    resume_args: ['resume', '--last'],
+  },
+  {
+    statusChannel: 'notify',
+    launch(context) {
+      return { args: ['-c', `notify=${JSON.stringify([...context.hookCommand, 'codex'])}`], env: {} };
+    },
+    readSignal(event, payload) {
+      const type = typeof payload.type === 'string' ? payload.type : event;
+      if (type !== 'agent-turn-complete') return null;
+      const last = payload['last-assistant-message'];
+      return {
+        state: 'idle',
+        reason: 'turn finished',
+        excerpt: typeof last === 'string' ? last : undefined,
+      };
+    },
+    extraUpstream: configuredProvider,
+  },
+);
+
+/** A custom model_provider in config.toml is an upstream when its env_key (if any) is set. */
+function configuredProvider(env: Record<string, string>, home: string): string | null {
+  const file = join(env.CODEX_HOME || join(home, '.codex'), 'config.toml');
+  if (!existsSync(file)) return null;
+  const toml = readFileSync(file, 'utf8');
+  const provider = /^\s*model_provider\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  if (!provider) return null;
+  const section = new RegExp(
+    `^\\s*\\[model_providers\\.${provider.replace(/\W/g, '\\$&')}\\]([^[]*)`,
+    'm',
+  ).exec(toml);
+  if (!section) return null;
+  const envKey = /^\s*env_key\s*=\s*"([^"]+)"/m.exec(section[1] ?? '')?.[1];
+  if (envKey && !env[envKey]) return null;
+  return `model provider "${provider}" in ${file}`;
+}

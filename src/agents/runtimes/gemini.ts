@@ -1,0 +1,28 @@
+/** Gemini CLI. Status from the screen: its patterns are data, checked against fixtures. */
+import { defineRuntime } from '../spec.js';
+
+export const gemini = defineRuntime(
+  'gemini',
+  {
+    description: 'Gemini CLI (Google)',
+    command: 'gemini',
+    install: 'npm install -g @google/gemini-cli',
+    credentials: {
+      any_of: [
+        { env: 'GEMINI_API_KEY' },
+        { env: 'GOOGLE_API_KEY' },
+        { env: 'GOOGLE_GENAI_USE_VERTEXAI' },
+        { file: '~/.gemini/oauth_creds.json' },
+      ],
+      fix: 'run `gemini` once and sign in with Google, or set GEMINI_API_KEY',
+    },
+    status: {
+      needs_input: ['Allow execution', 'Apply this change\\?', 'Do you want to proceed', 'Do you trust'],
+      busy: ['esc to cancel'],
+      idle: ['Type your message'],
+      quiet_ms: 1500,
+    },
+    resume_args: ['--resume', 'latest'],
+  },
+  { statusChannel: 'screen' },
+);

@@ -1,0 +1,194 @@
+/**
+ * Keeps one session's agent status: starting, idle, busy, needs_input, exited.
+ *
+ * Structured signals (hooks, notify) are taken as they come. The screen is read after output
+ * settles: a runtime's patterns say dialog, spinner or prompt; quiet for quiet_ms means not busy.
+ * The shell is read from the terminal's foreground process instead. A runtime that reports the
+ * end of a turn itself is given SIGNAL_WAIT_MS of quiet to do so before the screen decides.
+ */
+import { basename } from 'node:path';
+import type { AgentState, AgentStatus } from '../protocol/index.js';
+import type { Session } from '../sessions/session.js';
+import { exitReason } from '../sessions/session.js';
+import { type CompiledPatterns, compilePatterns, lastContentLine, readScreen } from './screen-patterns.js';
+import type { AgentRuntime, SignalReading } from './spec.js';
+
+/** Let output settle this long before reading the screen. */
+const SETTLE_MS = 120;
+const SIGNAL_WAIT_MS = 5000;
+/** A shell at its prompt: the foreground process is the shell and nothing printed for this long. */
+const SHELL_QUIET_MS = 250;
+const PROCESS_POLL_MS = 500;
+
+export interface StatusChange {
+  status: AgentStatus;
+  previous: AgentStatus;
+  excerpt: string;
+}
+
+export class StatusTracker {
+  private readonly patterns: CompiledPatterns;
+  private lastOutputAt = Date.now();
+  private lastSignalAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+  private recheck = false;
+  private stopped = false;
+  /** Counts entries into busy or needs_input seen on a channel: a prompt was taken when it moves. */
+  activity = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly runtime: AgentRuntime | null,
+    private readonly onChange: (change: StatusChange) => void,
+  ) {
+    this.patterns = compilePatterns(
+      runtime?.spec.status ?? { needs_input: [], busy: [], idle: [], quiet_ms: 1500 },
+    );
+    session.on('output', this.onOutput);
+    session.once('exit', (exit) => {
+      this.set('exited', exitReason(exit), 'exit');
+      this.stop();
+    });
+    this.schedule(SETTLE_MS);
+  }
+
+  get status(): AgentStatus {
+    return this.session.agentStatus;
+  }
+
+  get state(): AgentState {
+    return this.session.agentStatus.state;
+  }
+
+  private get quietMs(): number {
+    return this.runtime?.spec.status.quiet_ms ?? 1500;
+  }
+
+  private get reportsTurnEnd(): boolean {
+    return this.runtime?.statusChannel === 'hooks' || this.runtime?.statusChannel === 'notify';
+  }
+
+  /** A hook or notify call, as the runtime read it. */
+  signal(reading: SignalReading): void {
+    if (this.state === 'exited') return;
+    this.lastSignalAt = Date.now();
+    this.set(reading.state, reading.reason, 'hook', reading.excerpt);
+  }
+
+  /** Tower submitted a prompt: the agent is busy until a channel says otherwise. */
+  promptSubmitted(): void {
+    if (this.state === 'idle' || this.state === 'starting') this.set('busy', 'prompt submitted', 'prompt');
+    this.schedule(SETTLE_MS);
+  }
+
+  /** Look again soon (input was typed; something may have started). */
+  poke(): void {
+    this.schedule(SETTLE_MS);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.session.off('output', this.onOutput);
+  }
+
+  private readonly onOutput = (): void => {
+    this.lastOutputAt = Date.now();
+    this.schedule(SETTLE_MS);
+  };
+
+  private schedule(delay: number): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.check();
+    }, delay);
+  }
+
+  private async check(): Promise<void> {
+    if (this.stopped || this.state === 'exited') return;
+    if (this.checking) {
+      this.recheck = true;
+      return;
+    }
+    this.checking = true;
+    try {
+      if (this.runtime?.statusChannel === 'process') this.checkProcess();
+      else await this.checkScreen();
+    } catch {
+      // The screen is unavailable (worker restarting): the next output or timer looks again.
+    } finally {
+      this.checking = false;
+    }
+    if (this.recheck) {
+      this.recheck = false;
+      this.schedule(SETTLE_MS);
+    }
+  }
+
+  private checkProcess(): void {
+    const foreground = this.session.foregroundProcess();
+    if (foreground === null) return;
+    const quietFor = Date.now() - this.lastOutputAt;
+    const atPrompt = basename(foreground) === basename(this.session.meta.command);
+    if (!atPrompt) this.set('busy', `running ${basename(foreground)}`, 'process');
+    else if (quietFor >= SHELL_QUIET_MS) this.set('idle', 'at the shell prompt', 'process');
+    if (this.state !== 'idle') this.schedule(atPrompt ? SHELL_QUIET_MS - quietFor + 10 : PROCESS_POLL_MS);
+  }
+
+  private async checkScreen(): Promise<void> {
+    const screen = await this.session.text();
+    if (this.stopped || this.state === 'exited') return;
+    const now = Date.now();
+    const quietFor = now - this.lastOutputAt;
+    const seen = readScreen(screen.text, this.patterns);
+    const excerpt = () => lastContentLine(screen.text, this.patterns);
+    const settled = quietFor >= this.quietMs;
+    const { state, source } = this.status;
+
+    if (seen?.state === 'needs_input') {
+      this.set('needs_input', seen.line, 'screen', seen.line);
+    } else if (seen?.state === 'busy') {
+      // A turn-end signal is newer than the last output: the spinner on screen is stale.
+      if (!(state === 'idle' && this.lastSignalAt > this.lastOutputAt)) this.set('busy', seen.line, 'screen');
+    } else if (state === 'needs_input' && (source === 'screen' || this.lastOutputAt > this.lastSignalAt)) {
+      // The dialog is gone: answered (work goes on) or dismissed (back at the prompt).
+      if (settled && (seen?.state === 'idle' || this.patterns.idle.length === 0)) {
+        this.set('idle', 'back at the prompt', 'screen', excerpt());
+      } else if (source === 'screen') {
+        this.set('busy', 'approval answered', 'screen');
+      }
+    } else if (settled && (state === 'starting' || state === 'busy')) {
+      const atPrompt = seen?.state === 'idle' || this.patterns.idle.length === 0;
+      const waitForSignal = state === 'busy' && this.reportsTurnEnd && quietFor < SIGNAL_WAIT_MS;
+      if (atPrompt && !waitForSignal) {
+        this.set('idle', state === 'starting' ? 'ready' : 'output settled', 'screen', excerpt());
+      }
+    }
+    const current = this.state;
+    if (current === 'starting' || current === 'busy' || current === 'needs_input') {
+      const next = settled
+        ? this.reportsTurnEnd
+          ? SIGNAL_WAIT_MS - quietFor
+          : this.quietMs
+        : this.quietMs - quietFor;
+      this.schedule(Math.max(SETTLE_MS, next + 10));
+    }
+  }
+
+  private set(state: AgentState, reason: string, source: AgentStatus['source'], excerpt = ''): void {
+    const previous = this.status;
+    if (previous.state === state) return;
+    if (previous.state === 'exited') return;
+    if ((state === 'busy' || state === 'needs_input') && source !== 'prompt') this.activity += 1;
+    const status: AgentStatus = {
+      state,
+      reason: reason.slice(0, 200),
+      since: new Date().toISOString(),
+      source,
+    };
+    this.session.setAgentStatus(status);
+    this.onChange({ status, previous, excerpt: excerpt.trim().split('\n')[0]?.slice(0, 200) ?? '' });
+  }
+}

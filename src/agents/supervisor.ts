@@ -1,0 +1,275 @@
+/**
+ * The agents layer over the sessions: spawns runtimes through the credential gate, keeps each
+ * session's status and prompt queue, turns status changes into attention events, and restarts
+ * and dispatches.
+ */
+import { EventEmitter } from 'node:events';
+import { homedir } from 'node:os';
+import { basename, resolve } from 'node:path';
+import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
+import { TowerError } from '../protocol/index.js';
+import type { CreateOptions, SessionManager } from '../sessions/manager.js';
+import type { Session } from '../sessions/session.js';
+import { describeRuntime, requireReady } from './gate.js';
+import { PromptQueue } from './prompts.js';
+import { RuntimeRegistry } from './registry.js';
+import { compilePatterns, lastContentLine } from './screen-patterns.js';
+import type { AgentRuntime } from './spec.js';
+import { type StatusChange, StatusTracker } from './status.js';
+
+export interface SupervisorOptions {
+  stateDir: string;
+  /** argv that runs `tower hook` (without the runtime name). */
+  hookCommand: string[];
+  /** Sessions of one runtime that dispatch may start; default 4. */
+  dispatchLimit?: number;
+}
+
+export interface SpawnOptions extends Omit<CreateOptions, 'command' | 'runtime'> {
+  runtime?: string;
+  /** A plain program instead of a runtime. */
+  command?: string;
+  resume?: boolean;
+}
+
+interface Agent {
+  session: Session;
+  runtime: AgentRuntime | null;
+  tracker: StatusTracker;
+  queue: PromptQueue;
+  /** Kept in memory only, for restarts within this daemon run: values may be secrets. */
+  env: Record<string, string>;
+}
+
+interface SupervisorEvents {
+  attention: [AttentionEvent];
+  prompt: [PromptInfo];
+}
+
+const DEFAULT_DISPATCH_LIMIT = 4;
+
+export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
+  readonly registry: RuntimeRegistry;
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(
+    private readonly manager: SessionManager,
+    private readonly options: SupervisorOptions,
+  ) {
+    super();
+    this.registry = new RuntimeRegistry(options.stateDir);
+    manager.on('session', (event, info) => {
+      if (event === 'removed') this.forget(info.id);
+    });
+  }
+
+  /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
+  spawn(options: SpawnOptions): Session {
+    const env = { ...(process.env as Record<string, string>), ...options.env };
+    const cwd = options.cwd ?? env.HOME ?? homedir();
+    if (options.command !== undefined && options.runtime === undefined) {
+      return this.track(this.manager.create({ ...options, runtime: null }), null, options.env ?? {});
+    }
+    const runtime = this.registry.get(options.runtime ?? 'shell');
+    requireReady(runtime, env, resolve(cwd));
+    const id = options.id ?? this.manager.newId();
+    const launch = runtime.launch?.({
+      sessionId: id,
+      cwd,
+      stateDir: this.options.stateDir,
+      hookCommand: this.options.hookCommand,
+      env,
+    }) ?? { args: [], env: {} };
+    const resumeArgs = options.resume ? (runtime.spec.resume_args ?? []) : [];
+    const session = this.manager.create({
+      ...options,
+      id,
+      cwd,
+      command: runtime.spec.command,
+      args: [...resumeArgs, ...runtime.spec.args, ...launch.args, ...(options.args ?? [])],
+      displayArgs: options.args ?? [],
+      env: { ...options.env, ...launch.env },
+      runtime: runtime.name,
+    });
+    return this.track(session, runtime, options.env ?? {});
+  }
+
+  /** Relaunch a session's runtime in its cwd (ending it first), resuming its last conversation. */
+  async restart(sessionId: string, resume = true): Promise<Session> {
+    const old = this.manager.get(sessionId);
+    if (!old.ended) await this.manager.close(sessionId);
+    const { meta } = old;
+    const runtime = meta.runtime ? this.registry.get(meta.runtime) : null;
+    const env = this.agents.get(sessionId)?.env;
+    const common = { name: meta.name ?? undefined, cwd: meta.cwd, cols: meta.cols, rows: meta.rows, env };
+    const session = runtime
+      ? this.spawn({
+          ...common,
+          runtime: runtime.name,
+          args: meta.args,
+          resume: resume && !!runtime.spec.resume_args,
+          resumedFrom: old.id,
+        })
+      : this.spawn({ ...common, command: meta.command, args: meta.args, resumedFrom: old.id });
+    return session;
+  }
+
+  /** After a daemon restart: relaunch every lost agent session that can resume. */
+  resumeLost(): Session[] {
+    const lost = this.manager
+      .all()
+      .filter((session) => session.meta.status === 'lost' && session.meta.runtime);
+    const resumed: Session[] = [];
+    for (const session of lost) {
+      const runtime = this.registry.all().find((candidate) => candidate.name === session.meta.runtime);
+      if (!runtime?.spec.resume_args) continue;
+      if (this.manager.all().some((other) => other.meta.resumedFrom === session.id)) continue;
+      try {
+        resumed.push(
+          this.spawn({
+            runtime: runtime.name,
+            name: session.meta.name ?? undefined,
+            cwd: session.meta.cwd,
+            cols: session.meta.cols,
+            rows: session.meta.rows,
+            args: session.meta.args,
+            resume: true,
+            resumedFrom: session.id,
+          }),
+        );
+      } catch {
+        // Blocked or gone (cwd removed): it stays lost, readable, and can be restarted by hand.
+      }
+    }
+    return resumed;
+  }
+
+  /** Someone typed into the session: a shell may have started a command. */
+  inputTyped(sessionId: string): void {
+    this.agents.get(sessionId)?.tracker.poke();
+  }
+
+  sendPrompt(sessionId: string, text: string): PromptInfo {
+    return this.agent(sessionId).queue.enqueue(text);
+  }
+
+  listPrompts(sessionId?: string): PromptInfo[] {
+    const agents = sessionId ? [this.agent(sessionId)] : [...this.agents.values()];
+    return agents.flatMap((agent) => agent.queue.list());
+  }
+
+  cancelPrompt(promptId: string): PromptInfo {
+    for (const agent of this.agents.values()) {
+      const cancelled = agent.queue.cancel(promptId);
+      if (cancelled) return cancelled;
+      if (agent.queue.list().some((prompt) => prompt.id === promptId)) {
+        throw new TowerError('prompt_not_queued', `prompt ${promptId} is no longer queued`);
+      }
+    }
+    throw new TowerError('unknown_prompt', `unknown prompt: ${promptId}`);
+  }
+
+  signal(sessionId: string, source: string, event: string, payload: Record<string, unknown>): void {
+    const agent = this.agent(sessionId);
+    const runtime = agent.runtime?.name === source ? agent.runtime : this.registry.get(source);
+    const reading = runtime.readSignal?.(event, payload);
+    if (reading) agent.tracker.signal(reading);
+  }
+
+  async listRuntimes(): Promise<RuntimeInfo[]> {
+    const env = process.env as Record<string, string>;
+    return Promise.all(this.registry.all().map((runtime) => describeRuntime(runtime, env, process.cwd())));
+  }
+
+  /** An idle session of the runtime (and cwd) takes it; else a new one, up to the limit; else the shortest queue. */
+  dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): {
+    session: Session;
+    spawned: boolean;
+    prompt: PromptInfo;
+  } {
+    this.registry.get(options.runtime);
+    const cwd = options.cwd ? resolve(options.cwd) : undefined;
+    const candidates = [...this.agents.values()].filter(
+      (agent) =>
+        !agent.session.ended &&
+        agent.session.meta.runtime === options.runtime &&
+        (cwd === undefined || agent.session.meta.cwd === cwd),
+    );
+    const idle = candidates.find((agent) => agent.tracker.state === 'idle' && !agent.queue.busy);
+    if (idle) return { session: idle.session, spawned: false, prompt: idle.queue.enqueue(options.text) };
+    const limit = options.maxSessions ?? this.options.dispatchLimit ?? DEFAULT_DISPATCH_LIMIT;
+    if (candidates.length < limit) {
+      const session = this.spawn({ runtime: options.runtime, cwd });
+      return { session, spawned: true, prompt: this.sendPrompt(session.id, options.text) };
+    }
+    const least = candidates.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
+    return { session: least.session, spawned: false, prompt: least.queue.enqueue(options.text) };
+  }
+
+  private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
+    const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
+    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? DEFAULT_PROMPT, (prompt) =>
+      this.emit('prompt', prompt),
+    );
+    const agent: Agent = { session, runtime, tracker, queue, env };
+    this.agents.set(session.id, agent);
+    return session;
+  }
+
+  private statusChanged(agent: Agent, change: StatusChange): void {
+    agent.queue.pump();
+    const { state } = change.status;
+    const kind: AttentionKind | null =
+      state === 'needs_input'
+        ? 'needs_input'
+        : state === 'exited'
+          ? 'exited'
+          : state === 'idle' && change.previous.state === 'busy'
+            ? 'turn_finished'
+            : null;
+    if (!kind) return;
+    void this.attention(agent, kind, change.excerpt || (kind === 'exited' ? change.status.reason : ''));
+    const exit = agent.session.exit;
+    if (kind === 'exited' && exit && (exit.exitCode !== 0 || exit.signal)) {
+      void this.attention(agent, 'error', change.status.reason);
+    }
+  }
+
+  private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
+    if (!excerpt && kind !== 'exited') {
+      const patterns = compilePatterns(agent.runtime?.spec.status ?? DEFAULT_STATUS);
+      excerpt = await agent.session.text().then(
+        (screen) => lastContentLine(screen.text, patterns),
+        () => '',
+      );
+    }
+    const { meta } = agent.session;
+    this.emit('attention', {
+      kind,
+      session_id: meta.id,
+      runtime: meta.runtime,
+      name: meta.name ?? basename(meta.cwd),
+      excerpt,
+      at: new Date().toISOString(),
+    });
+  }
+
+  private agent(sessionId: string): Agent {
+    const agent = this.agents.get(this.manager.get(sessionId).id);
+    if (!agent) {
+      throw new TowerError(
+        'not_an_agent',
+        `session ${sessionId} is from an earlier daemon run; restart it first`,
+      );
+    }
+    return agent;
+  }
+
+  private forget(sessionId: string): void {
+    this.agents.get(sessionId)?.tracker.stop();
+    this.agents.delete(sessionId);
+  }
+}
+
+const DEFAULT_PROMPT = { paste: 'bracketed', submit: '\r', submit_delay_ms: 150 } as const;
+const DEFAULT_STATUS = { needs_input: [], busy: [], idle: [], quiet_ms: 1500 };

@@ -1,0 +1,115 @@
+/** The agent requests of the socket protocol: prompts, signals, runtimes, attention, restart, dispatch. */
+
+import type { AgentSupervisor } from '../agents/supervisor.js';
+import type { AttentionEvent, ClientMessage, DaemonMessage, PromptInfo } from '../protocol/index.js';
+
+type Request = ClientMessage;
+export type AgentRequest = Extract<
+  Request,
+  {
+    type:
+      | 'send_prompt'
+      | 'list_prompts'
+      | 'cancel_prompt'
+      | 'agent_signal'
+      | 'list_runtimes'
+      | 'watch_attention'
+      | 'restart_session'
+      | 'dispatch';
+  }
+>;
+
+const AGENT_TYPES = new Set<string>([
+  'send_prompt',
+  'list_prompts',
+  'cancel_prompt',
+  'agent_signal',
+  'list_runtimes',
+  'watch_attention',
+  'restart_session',
+  'dispatch',
+]);
+
+export function isAgentRequest(request: Request): request is AgentRequest {
+  return AGENT_TYPES.has(request.type);
+}
+
+/** One connection's view of the agents: answers its requests and, once asked, streams attention to it. */
+export class AgentRequests {
+  private watching = false;
+  private readonly onAttention = (event: AttentionEvent) => this.send({ type: 'attention', event });
+  private readonly onPrompt = (prompt: PromptInfo) => this.send({ type: 'prompt_event', prompt });
+
+  constructor(
+    private readonly supervisor: AgentSupervisor,
+    private readonly send: (message: DaemonMessage) => void,
+  ) {}
+
+  handle(request: AgentRequest): Promise<void> | undefined {
+    const { supervisor } = this;
+    const reqId = request.req_id;
+    switch (request.type) {
+      case 'send_prompt':
+        this.send({
+          type: 'prompt_accepted',
+          prompt: supervisor.sendPrompt(request.session_id, request.text),
+          req_id: reqId,
+        });
+        return;
+      case 'list_prompts':
+        this.send({
+          type: 'prompt_list',
+          prompts: supervisor.listPrompts(request.session_id),
+          req_id: reqId,
+        });
+        return;
+      case 'cancel_prompt':
+        this.send({
+          type: 'prompt_accepted',
+          prompt: supervisor.cancelPrompt(request.prompt_id),
+          req_id: reqId,
+        });
+        return;
+      case 'agent_signal':
+        supervisor.signal(request.session_id, request.source, request.event, request.payload ?? {});
+        if (reqId !== undefined) this.send({ type: 'ack', req_id: reqId });
+        return;
+      case 'list_runtimes':
+        return supervisor.listRuntimes().then((runtimes) => {
+          this.send({ type: 'runtime_list', runtimes, req_id: reqId });
+        });
+      case 'watch_attention':
+        if (!this.watching) {
+          this.watching = true;
+          supervisor.on('attention', this.onAttention);
+          supervisor.on('prompt', this.onPrompt);
+        }
+        if (reqId !== undefined) this.send({ type: 'ack', req_id: reqId });
+        return;
+      case 'restart_session':
+        return supervisor.restart(request.session_id, request.resume ?? true).then((session) => {
+          this.send({
+            type: 'session_created',
+            session_id: session.id,
+            pid: session.meta.pid ?? 0,
+            req_id: reqId,
+          });
+        });
+      case 'dispatch': {
+        const { session, spawned, prompt } = supervisor.dispatch({
+          runtime: request.runtime,
+          cwd: request.cwd,
+          text: request.text,
+          maxSessions: request.max_sessions,
+        });
+        this.send({ type: 'dispatched', session_id: session.id, spawned, prompt, req_id: reqId });
+        return;
+      }
+    }
+  }
+
+  close(): void {
+    this.supervisor.off('attention', this.onAttention);
+    this.supervisor.off('prompt', this.onPrompt);
+  }
+}
