@@ -179,8 +179,14 @@ export class StatusTracker {
 
   private set(state: AgentState, reason: string, source: AgentStatus['source'], excerpt = ''): void {
     const previous = this.status;
-    if (previous.state === state) return;
     if (previous.state === 'exited') return;
+    if (previous.state === state) {
+      // A channel confirms what Tower assumed after a prompt: keep its reason, no new transition.
+      if (previous.source === 'prompt' && source !== 'prompt') {
+        this.session.setAgentStatus({ ...previous, reason: reason.slice(0, 200), source });
+      }
+      return;
+    }
     if ((state === 'busy' || state === 'needs_input') && source !== 'prompt') this.activity += 1;
     const status: AgentStatus = {
       state,

@@ -208,9 +208,11 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
     const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
-    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? DEFAULT_PROMPT, (prompt) =>
-      this.emit('prompt', prompt),
-    );
+    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? DEFAULT_PROMPT, (prompt) => {
+      this.emit('prompt', prompt);
+      if (prompt.state === 'failed')
+        void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
+    });
     const agent: Agent = { session, runtime, tracker, queue, env };
     this.agents.set(session.id, agent);
     return session;

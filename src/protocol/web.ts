@@ -3,7 +3,10 @@
  * Socket-protocol shapes (SessionInfo and the rest) live in socket.ts.
  */
 import { z } from 'zod';
+import { AttentionEvent, MAX_PROMPT_CHARS, PromptInfo, RuntimeInfo } from './agents.js';
 import { SessionInfo } from './socket.js';
+
+export { AttentionEvent, PromptInfo, RuntimeInfo };
 
 const dimension = z.number().int().min(1).max(1000);
 const offset = z.number().int().min(0);
@@ -14,18 +17,37 @@ export const ApiError = z
   .object({ error: z.string().describe('stable code'), message: z.string().describe('for people') })
   .describe('Every error response body.');
 
+const promptText = z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS);
+const runtimeName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a runtime name like "claude"');
+
 export const CreateSessionBody = z
   .object({
-    runtime: z.string().optional().describe("'shell' (default) or another runtime once agents exist"),
-    command: z.string().min(1).optional().describe("the program; default: the daemon user's shell"),
-    args: z.array(z.string()).optional(),
+    runtime: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'a runtime from GET /api/runtimes (default: shell); checked by the credential gate (409 runtime_blocked)',
+      ),
+    command: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("a plain program instead of a runtime; default: the daemon user's shell"),
+    args: z
+      .array(z.string())
+      .optional()
+      .describe("arguments of the command, or extra arguments after the runtime's own"),
     cwd: z.string().min(1).optional(),
     name: z.string().max(200).optional(),
     cols: dimension.optional(),
     rows: dimension.optional(),
   })
   .strict()
-  .describe('POST /api/sessions (Agent Router): spawn a session.');
+  .refine((b) => b.runtime === undefined || b.command === undefined, {
+    message: 'give either runtime or command, not both',
+  })
+  .describe('POST /api/sessions (Agent Router): spawn a runtime or a program.');
 
 export const InputBody = z
   .object({
@@ -140,12 +162,49 @@ export const LoginResponse = z.object({ role: z.enum(['admin', 'viewer']) });
 export const HealthResponse = z.object({ ok: z.literal(true) });
 export const OkResponse = z.object({ ok: z.literal(true) });
 
-export const RuntimeInfo = z.object({
-  name: z.string(),
-  installed: z.boolean(),
-  ready: z.boolean().describe('installed and able to start a session now'),
-});
+export const LogoutResponse = OkResponse;
 export const RuntimeListResponse = z.array(RuntimeInfo);
+
+// ---------------------------------------------------------------- REST: agents
+
+export const PromptBody = z
+  .object({ text: promptText.describe('the prompt; newlines are kept (sent as a bracketed paste)') })
+  .strict()
+  .describe('POST /api/sessions/:id/prompt: type a prompt and submit it, verified; queued while busy.');
+export const PromptResponse = z.object({ prompt: PromptInfo });
+export const PromptListResponse = z.object({ prompts: z.array(PromptInfo) });
+
+export const DispatchBody = z
+  .object({
+    runtime: runtimeName,
+    cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
+    text: promptText,
+    max_sessions: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('spawn only while fewer sessions of the runtime run; default from config, else 4'),
+  })
+  .strict()
+  .describe('POST /api/dispatch: send to an idle session of the runtime, or spawn one.');
+export const DispatchResponse = z.object({
+  session_id: z.string(),
+  spawned: z.boolean().describe('a new session was started for it'),
+  prompt: PromptInfo,
+});
+
+export const RestartBody = z
+  .object({
+    resume: z.boolean().optional().describe("default true: relaunch with the runtime's resume flag"),
+  })
+  .strict()
+  .describe('POST /api/sessions/:id/restart: relaunch in the same cwd (ending it first if it runs).');
+export const RestartResponse = z.object({
+  session_id: z.string().describe('the new session'),
+  session: SessionInfo,
+});
 
 const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
 
@@ -165,8 +224,18 @@ export const StreamQuery = z.object({
     .describe('resume here (the Last-Event-ID header wins); default: the earliest retained offset'),
 });
 
-/** GET /api/events: one per session change, as the SSE event named by `event`. */
-export const SessionEventMessage = z.object({
-  event: z.enum(['created', 'exited', 'removed', 'resized']),
-  session: SessionInfo,
-});
+/** GET /api/events: each as the SSE event named by `event`. */
+export const SessionEventMessage = z
+  .object({
+    event: z.enum(['created', 'exited', 'removed', 'resized', 'status']),
+    session: SessionInfo,
+  })
+  .describe('A session changed; status: its agent state changed.');
+export const AttentionEventMessage = z
+  .object({ event: z.literal('attention'), attention: AttentionEvent })
+  .describe('A session wants a person: needs input, finished a turn, failed or exited.');
+export const PromptEventMessage = z
+  .object({ event: z.literal('prompt'), prompt: PromptInfo })
+  .describe('A prompt was queued, is being delivered, was delivered, failed or was cancelled.');
+export const WorkspaceEvent = z.union([SessionEventMessage, AttentionEventMessage, PromptEventMessage]);
+export type WorkspaceEvent = z.infer<typeof WorkspaceEvent>;

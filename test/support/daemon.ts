@@ -36,13 +36,14 @@ function withFreePort(args: string[]): string[] {
 function launch(
   stateDir: string,
   extraArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; httpUrl: string | null }> {
   const args = withFreePort(extraArgs);
   const http = !args.includes('--no-http');
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TOWER_STATE_DIR: stateDir },
+      env: { ...process.env, ...extraEnv, TOWER_STATE_DIR: stateDir },
     });
     let output = '';
     const onData = (chunk: Buffer) => {
@@ -67,10 +68,10 @@ function waitExit(child: ChildProcess): Promise<void> {
 }
 
 export async function startTestDaemon(
-  options: { stateDir?: string; serveArgs?: string[] } = {},
+  options: { stateDir?: string; serveArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<TestDaemon> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
-  let { child, httpUrl } = await launch(stateDir, options.serveArgs);
+  let { child, httpUrl } = await launch(stateDir, options.serveArgs, options.env);
   const daemon: TestDaemon = {
     stateDir,
     socketPath: join(stateDir, 'tower.sock'),
@@ -90,7 +91,7 @@ export async function startTestDaemon(
       await waitExit(child);
     },
     restart: async () => {
-      ({ child, httpUrl } = await launch(stateDir, options.serveArgs));
+      ({ child, httpUrl } = await launch(stateDir, options.serveArgs, options.env));
     },
     dispose: async () => {
       await daemon.stop();

@@ -8,23 +8,34 @@ import type { z } from 'zod';
 import { SessionInfo } from '../../protocol/socket.js';
 import {
   ApiError,
+  AttentionEvent,
   ConsoleEvent,
   CreateSessionBody,
   DeleteSessionQuery,
+  DispatchBody,
+  DispatchResponse,
   HealthResponse,
   InputBody,
   LoginBody,
   LoginResponse,
+  LogoutResponse,
   OkResponse,
   OutputQuery,
+  PromptBody,
+  PromptInfo,
+  PromptListResponse,
+  PromptResponse,
   ResizeBody,
+  RestartBody,
+  RestartResponse,
+  RuntimeInfo,
   RuntimeListResponse,
   ScreenQuery,
   ScreenResponse,
-  SessionEventMessage,
   SessionListResponse,
   SessionResponse,
   StreamQuery,
+  WorkspaceEvent,
   WsClientMessage,
   WsServerMessage,
 } from '../../protocol/web.js';
@@ -49,6 +60,8 @@ export interface RouteSpec {
   responses: Record<number, ResponseSpec>;
   /** Extra schemas the document should carry (messages of a non-HTTP protocol on this path). */
   components?: Record<string, z.ZodType>;
+  /** Error statuses this route can answer beyond the common ones (400, 401, 403), with what they mean. */
+  errors?: Record<number, string>;
 }
 
 const json = (description: string, schema: z.ZodType): ResponseSpec => ({ description, schema });
@@ -81,6 +94,13 @@ export const API = {
     body: LoginBody,
     responses: { 200: json('cookie set', LoginResponse) },
   },
+  logout: {
+    method: 'POST',
+    url: '/api/logout',
+    summary: 'Clear the session cookie (from an allowed Origin, like every POST)',
+    access: 'none',
+    responses: { 200: json('cookie cleared', LogoutResponse) },
+  },
   openapi: {
     method: 'GET',
     url: '/api/openapi.json',
@@ -91,7 +111,9 @@ export const API = {
   runtimes: {
     method: 'GET',
     url: '/api/runtimes',
-    summary: 'What can run in a session',
+    summary:
+      'Every runtime (the shell, agent CLIs, custom ones from runtimes.json): installed or not, ready or ' +
+      'blocked, what is missing and how to fix it',
     access: 'read',
     responses: { 200: json('runtimes', RuntimeListResponse) },
   },
@@ -105,10 +127,14 @@ export const API = {
   createSession: {
     method: 'POST',
     url: '/api/sessions',
-    summary: 'Spawn a session',
+    summary: 'Spawn a runtime (default: the shell) or a program',
     access: 'admin',
     body: CreateSessionBody,
     responses: { 201: json('the new session', SessionResponse) },
+    errors: {
+      400: 'also: unknown_runtime, bad_cwd, command_not_found',
+      409: 'runtime_blocked: the credential gate refused it; the message says what is missing and how to fix it',
+    },
   },
   getSession: {
     method: 'GET',
@@ -141,6 +167,62 @@ export const API = {
     access: 'admin',
     body: ResizeBody,
     responses: { 200: json('the resized session', SessionResponse) },
+  },
+  restart: {
+    method: 'POST',
+    url: '/api/sessions/:id/restart',
+    summary:
+      "Relaunch the session's runtime (or program) in its cwd, ending it first if it runs; resumes the " +
+      'conversation where the runtime can',
+    access: 'admin',
+    body: RestartBody,
+    responses: { 201: json('the new session', RestartResponse) },
+    errors: { 409: 'runtime_blocked' },
+  },
+  prompt: {
+    method: 'POST',
+    url: '/api/sessions/:id/prompt',
+    summary:
+      'Send a prompt: typed (bracketed paste), submitted and verified while the agent is idle; queued (FIFO) ' +
+      'while it is busy or needs input. Follow it with prompt events on /api/events.',
+    access: 'admin',
+    body: PromptBody,
+    responses: { 202: json('accepted: queued or delivering', PromptResponse) },
+    errors: { 409: 'session_not_running, or not_an_agent (a session from an earlier daemon run)' },
+  },
+  sessionPrompts: {
+    method: 'GET',
+    url: '/api/sessions/:id/prompts',
+    summary: "A session's recent, current and queued prompts, oldest first",
+    access: 'read',
+    responses: { 200: json('prompts', PromptListResponse) },
+    errors: { 409: 'not_an_agent' },
+  },
+  prompts: {
+    method: 'GET',
+    url: '/api/prompts',
+    summary: "Every session's recent, current and queued prompts",
+    access: 'read',
+    responses: { 200: json('prompts', PromptListResponse) },
+  },
+  cancelPrompt: {
+    method: 'DELETE',
+    url: '/api/prompts/:id',
+    summary: 'Cancel a queued prompt',
+    access: 'admin',
+    responses: { 200: json('the prompt, now cancelled', PromptResponse) },
+    errors: { 404: 'unknown_prompt', 409: 'prompt_not_queued: it is being or was delivered' },
+  },
+  dispatch: {
+    method: 'POST',
+    url: '/api/dispatch',
+    summary:
+      'Send a prompt to an idle session of the runtime (in cwd, if given), or spawn one (up to max_sessions), ' +
+      'else queue it on the session with the shortest queue',
+    access: 'admin',
+    body: DispatchBody,
+    responses: { 202: json('where it went', DispatchResponse) },
+    errors: { 400: 'also: unknown_runtime, bad_cwd', 409: 'runtime_blocked' },
   },
   screen: {
     method: 'GET',
@@ -177,9 +259,11 @@ export const API = {
   events: {
     method: 'GET',
     url: '/api/events',
-    summary: 'Server-sent events: a session was created, exited, resized or removed',
+    summary:
+      'Server-sent events: a session was created, exited, resized or removed, or its agent status changed ' +
+      '(status); attention (needs input, turn finished, error, exited); prompt (a prompt changed state)',
     access: 'read',
-    responses: { 200: sse('each event is named by its `event` field', SessionEventMessage) },
+    responses: { 200: sse('each event is named by its `event` field', WorkspaceEvent) },
   },
   terminal: {
     method: 'GET',
@@ -193,7 +277,13 @@ export const API = {
   },
 } as const satisfies Record<string, RouteSpec>;
 
-export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = { SessionInfo, ApiError };
+export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = {
+  SessionInfo,
+  ApiError,
+  RuntimeInfo,
+  PromptInfo,
+  AttentionEvent,
+};
 
 export interface RouteInput<B, Q> {
   request: FastifyRequest;

@@ -112,6 +112,18 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     });
     return { role };
   });
+
+  // Public, so that a stale or voided cookie can be cleared too; the Origin check above still applies.
+  route(app, API.logout, ({ reply }) => {
+    const site = options.site();
+    reply.clearCookie(site.cookieName, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: site.secure,
+    });
+    return { ok: true };
+  });
 }
 
 function isSafeMethod(method: string): boolean {

@@ -24,6 +24,11 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   session_running: 409,
   session_not_running: 409,
   offset_not_retained: 416,
+  unknown_runtime: 400,
+  runtime_blocked: 409,
+  unknown_prompt: 404,
+  prompt_not_queued: 409,
+  not_an_agent: 409,
   disconnected: 503,
   daemon_not_running: 503,
 };

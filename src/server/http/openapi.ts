@@ -47,7 +47,13 @@ function operation(spec: RouteSpec): JsonSchema {
     responses['401'] = errorResponse('no valid token or session cookie');
     responses['403'] = errorResponse('Origin not allowed, or a viewer asked to change something');
   }
-  if (spec.url.includes(':id')) responses['404'] = errorResponse('unknown session');
+  if (/\/(sessions|terminal)\/:id/.test(spec.url)) responses['404'] = errorResponse('unknown session');
+  for (const [status, description] of Object.entries(spec.errors ?? {})) {
+    const common = responses[status] as { description?: string } | undefined;
+    responses[status] = errorResponse(
+      common?.description ? `${common.description}; ${description}` : description,
+    );
+  }
   return {
     summary: spec.summary,
     operationId: Object.entries(API).find(([, candidate]) => candidate === spec)?.[0],

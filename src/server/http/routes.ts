@@ -25,19 +25,13 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
 
   route(app, API.health, () => ({ ok: true }));
   route(app, API.openapi, () => document);
-  route(app, API.runtimes, () => [{ name: 'shell', installed: true, ready: true }]);
+  route(app, API.runtimes, () => ctx.client.runtimes());
 
   route(app, API.listSessions, async () => ({ sessions: await ctx.client.list() }));
 
   route(app, API.createSession, async ({ body, reply }) => {
-    if (body.runtime !== undefined && body.runtime !== 'shell') {
-      throw new HttpError(
-        400,
-        'unknown_runtime',
-        `unknown runtime: ${body.runtime} (GET /api/runtimes lists them)`,
-      );
-    }
     const { sessionId } = await ctx.client.createSession({
+      runtime: body.runtime,
       shell: body.command,
       args: body.args,
       cwd: body.cwd,
@@ -81,6 +75,33 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.resize, async ({ id, body }) => {
     await ctx.client.resize(id, body.cols, body.rows);
     return { session: await findSession(ctx.client, id) };
+  });
+
+  route(app, API.restart, async ({ id, body, reply }) => {
+    const sessionId = await ctx.client.restart(id, body.resume ?? true);
+    reply.code(201);
+    return { session_id: sessionId, session: await findSession(ctx.client, sessionId) };
+  });
+
+  route(app, API.prompt, async ({ id, body, reply }) => {
+    const prompt = await ctx.client.sendPrompt(id, body.text);
+    reply.code(202);
+    return { prompt };
+  });
+
+  route(app, API.sessionPrompts, async ({ id }) => ({ prompts: await ctx.client.prompts(id) }));
+  route(app, API.prompts, async () => ({ prompts: await ctx.client.prompts() }));
+  route(app, API.cancelPrompt, async ({ id }) => ({ prompt: await ctx.client.cancelPrompt(id) }));
+
+  route(app, API.dispatch, async ({ body, reply }) => {
+    const { session_id, spawned, prompt } = await ctx.client.dispatch({
+      runtime: body.runtime,
+      text: body.text,
+      cwd: body.cwd,
+      maxSessions: body.max_sessions,
+    });
+    reply.code(202);
+    return { session_id, spawned, prompt };
   });
 
   route(app, API.screen, async ({ id, query }) => {

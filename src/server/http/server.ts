@@ -9,7 +9,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TowerClient } from '../../client/client.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
-import type { HttpContext } from './context.js';
+import type { HttpContext, SessionEventListener } from './context.js';
 import { installErrorHandlers } from './errors.js';
 import { registerLoginPage } from './login-page.js';
 import { registerRoutes } from './routes.js';
@@ -111,16 +111,26 @@ export function isLoopbackHost(host: string): boolean {
 /** One shared daemon connection, replaced if it drops, and fresh ones for streams. */
 async function linkToDaemon(options: HttpOptions): Promise<{ context: HttpContext; end(): void }> {
   const connect = () => TowerClient.connect({ stateDir: options.stateDir, socketPath: options.socketPath });
+  const sessionListeners = new Set<SessionEventListener>();
   let shared = await connect();
   let ended = false;
   const keep = (client: TowerClient) => {
+    client.on('session_event', (message) => {
+      for (const listener of sessionListeners) listener(message);
+    });
+    // Changes made while a replacement connection was being made are not replayed: the listeners
+    // (the terminal sockets' size owners) only need the latest size, which the next change brings.
+    client.watch().catch(() => {});
     client.once('disconnect', () => {
       if (ended) return;
       const retry = () => {
         if (ended) return;
         connect().then(
           (fresh) => {
-            if (ended) fresh.end();
+            if (ended) {
+              fresh.end();
+              return;
+            }
             shared = fresh;
             keep(fresh);
           },
@@ -137,6 +147,10 @@ async function linkToDaemon(options: HttpOptions): Promise<{ context: HttpContex
         return shared;
       },
       connect,
+      onSessionEvent: (listener) => {
+        sessionListeners.add(listener);
+        return () => sessionListeners.delete(listener);
+      },
     },
     end: () => {
       ended = true;

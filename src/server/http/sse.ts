@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TowerClient } from '../../client/client.js';
-import type { ConsoleEvent } from '../../protocol/web.js';
+import type { ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
 import { findSession } from './routes.js';
@@ -167,14 +167,18 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
 
   route(app, API.events, async ({ reply }) => {
     const client = await ctx.connect();
-    await client.watch().catch((error: Error) => {
+    try {
+      await client.watch();
+      await client.watchAttention();
+    } catch (error) {
       client.end();
       throw error;
-    });
+    }
     const stream = openStream(reply, client, () => {});
-    client.on('session_event', (message) => {
-      stream.send(message.event, { event: message.event, session: message.session });
-    });
+    const send = (event: WorkspaceEvent) => stream.send(event.event, event);
+    client.on('session_event', ({ event, session }) => send({ event, session }));
+    client.on('attention', (attention) => send({ event: 'attention', attention }));
+    client.on('prompt', (prompt) => send({ event: 'prompt', prompt }));
   });
 }
 

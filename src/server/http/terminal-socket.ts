@@ -51,6 +51,13 @@ interface TerminalQuery {
 export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): void {
   const sizes = new SizeOwnership();
   const inputs = new InputLedger();
+  // A resize from anywhere else (the CLI, REST) reaches every browser watching that session.
+  const stop = ctx.onSessionEvent(({ event, session }) => {
+    if (event === 'resized') sizes.resized(session.id, session.cols, session.rows);
+  });
+  app.addHook('onClose', async () => {
+    stop();
+  });
   app.get<{ Params: { id: string }; Querystring: TerminalQuery }>(
     '/ws/terminal/:id',
     { websocket: true },

@@ -55,7 +55,13 @@ interface SessionSize {
   owner: SizePeer | null;
   cols: number;
   rows: number;
+  /** Sizes these peers asked the daemon for whose `resized` event has not come back yet. */
+  requested: Array<{ cols: number; rows: number; at: number }>;
 }
+
+/** A requested size whose event has not come back within this long is forgotten (the request failed). */
+const REQUEST_TTL_MS = 10_000;
+const MAX_REQUESTED = 16;
 
 export class SizeOwnership {
   private readonly sessions = new Map<string, SessionSize>();
@@ -64,7 +70,7 @@ export class SizeOwnership {
   join(sessionId: string, peer: SizePeer, cols: number, rows: number): void {
     let entry = this.sessions.get(sessionId);
     if (!entry) {
-      entry = { peers: new Set(), owner: null, cols, rows };
+      entry = { peers: new Set(), owner: null, cols, rows, requested: [] };
       this.sessions.set(sessionId, entry);
     }
     entry.peers.add(peer);
@@ -87,12 +93,37 @@ export class SizeOwnership {
     this.broadcast(entry);
   }
 
-  /** The peer asked for a size: it becomes the owner, and the session takes its size. */
+  /** The peer asked for a size: it becomes the owner, and the session takes its size (the caller
+   *  asks the daemon for it; its `resized` event is then recognised as this peer's, see `resized`). */
   claimBySize(sessionId: string, peer: SizePeer, cols: number, rows: number): void {
     const entry = this.sessions.get(sessionId);
     if (!entry) return;
+    const now = Date.now();
+    entry.requested = entry.requested.filter((size) => size.at > now - REQUEST_TTL_MS);
+    entry.requested.push({ cols, rows, at: now });
+    if (entry.requested.length > MAX_REQUESTED) entry.requested.shift();
     if (entry.owner === peer && entry.cols === cols && entry.rows === rows) return;
     entry.owner = peer;
+    entry.cols = cols;
+    entry.rows = rows;
+    this.broadcast(entry);
+  }
+
+  /**
+   * The daemon says the session was resized. A size one of these peers asked for changes nothing;
+   * any other came from elsewhere (the CLI, REST, another server): nobody here owns the size any
+   * more, and every peer is told to fit to it.
+   */
+  resized(sessionId: string, cols: number, rows: number): void {
+    const entry = this.sessions.get(sessionId);
+    if (!entry) return;
+    const mine = entry.requested.findIndex((size) => size.cols === cols && size.rows === rows);
+    if (mine >= 0) {
+      entry.requested.splice(0, mine + 1);
+      return;
+    }
+    if (entry.cols === cols && entry.rows === rows && entry.owner === null) return;
+    entry.owner = null;
     entry.cols = cols;
     entry.rows = rows;
     this.broadcast(entry);

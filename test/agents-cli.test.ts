@@ -1,0 +1,172 @@
+/**
+ * Agent commands of the real `tower` CLI against the real daemon: spawn by runtime, agents,
+ * send --prompt, prompts, broadcast, dispatch, restart, events — and resuming lost sessions
+ * after the daemon is killed (serve --resume-lost). The agent is the scripted one (a custom runtime).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TowerClient } from '../dist/client/client.js';
+import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
+import { describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
+import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+
+let daemon: TestDaemon;
+let client: TowerClient;
+let events: Awaited<ReturnType<typeof recordEvents>>;
+
+beforeAll(async () => {
+  daemon = await startTestDaemon({ serveArgs: ['--no-http', '--resume-lost'] });
+  writeRuntimes(daemon.stateDir, { scripted: scriptedRuntime() });
+  client = await daemon.connect();
+  events = await recordEvents(client);
+});
+
+afterAll(async () => {
+  killLeftovers();
+  client?.end();
+  await daemon?.dispose();
+});
+
+async function ok(...args: string[]) {
+  const result = await runCli(daemon.stateDir, args);
+  expect(result.code, describeResult(result)).toBe(0);
+  return result;
+}
+
+async function spawnScripted(...extra: string[]): Promise<string> {
+  const id = (await ok('spawn', 'scripted', '--cwd', '/tmp', ...extra)).stdout.trim();
+  await waitState(client, id, 'idle');
+  return id;
+}
+
+const answers = async (id: string) =>
+  (await client.screen(id)).text.split('\n').filter((line) => line.startsWith('answer:'));
+
+describe('tower spawn and tower agents', () => {
+  it('spawns a runtime by name with extra arguments after --, and a plain command otherwise', async () => {
+    const id = await spawnScripted('--', '--resumed');
+    const info = await sessionInfo(client, id);
+    expect(info).toMatchObject({ runtime: 'scripted', args: ['--resumed'], cwd: '/tmp' });
+    expect((await client.screen(id)).text).toContain('scripted agent 1.0 (resumed)');
+    const plain = (await ok('spawn', 'sleep', '30')).stdout.trim();
+    expect(await sessionInfo(client, plain)).toMatchObject({ runtime: null, args: ['30'] });
+    const shell = (await ok('spawn')).stdout.trim();
+    expect((await sessionInfo(client, shell)).runtime).toBe('shell');
+  });
+
+  it('lists runtimes with their state, and as JSON', async () => {
+    const { stdout } = await ok('agents');
+    expect(stdout.split('\n')[0]).toMatch(/^RUNTIME\s+STATE\s+VERSION\s+STATUS FROM\s+DETAIL$/);
+    expect(stdout).toMatch(/^shell\s+ready\s+process/m);
+    expect(stdout).toMatch(/^scripted \(custom\)\s+ready/m);
+    const json = JSON.parse((await ok('agents', '--json')).stdout) as { name: string }[];
+    expect(json.map((runtime) => runtime.name)).toContain('opencode');
+  });
+});
+
+describe('tower send --prompt, prompts and broadcast', () => {
+  it('delivers a prompt and exits once it is taken; says queued for a busy agent', async () => {
+    const id = await spawnScripted();
+    const first = await ok('send', id, '--prompt', 'hello there');
+    expect(first.stdout).toBe('');
+    const queued = await ok('send', id, '--prompt', 'while busy');
+    expect(queued.stdout).toMatch(/^queued p-[0-9a-f]+: the agent is not idle/);
+    const list = await ok('prompts', id);
+    expect(list.stdout).toMatch(/delivered .*hello there/);
+    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 15_000);
+    expect(await answers(id)).toEqual(['answer: hello there', 'answer: while busy']);
+  });
+
+  it('fails with the reason for a session that is not running', async () => {
+    const result = await runCli(daemon.stateDir, ['send', 'nope', '--prompt', 'x']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('unknown session: nope');
+  });
+
+  it('broadcasts one prompt to several sessions', async () => {
+    const a = await spawnScripted();
+    const b = await spawnScripted();
+    const { stdout } = await ok('broadcast', a, b, 'to everyone');
+    expect(stdout).toMatch(new RegExp(`^${a}\\tp-[0-9a-f]+\\tdelivering$`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^${b}\\tp-[0-9a-f]+\\tdelivering$`, 'm'));
+    for (const id of [a, b]) {
+      await waitFor(async () => (await answers(id)).includes('answer: to everyone'), `answer in ${id}`);
+    }
+    const partly = await runCli(daemon.stateDir, ['broadcast', a, 'missing-id', 'again']);
+    expect(partly.code).toBe(1);
+    expect(partly.stdout).toContain('missing-id\t-\tfailed: unknown session: missing-id');
+  });
+});
+
+describe('tower dispatch', () => {
+  it('uses an idle session, spawns when none is idle, and queues once the limit is reached', async () => {
+    const cwd = '/usr';
+    const dispatch = async (text: string) =>
+      (await ok('dispatch', '--runtime', 'scripted', '--cwd', cwd, '--max', '2', text)).stdout.trim();
+    const first = await dispatch('d1');
+    await waitFor(async () => (await answers(first)).includes('answer: d1'), 'd1 answered', 15_000);
+    await waitState(client, first, 'idle');
+    expect(await dispatch('d2')).toBe(first);
+    // first is busy with d2: a second session is started.
+    const second = await dispatch('d3');
+    expect(second).not.toBe(first);
+    expect(await sessionInfo(client, second)).toMatchObject({ runtime: 'scripted', cwd });
+    // both busy or starting, limit 2: queued on one of them.
+    const third = await dispatch('d4');
+    expect([first, second]).toContain(third);
+    await waitFor(
+      async () => [...(await answers(first)), ...(await answers(second))].length === 4,
+      'all four answers',
+      20_000,
+    );
+  });
+});
+
+describe('tower restart and resuming lost sessions', () => {
+  it('relaunches in the same cwd with the resume flag, linked to the old session', async () => {
+    const id = await spawnScripted();
+    const newId = (await ok('restart', id)).stdout.trim();
+    expect(newId).not.toBe(id);
+    const info = await waitState(client, newId, 'idle');
+    expect(info).toMatchObject({ resumed_from: id, cwd: '/tmp', runtime: 'scripted' });
+    expect((await client.screen(newId)).text).toContain('(resumed)');
+    expect((await sessionInfo(client, id)).status).toBe('exited');
+    const fresh = (await ok('restart', newId, '--fresh')).stdout.trim();
+    await waitState(client, fresh, 'idle');
+    expect((await client.screen(fresh)).text).not.toContain('(resumed)');
+  });
+
+  it('prints attention events as they happen', async () => {
+    const watcher = startCli(daemon.stateDir, ['events', '--json']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const id = await spawnScripted();
+    await ok('send', id, '--prompt', 'ask first');
+    await waitFor(() => watcher.stdout().includes('"needs_input"'), 'needs_input event line');
+    const line = watcher
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"needs_input"'))!;
+    expect(JSON.parse(line)).toMatchObject({ kind: 'needs_input', session_id: id, runtime: 'scripted' });
+    watcher.child.kill();
+  });
+
+  it('after kill -9, serve --resume-lost relaunches lost agent sessions with the resume flag', async () => {
+    const id = await spawnScripted();
+    const shell = (await ok('spawn', 'sleep', '60')).stdout.trim();
+    client.end();
+    await daemon.crash();
+    await daemon.restart();
+    client = await daemon.connect();
+    const sessions = await client.list();
+    expect(sessions.find((s) => s.id === id)).toMatchObject({ status: 'lost', agent: { state: 'exited' } });
+    const resumed = sessions.find((s) => s.resumed_from === id);
+    expect(resumed, JSON.stringify(sessions)).toMatchObject({
+      status: 'running',
+      runtime: 'scripted',
+      cwd: '/tmp',
+    });
+    await waitState(client, resumed!.id, 'idle');
+    expect((await client.screen(resumed!.id)).text).toContain('(resumed)');
+    // A plain command has no resume flag: it stays lost, its output readable.
+    expect(sessions.some((s) => s.resumed_from === shell)).toBe(false);
+  });
+});
