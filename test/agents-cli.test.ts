@@ -5,19 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
-import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
+import { scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
 import { describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
-let events: Awaited<ReturnType<typeof recordEvents>>;
 
 beforeAll(async () => {
   daemon = await startTestDaemon({ serveArgs: ['--no-http', '--resume-lost'] });
   writeRuntimes(daemon.stateDir, { scripted: scriptedRuntime() });
   client = await daemon.connect();
-  events = await recordEvents(client);
 });
 
 afterAll(async () => {

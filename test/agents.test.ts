@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
-import { startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/daemon.js';
+import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
