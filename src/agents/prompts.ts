@@ -21,6 +21,7 @@ export class PromptQueue {
   private readonly waiting: PromptInfo[] = [];
   private current: PromptInfo | null = null;
   private readonly recent: PromptInfo[] = [];
+  private activityAtSubmit = 0;
 
   constructor(
     private readonly session: Session,
@@ -97,7 +98,9 @@ export class PromptQueue {
     else {
       prompt.delivered_at = new Date().toISOString();
       this.finish(prompt, 'delivered', null);
-      this.tracker.promptSubmitted();
+      // Only the screen saw it taken: assume busy until a channel says otherwise. When a channel saw
+      // it, the channel is already tracking the turn, which may even be over.
+      if (this.tracker.activity === this.activityAtSubmit) this.tracker.promptSubmitted();
     }
     this.pump();
   }
@@ -106,12 +109,19 @@ export class PromptQueue {
   private async deliver(prompt: PromptInfo): Promise<string | null> {
     const before = await this.session.text();
     const paste = this.prompt.paste === 'bracketed' && before.bracketedPaste;
-    this.session.write(paste ? `\x1b[200~${prompt.text}\x1b[201~` : prompt.text);
+    this.tracker.muted = true;
+    try {
+      this.session.write(paste ? `\x1b[200~${prompt.text}\x1b[201~` : prompt.text);
+      await sleep(this.prompt.submit_delay_ms);
+    } finally {
+      this.tracker.muted = false;
+    }
     const activity = this.tracker.activity;
+    this.activityAtSubmit = activity;
     const tail = lastLineTail(prompt.text);
     let lastScreen = before.text;
     for (let attempt = 1; attempt <= MAX_SUBMITS; attempt++) {
-      await sleep(this.prompt.submit_delay_ms);
+      if (attempt > 1) await sleep(this.prompt.submit_delay_ms);
       if (this.session.ended) return 'the session ended during delivery';
       const typed = await this.session.text();
       this.session.write(this.prompt.submit);

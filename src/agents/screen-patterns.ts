@@ -12,11 +12,17 @@ export interface CompiledPatterns {
   needs_input: RegExp[];
   busy: RegExp[];
   idle: RegExp[];
+  answer: RegExp[];
 }
 
 export function compilePatterns(status: RuntimeSpec['status']): CompiledPatterns {
   const compile = (sources: string[]) => sources.map((source) => new RegExp(source, 'm'));
-  return { needs_input: compile(status.needs_input), busy: compile(status.busy), idle: compile(status.idle) };
+  return {
+    needs_input: compile(status.needs_input),
+    busy: compile(status.busy),
+    idle: compile(status.idle),
+    answer: compile(status.answer),
+  };
 }
 
 /** A dialog outranks a spinner, which outranks an empty prompt; null when nothing matches. */
@@ -33,17 +39,34 @@ export function readScreen(text: string, patterns: CompiledPatterns): ScreenRead
 function lineAt(text: string, index: number): string {
   const start = text.lastIndexOf('\n', index) + 1;
   const end = text.indexOf('\n', index);
-  return text.slice(start, end === -1 ? undefined : end).trim();
+  return cleanLine(text.slice(start, end === -1 ? undefined : end));
 }
 
-/** The last line that looks like content rather than the runtime's own chrome: an excerpt for a notification. */
+/** A screen line as one line of prose: no box borders, no column padding. */
+function cleanLine(line: string): string {
+  return line
+    .replace(/^[\s│┃|╭╮╰╯]+|[\s│┃|╭╮╰╯]+$/g, '')
+    .replace(/\s{3,}/g, '  ')
+    .slice(0, 200);
+}
+
+/**
+ * An excerpt for a notification: the last answer line the runtime's patterns recognise, else the
+ * last line that looks like content rather than the runtime's own chrome.
+ */
 export function lastContentLine(text: string, patterns: CompiledPatterns): string {
-  const lines = text.split('\n').map((line) => line.trim());
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0 && patterns.answer.length > 0; i--) {
+    for (const pattern of patterns.answer) {
+      const match = pattern.exec(lines[i]!);
+      if (match) return cleanLine(match[1] ?? match[0]);
+    }
+  }
   for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
+    const line = cleanLine(lines[i]!);
     if (!/[\p{L}\p{N}]/u.test(line)) continue;
     if ([...patterns.idle, ...patterns.busy].some((pattern) => pattern.test(line))) continue;
-    return line.replace(/^[│|┃]\s*|\s*[│|┃]$/g, '').slice(0, 200);
+    return line;
   }
   return '';
 }

@@ -50,6 +50,10 @@ export const RuntimeSpec = z
         needs_input: z.array(regex).default([]).describe('screen patterns of an approval or question'),
         busy: z.array(regex).default([]).describe('screen patterns shown while it works'),
         idle: z.array(regex).default([]).describe('screen patterns of a prompt waiting for input'),
+        answer: z
+          .array(regex)
+          .default([])
+          .describe("screen patterns of the agent's answer lines (group 1, if any, is the excerpt)"),
         quiet_ms: z
           .number()
           .int()
@@ -59,7 +63,7 @@ export const RuntimeSpec = z
           .describe('no output this long: not busy'),
       })
       .strict()
-      .default({ needs_input: [], busy: [], idle: [], quiet_ms: 1500 }),
+      .default({ needs_input: [], busy: [], idle: [], answer: [], quiet_ms: 1500 }),
     resume_args: z
       .array(z.string())
       .optional()
@@ -68,6 +72,15 @@ export const RuntimeSpec = z
   .strict();
 export type RuntimeSpec = z.infer<typeof RuntimeSpec>;
 export type RuntimeSpecInput = z.input<typeof RuntimeSpec>;
+
+/** The status section of a runtime that declares no patterns: quiet output alone says idle. */
+export const PLAIN_STATUS: RuntimeSpec['status'] = {
+  needs_input: [],
+  busy: [],
+  idle: [],
+  answer: [],
+  quiet_ms: 1500,
+};
 
 export const RuntimesFile = z
   .object({ runtimes: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), RuntimeSpec) })
@@ -79,6 +92,8 @@ export interface SignalReading {
   reason: string;
   /** One line for an attention event, e.g. the last answer. */
   excerpt?: string;
+  /** Applies only when the session is in one of these states. */
+  from?: AgentState[];
 }
 
 export interface LaunchContext {
@@ -100,9 +115,11 @@ export interface AgentRuntime {
   spec: RuntimeSpec;
   custom: boolean;
   /** How status is known, for `tower agents` and the docs. */
-  statusChannel: 'hooks' | 'notify' | 'process' | 'screen';
+  statusChannel: 'hooks' | 'notify+osc' | 'process' | 'screen';
   /** Extra arguments and environment that wire its hooks to Tower. */
   launch?(context: LaunchContext): Launch;
+  /** Reads an OSC sequence the program wrote (code and payload); null when it says nothing about status. */
+  readOsc?(code: number, payload: string): SignalReading | null;
   /** Reads one hook or notify call; null when it says nothing about status. */
   readSignal?(event: string, payload: Record<string, unknown>): SignalReading | null;
   /** Credential sources the data form cannot express (e.g. a provider in a config file). */

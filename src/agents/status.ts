@@ -11,7 +11,7 @@ import type { AgentState, AgentStatus } from '../protocol/index.js';
 import type { Session } from '../sessions/session.js';
 import { exitReason } from '../sessions/session.js';
 import { type CompiledPatterns, compilePatterns, lastContentLine, readScreen } from './screen-patterns.js';
-import type { AgentRuntime, SignalReading } from './spec.js';
+import { type AgentRuntime, PLAIN_STATUS, type SignalReading } from './spec.js';
 
 /** Let output settle this long before reading the screen. */
 const SETTLE_MS = 120;
@@ -19,6 +19,9 @@ const SIGNAL_WAIT_MS = 5000;
 /** A shell at its prompt: the foreground process is the shell and nothing printed for this long. */
 const SHELL_QUIET_MS = 250;
 const PROCESS_POLL_MS = 500;
+const OSC_START = Buffer.from('\x1b]');
+const OSC_SEQUENCE = /\x1b\](\d+);([^\x07\x1b]*)(?:\x07|\x1b\\)/g;
+const OSC_MAX = 512;
 
 export interface StatusChange {
   status: AgentStatus;
@@ -29,11 +32,12 @@ export interface StatusChange {
 export class StatusTracker {
   private readonly patterns: CompiledPatterns;
   private lastOutputAt = Date.now();
-  private lastSignalAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
   private recheck = false;
   private stopped = false;
+  private oscCarry = '';
+  private dialogSeen = false;
   /** Counts entries into busy or needs_input seen on a channel: a prompt was taken when it moves. */
   activity = 0;
 
@@ -42,9 +46,7 @@ export class StatusTracker {
     private readonly runtime: AgentRuntime | null,
     private readonly onChange: (change: StatusChange) => void,
   ) {
-    this.patterns = compilePatterns(
-      runtime?.spec.status ?? { needs_input: [], busy: [], idle: [], quiet_ms: 1500 },
-    );
+    this.patterns = compilePatterns(runtime?.spec.status ?? PLAIN_STATUS);
     session.on('output', this.onOutput);
     session.once('exit', (exit) => {
       this.set('exited', exitReason(exit), 'exit');
@@ -66,14 +68,24 @@ export class StatusTracker {
   }
 
   private get reportsTurnEnd(): boolean {
-    return this.runtime?.statusChannel === 'hooks' || this.runtime?.statusChannel === 'notify';
+    return this.runtime?.statusChannel === 'hooks' || this.runtime?.statusChannel === 'notify+osc';
   }
+
+  /**
+   * While a prompt is being pasted, signals are not status: Codex, for one, reports working and
+   * idle again for the paste alone. The queue mutes the tracker from the paste to the submit key.
+   */
+  muted = false;
 
   /** A hook or notify call, as the runtime read it. */
   signal(reading: SignalReading): void {
-    if (this.state === 'exited') return;
-    this.lastSignalAt = Date.now();
-    this.set(reading.state, reading.reason, 'hook', reading.excerpt);
+    this.apply(reading, 'hook');
+  }
+
+  private apply(reading: SignalReading, source: 'hook' | 'osc'): void {
+    if (this.state === 'exited' || this.muted) return;
+    if (reading.from && !reading.from.includes(this.state)) return;
+    this.set(reading.state, reading.reason, source, reading.excerpt);
   }
 
   /** Tower submitted a prompt: the agent is busy until a channel says otherwise. */
@@ -93,10 +105,26 @@ export class StatusTracker {
     this.session.off('output', this.onOutput);
   }
 
-  private readonly onOutput = (): void => {
+  private readonly onOutput = (data: Buffer): void => {
     this.lastOutputAt = Date.now();
+    if (this.runtime?.readOsc) this.scanOsc(data);
     this.schedule(SETTLE_MS);
   };
+
+  /** Status sequences in the output stream (Codex's OSC 7501), which may be split across chunks. */
+  private scanOsc(data: Buffer): void {
+    if (this.oscCarry === '' && data.indexOf(OSC_START) === -1) return;
+    const text = this.oscCarry + data.toString('latin1');
+    OSC_SEQUENCE.lastIndex = 0;
+    let consumed = 0;
+    for (let match = OSC_SEQUENCE.exec(text); match; match = OSC_SEQUENCE.exec(text)) {
+      consumed = OSC_SEQUENCE.lastIndex;
+      const reading = this.runtime!.readOsc!(Number(match[1]), match[2]!);
+      if (reading) this.apply(reading, 'osc');
+    }
+    const open = text.lastIndexOf('\x1b]');
+    this.oscCarry = open >= consumed && text.length - open < OSC_MAX ? text.slice(open) : '';
+  }
 
   private schedule(delay: number): void {
     if (this.stopped || this.timer) return;
@@ -147,13 +175,15 @@ export class StatusTracker {
     const settled = quietFor >= this.quietMs;
     const { state, source } = this.status;
 
+    const structured = source === 'hook' || source === 'osc';
     if (seen?.state === 'needs_input') {
+      this.dialogSeen = true;
       this.set('needs_input', seen.line, 'screen', seen.line);
     } else if (seen?.state === 'busy') {
-      // A turn-end signal is newer than the last output: the spinner on screen is stale.
-      if (!(state === 'idle' && this.lastSignalAt > this.lastOutputAt)) this.set('busy', seen.line, 'screen');
-    } else if (state === 'needs_input' && (source === 'screen' || this.lastOutputAt > this.lastSignalAt)) {
-      // The dialog is gone: answered (work goes on) or dismissed (back at the prompt).
+      // A structured channel outranks a spinner: it may be stale, or drawn under a dialog to come.
+      if (!structured) this.set('busy', seen.line, 'screen');
+    } else if (state === 'needs_input' && this.dialogSeen) {
+      // The dialog was on screen and is gone: answered (work goes on) or dismissed (back at the prompt).
       if (settled && (seen?.state === 'idle' || this.patterns.idle.length === 0)) {
         this.set('idle', 'back at the prompt', 'screen', excerpt());
       } else if (source === 'screen') {
@@ -188,6 +218,8 @@ export class StatusTracker {
       return;
     }
     if ((state === 'busy' || state === 'needs_input') && source !== 'prompt') this.activity += 1;
+    // A signal may announce a dialog before it is drawn: only a dialog seen on screen can be seen to go.
+    if (state === 'needs_input') this.dialogSeen = source === 'screen';
     const status: AgentStatus = {
       state,
       reason: reason.slice(0, 200),

@@ -14,7 +14,7 @@ import { describeRuntime, requireReady } from './gate.js';
 import { PromptQueue } from './prompts.js';
 import { RuntimeRegistry } from './registry.js';
 import { compilePatterns, lastContentLine } from './screen-patterns.js';
-import type { AgentRuntime } from './spec.js';
+import { type AgentRuntime, PLAIN_STATUS } from './spec.js';
 import { type StatusChange, StatusTracker } from './status.js';
 
 export interface SupervisorOptions {
@@ -239,7 +239,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
     if (!excerpt && kind !== 'exited') {
-      const patterns = compilePatterns(agent.runtime?.spec.status ?? DEFAULT_STATUS);
+      const patterns = compilePatterns(agent.runtime?.spec.status ?? PLAIN_STATUS);
       excerpt = await agent.session.text().then(
         (screen) => lastContentLine(screen.text, patterns),
         () => '',
@@ -274,4 +274,3 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 }
 
 const DEFAULT_PROMPT = { paste: 'bracketed', submit: '\r', submit_delay_ms: 150 } as const;
-const DEFAULT_STATUS = { needs_input: [], busy: [], idle: [], quiet_ms: 1500 };

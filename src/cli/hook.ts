@@ -68,6 +68,11 @@ function parseObject(raw: string): Record<string, unknown> {
 
 function pickFields(payload: Record<string, unknown>): Record<string, unknown> {
   const kept: Record<string, unknown> = {};
+  // Codex's notify also fires for the side thread that titles the conversation: say so, not what it asked.
+  const inputs = payload['input-messages'];
+  if (Array.isArray(inputs) && typeof inputs[0] === 'string') {
+    kept.side_thread = String(/^Generate a concise, single-line task title/.test(inputs[0]));
+  }
   for (const field of KEPT_FIELDS) {
     const value = payload[field];
     if (typeof value === 'string') kept[field] = value.slice(0, MAX_FIELD_CHARS);

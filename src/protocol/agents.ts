@@ -20,7 +20,7 @@ export const AgentStatus = z
     reason: z.string().describe('one line: why the session is in this state'),
     since: z.string().describe('ISO 8601 time of the change'),
     source: z
-      .enum(['spawn', 'hook', 'screen', 'process', 'prompt', 'exit'])
+      .enum(['spawn', 'hook', 'osc', 'screen', 'process', 'prompt', 'exit'])
       .describe('which channel decided it'),
   })
   .describe('What an agent session is doing.');
@@ -55,7 +55,7 @@ export const RuntimeInfo = z
     ready: z.boolean().describe('installed and has a usable model upstream'),
     missing: z.array(z.string()).describe('what blocks it: names only, never secret values'),
     fix: z.string().nullable().describe('how to unblock it'),
-    status_channel: z.string().describe('how its status is known: hooks, notify, process or screen'),
+    status_channel: z.string().describe('how its status is known: hooks, notify+osc, process or screen'),
     can_resume: z.boolean(),
   })
   .describe('One runtime in runtime_list.');

@@ -38,7 +38,8 @@ export interface SessionMeta {
 }
 
 interface SessionEvents {
-  output: [];
+  /** Output was journaled (a coalesced chunk). */
+  output: [Buffer];
   exit: [PtyExit];
   changed: [];
   status: [AgentStatus];
@@ -236,7 +237,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.pty.pause();
     }
     for (const subscription of this.subscriptions) subscription.pump();
-    this.emit('output');
+    this.emit('output', data);
   };
 
   private finish(exit: PtyExit): void {

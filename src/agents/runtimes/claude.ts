@@ -42,6 +42,8 @@ export const claude = defineRuntime(
       ],
       busy: ['esc to interrupt'],
       idle: ['^\\s*[>❯]\\s*$', '\\? for shortcuts'],
+      // "● text" is an answer; "● Bash(…)" is a tool call.
+      answer: ['^● (?![A-Z]\\w*\\()(.+)'],
       quiet_ms: 1500,
     },
     resume_args: ['--continue'],
@@ -77,7 +79,7 @@ function readClaudeHook(event: string, payload: Record<string, unknown>): Signal
       return {
         state: 'needs_input',
         reason: `asks permission to use ${text('tool_name') || 'a tool'}`,
-        excerpt: text('tool_name'),
+        excerpt: `asks permission to use ${text('tool_name') || 'a tool'}`,
       };
     case 'Notification': {
       const message = text('message');

@@ -1,6 +1,7 @@
 /**
- * Codex CLI. A finished turn is reported by its `notify` program (set with -c, never in the user's
- * config.toml); busy and approval prompts come from the screen.
+ * Codex CLI. It writes its state into the output as OSC 7501 (working, blocked on a permission, done,
+ * idle), and runs its `notify` program (set with -c, never in the user's config.toml) at each finished
+ * turn; the screen is the fallback.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ export const codex = defineRuntime(
   {
     description: 'Codex CLI (OpenAI)',
     command: 'codex',
+    // Without it the TUI leaves a detached app-server daemon running after it exits.
+    args: ['--no-daemon'],
     install: 'npm install -g @openai/codex',
     credentials: {
       any_of: [{ env: 'OPENAI_API_KEY' }, { env: 'CODEX_API_KEY' }, { file: '~/.codex/auth.json' }],
@@ -23,25 +26,38 @@ export const codex = defineRuntime(
         'Press enter to confirm or esc to cancel',
       ],
       busy: ['esc to interrupt', '^\\s*[•◦]\\s*Working'],
-      idle: ['^\\s*›\\s', 'context left'],
+      idle: ['\\? for shortcuts', 'context left'],
+      answer: ['^• (?!Working|Running|Ran |Explored|Edited|Read |Updated)(.+)'],
       quiet_ms: 1500,
     },
     resume_args: ['resume', '--last'],
   },
   {
-    statusChannel: 'notify',
+    statusChannel: 'notify+osc',
     launch(context) {
       return { args: ['-c', `notify=${JSON.stringify([...context.hookCommand, 'codex'])}`], env: {} };
     },
     readSignal(event, payload) {
       const type = typeof payload.type === 'string' ? payload.type : event;
-      if (type !== 'agent-turn-complete') return null;
+      // Codex also runs a side thread that titles the conversation; its end is not the turn's.
+      if (type !== 'agent-turn-complete' || payload.side_thread === 'true') return null;
       const last = payload['last-assistant-message'];
       return {
         state: 'idle',
         reason: 'turn finished',
         excerpt: typeof last === 'string' ? last : undefined,
       };
+    },
+    readOsc(code, payload) {
+      if (code !== 7501) return null;
+      const state = /(?:^|:)state=(\w+)/.exec(payload)?.[1];
+      if (state === 'working') return { state: 'busy', reason: 'working' };
+      if (state === 'blocked')
+        return { state: 'needs_input', reason: 'asks for approval', excerpt: 'asks for approval' };
+      if (state === 'done') return { state: 'idle', reason: 'turn finished' };
+      // idle also comes late after a turn and around a paste: it only says ready, or a dialog was dismissed.
+      if (state === 'idle') return { state: 'idle', reason: 'ready', from: ['starting', 'needs_input'] };
+      return null;
     },
     extraUpstream: configuredProvider,
   },

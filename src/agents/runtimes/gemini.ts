@@ -20,6 +20,7 @@ export const gemini = defineRuntime(
       needs_input: ['Allow execution', 'Apply this change\\?', 'Do you want to proceed', 'Do you trust'],
       busy: ['esc to cancel'],
       idle: ['Type your message'],
+      answer: ['^✦ (.+)'],
       quiet_ms: 1500,
     },
     resume_args: ['--resume', 'latest'],
