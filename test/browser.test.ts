@@ -3,21 +3,24 @@
  * daemon (bin/tower.js serve) and its HTTP server, with real shells on real PTYs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/daemon.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const STRICT = process.env.TOWER_TEST_STRICT === '1';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const WEB_DIST = join(ROOT, 'web', 'dist', 'index.html');
-
-if (!HAVE_CHROMIUM && !STRICT) {
-  process.stderr.write(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)\n`);
-}
+import {
+  CHROMIUM,
+  CuttableProxy,
+  freePort,
+  HAVE_CHROMIUM,
+  launchChromium,
+  openSession,
+  pane,
+  STRICT,
+  terminalText,
+  typeInto,
+  waitForText,
+} from './support/browser.js';
+import { ROOT, startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
 
 describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace (strict mode)', () => {
   it('needs Chromium', () => {
@@ -58,38 +61,10 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     created.on('pageerror', (error) => pageErrors.push(error.message));
     return created;
   };
-  const pane = (p: Page, id: string) => p.locator(`.pane[data-session-id="${id}"]`);
-  /** The terminal's buffer as text (the WebGL renderer leaves none in the DOM). */
-  const terminalText = (p: Page, id: string) =>
-    pane(p, id)
-      .locator('.terminal-view')
-      .evaluate(
-        (element) => (element as HTMLElement & { terminalText(): string }).terminalText(),
-        undefined,
-        {
-          timeout: 2000,
-        },
-      );
-  const waitForText = (p: Page, id: string, pattern: RegExp, what: string, timeoutMs = 10_000) =>
-    waitFor(
-      async () => pattern.test(await terminalText(p, id).catch(() => '')),
-      `${what} (${pattern})`,
-      timeoutMs,
-    );
-  const typeInto = async (p: Page, id: string, text: string) => {
-    await pane(p, id).locator('.terminal-view').click();
-    await p.keyboard.type(text);
-  };
-  const openSession = async (p: Page, id: string) => {
-    await p.locator(`.session-item[data-session-id="${id}"]`).click();
-    await pane(p, id).locator('.xterm').waitFor();
-  };
   const tabOrder = (p: Page) =>
     p.locator('.tab').evaluateAll((tabs) => tabs.map((tab) => (tab as HTMLElement).dataset.sessionId));
 
   beforeAll(async () => {
-    if (!existsSync(WEB_DIST))
-      throw new Error('web/dist is missing: run npm run build (or npm run build:web)');
     // A fixed port, so the page can reconnect to the daemon after it restarts (last test), and a
     // proxy in front of it that can cut connections (its origin must be allowed).
     const proxyPort = await proxy.listen();
@@ -100,18 +75,7 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     base = daemon.httpUrl;
     proxy.target = Number(new URL(base).port);
     token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     admin = await browser.newContext({
       viewport: { width: 1400, height: 820 },
       permissions: ['clipboard-read', 'clipboard-write'],
@@ -170,7 +134,9 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     const item = page.locator('.session-item', { hasText: 'alpha' });
     await item.waitFor();
     alpha = (await item.getAttribute('data-session-id'))!;
-    await expect.poll(() => item.locator('.badge').textContent()).toBe('running');
+    // A shell: its badge shows what it does (idle at its prompt), from the live event stream.
+    await expect.poll(() => item.locator('.badge').textContent()).toBe('idle');
+    expect(await item.locator('.runtime-tag').textContent()).toBe('shell');
     await pane(page, alpha).locator('.xterm').waitFor();
   });
 
@@ -316,6 +282,19 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     await page.locator('.composer-text').press('Enter');
     await waitForText(page, alpha, /^composed-9$/m, 'the composed prompt in alpha');
     await waitForText(page, beta, /^composed-9$/m, 'the composed prompt in beta');
+    // It went through the prompt queue (typed, submitted, verified), and the composer says so.
+    for (const id of [alpha, beta]) {
+      const states = async () => {
+        const { prompts } = (await api('GET', `/api/sessions/${id}/prompts`)) as {
+          prompts: Array<{ text: string; state: string }>;
+        };
+        return prompts.filter((p) => p.text === 'echo composed-$((3*3))').map((p) => p.state);
+      };
+      await expect.poll(states).toEqual(['delivered']);
+    }
+    await expect
+      .poll(() => page.locator('.composer-queue .prompt-item .prompt-state').allTextContents())
+      .toEqual(['delivered', 'delivered']);
     await page.locator('.composer-button').click();
   });
 
@@ -402,65 +381,3 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** A TCP proxy to the daemon's HTTP port that can drop every connection and refuse new ones. */
-class CuttableProxy {
-  target = 0;
-  port = 0;
-  private blocked = false;
-  private readonly sockets = new Set<Socket>();
-  private readonly server: Server = createServer((client) => {
-    if (this.blocked) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(this.target, '127.0.0.1');
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      this.sockets.add(from);
-      from.pipe(to);
-      from.on('error', () => to.destroy());
-      from.on('close', () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-    }
-  });
-
-  listen(): Promise<number> {
-    return new Promise((resolvePort) => {
-      this.server.listen(0, '127.0.0.1', () => {
-        const address = this.server.address();
-        this.port = typeof address === 'object' && address ? address.port : 0;
-        resolvePort(this.port);
-      });
-    });
-  }
-
-  cut(): void {
-    this.blocked = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  restore(): void {
-    this.blocked = false;
-  }
-
-  close(): void {
-    this.cut();
-    this.server.close();
-  }
-}

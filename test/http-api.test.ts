@@ -61,6 +61,12 @@ describe('auth', () => {
     { method: 'POST', path: '/api/sessions', body: BASH },
     { method: 'POST', path: `/api/sessions/${sessionId}/input`, body: { data: '' } },
     { method: 'POST', path: `/api/sessions/${sessionId}/resize`, body: { cols: 80, rows: 24 } },
+    { method: 'GET', path: `/api/sessions/${sessionId}/prompts` },
+    { method: 'GET', path: '/api/prompts' },
+    { method: 'POST', path: `/api/sessions/${sessionId}/prompt`, body: { text: 'echo no' } },
+    { method: 'POST', path: `/api/sessions/${sessionId}/restart`, body: {} },
+    { method: 'POST', path: '/api/dispatch', body: { runtime: 'shell', text: 'echo no' } },
+    { method: 'DELETE', path: '/api/prompts/p-0' },
     { method: 'DELETE', path: `/api/sessions/${sessionId}` },
   ];
 
@@ -140,6 +146,32 @@ describe('auth', () => {
     expect((await call('/api/sessions', { cookie: tampered })).status).toBe(401);
   });
 
+  it('logs out: the cookie is cleared, from an allowed Origin only', async () => {
+    const login = await call('/api/login', { method: 'POST', body: { token }, origin: base });
+    const { pair } = parseSetCookie(login.headers.get('set-cookie'));
+    const name = pair.split('=')[0]!;
+    const foreign = await call('/api/logout', {
+      method: 'POST',
+      cookie: pair,
+      origin: 'http://evil.example',
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('set-cookie')).toBeNull();
+
+    const logout = await call('/api/logout', { method: 'POST', cookie: pair, origin: base });
+    expect(logout.status).toBe(200);
+    expect(await logout.json()).toEqual({ ok: true });
+    const cleared = parseSetCookie(logout.headers.get('set-cookie'));
+    expect(cleared.pair).toBe(`${name}=`);
+    expect(cleared.attributes).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=strict']));
+    const expires = cleared.attributes.find((a) => a.startsWith('expires='));
+    const maxAge = cleared.attributes.find((a) => a.startsWith('max-age='));
+    expect(maxAge === 'max-age=0' || (expires && Date.parse(expires.slice(8)) < Date.now())).toBe(true);
+    // Without a cookie (as the browser now is): 401. Logging out again is harmless.
+    expect((await call('/api/sessions', { cookie: cleared.pair })).status).toBe(401);
+    expect((await call('/api/logout', { method: 'POST', origin: base })).status).toBe(200);
+  });
+
   it('gives a viewer login a read-only cookie', async () => {
     const login = await call('/api/login', { method: 'POST', body: { token: viewerToken }, origin: base });
     expect(await login.json()).toEqual({ role: 'viewer' });
@@ -185,10 +217,16 @@ describe('REST', () => {
     }
   });
 
-  it('lists runtimes', async () => {
-    expect(await (await admin('/api/runtimes')).json()).toEqual([
-      { name: 'shell', installed: true, ready: true },
-    ]);
+  it('lists runtimes from the daemon: the shell is installed and ready', async () => {
+    const runtimes = await (await admin('/api/runtimes')).json();
+    expect(runtimes.find((runtime: { name: string }) => runtime.name === 'shell')).toMatchObject({
+      name: 'shell',
+      installed: true,
+      ready: true,
+      missing: [],
+      fix: null,
+    });
+    expect(runtimes.length).toBeGreaterThan(1);
   });
 
   it('runs a session: create, type, screen, output, resize, close, remove', async () => {
@@ -275,7 +313,22 @@ describe('REST', () => {
         'GET /api/sessions/{id}/stream',
         'GET /api/events',
         'GET /api/openapi.json',
+        'POST /api/logout',
+        'POST /api/sessions/{id}/prompt',
+        'GET /api/sessions/{id}/prompts',
+        'GET /api/prompts',
+        'DELETE /api/prompts/{id}',
+        'POST /api/dispatch',
+        'POST /api/sessions/{id}/restart',
       ]),
+    );
+    const prompt = document.paths['/api/sessions/{id}/prompt'].post;
+    expect(prompt.requestBody.content['application/json'].schema.required).toEqual(['text']);
+    expect(prompt.responses['202'].content['application/json'].schema.properties.prompt).toBeDefined();
+    expect(document.paths['/api/sessions'].post.responses['409'].description).toMatch(/runtime_blocked/);
+    expect(document.paths['/api/prompts/{id}'].delete.responses['404'].description).toMatch(/unknown_prompt/);
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(['SessionInfo', 'RuntimeInfo', 'PromptInfo', 'AttentionEvent', 'ApiError']),
     );
     const create = document.paths['/api/sessions'].post;
     expect(create.requestBody.content['application/json'].schema.properties.cols.type).toBe('integer');

@@ -1,6 +1,7 @@
 /**
  * Server-sent events over the real daemon: GET /api/sessions/:id/stream (the ConsoleEvent contract:
- * started, output with resumable offsets, idle, error) and GET /api/events.
+ * started, output with resumable offsets, idle, error) and GET /api/events (session changes, agent
+ * status, attention and prompt events).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { TowerClient } from '../dist/client/client.js';
 import { runCli } from './support/cli.js';
 import { collectOutput, readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { type ApiCall, api, type SseEvent, SseReader } from './support/http.js';
+import { APPROVAL_LINE, stateDirWithRuntimes } from './support/web-runtimes.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
@@ -32,7 +34,11 @@ async function open(
 }
 
 async function createSession(command: string, args: string[]): Promise<string> {
-  const response = await api(base, '/api/sessions', { method: 'POST', token, body: { command, args } });
+  return spawn({ command, args });
+}
+
+async function spawn(body: Record<string, unknown>): Promise<string> {
+  const response = await api(base, '/api/sessions', { method: 'POST', token, body });
   expect(response.status).toBe(201);
   return (await response.json()).session.id;
 }
@@ -59,7 +65,7 @@ function checkOutputs(outputs: SseEvent[], start: number): string {
 }
 
 beforeAll(async () => {
-  daemon = await startTestDaemon();
+  daemon = await startTestDaemon({ stateDir: stateDirWithRuntimes() });
   client = await daemon.connect();
   base = daemon.httpUrl!;
   token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
@@ -191,5 +197,80 @@ describe('GET /api/events', () => {
     await events.next((e) => e.event === 'resized' && e.data.session.cols === 50, 'resized');
     await client.write(id, '\r');
     await events.next((e) => e.event === 'exited' && e.data.session.id === id, 'exited');
+  });
+});
+
+describe('GET /api/events: agents', () => {
+  const statusOf = (events: SseReader, id: string) =>
+    events.events
+      .filter((e) => e.event === 'status' && e.data.session.id === id)
+      .map((e) => e.data.session.agent.state);
+
+  it('reports status changes, prompt states and a finished turn', async () => {
+    const events = await open('/api/events');
+    const id = await spawn({ runtime: 'shell', name: 'turns' });
+    await events.next(
+      (e) => e.event === 'status' && e.data.session.id === id && e.data.session.agent.state === 'idle',
+      'idle',
+    );
+    const response = await api(base, `/api/sessions/${id}/prompt`, {
+      method: 'POST',
+      token,
+      body: { text: 'sleep 0.6; echo slept' },
+    });
+    expect(response.status).toBe(202);
+    const { prompt } = await response.json();
+    const delivered = await events.next(
+      (e) => e.event === 'prompt' && e.data.prompt.id === prompt.id && e.data.prompt.state === 'delivered',
+      'the prompt delivered',
+    );
+    expect(delivered.data).toMatchObject({
+      event: 'prompt',
+      prompt: { session_id: id, text: 'sleep 0.6; echo slept' },
+    });
+    const states = events.events
+      .filter((e) => e.event === 'prompt' && e.data.prompt.id === prompt.id)
+      .map((e) => e.data.prompt.state);
+    expect(states[0]).toBe('queued');
+    expect(states).toContain('delivering');
+    const finished = await events.next(
+      (e) =>
+        e.event === 'attention' &&
+        e.data.attention.session_id === id &&
+        e.data.attention.kind === 'turn_finished',
+      'turn_finished',
+    );
+    expect(finished.data.attention).toMatchObject({
+      runtime: 'shell',
+      name: 'turns',
+      at: expect.any(String),
+    });
+    expect(statusOf(events, id)).toEqual(expect.arrayContaining(['idle', 'busy']));
+  });
+
+  it('reports an agent that needs input, with the question as the excerpt', async () => {
+    const events = await open('/api/events');
+    const id = await spawn({ runtime: 'fakeagent', name: 'asker' });
+    await events.next(
+      (e) => e.event === 'status' && e.data.session.id === id && e.data.session.agent.state === 'idle',
+      'idle',
+    );
+    await api(base, `/api/sessions/${id}/prompt`, { method: 'POST', token, body: { text: 'deploy it' } });
+    const needs = await events.next(
+      (e) =>
+        e.event === 'attention' &&
+        e.data.attention.session_id === id &&
+        e.data.attention.kind === 'needs_input',
+      'needs_input',
+    );
+    expect(needs.data.attention).toMatchObject({ runtime: 'fakeagent', name: 'asker' });
+    expect(needs.data.attention.excerpt).toContain(APPROVAL_LINE);
+    const status = events.events.find(
+      (e) => e.event === 'status' && e.data.session.id === id && e.data.session.agent.state === 'needs_input',
+    );
+    expect(status?.data.session.agent).toMatchObject({
+      source: 'screen',
+      reason: expect.stringContaining('proceed'),
+    });
   });
 });

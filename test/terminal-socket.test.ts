@@ -8,111 +8,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TowerClient } from '../dist/client/client.js';
+import type { SessionEventListener } from '../dist/server/http/context.js';
 import { registerTerminalSocket, WINDOW_HIGH } from '../dist/server/http/terminal-socket.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { type BrowserOptions, expectContiguous, TestBrowser } from './support/terminal-browser.js';
 
 const { Terminal } = xtermHeadless;
 const MB = 1024 * 1024;
-
-// biome-ignore lint/suspicious/noExplicitAny: JSON from the server, checked field by field in the tests
-type Message = Record<string, any>;
-type Frame = { offset: number; length: number; data: Buffer | null };
-type Received = { kind: 'message'; message: Message } | { kind: 'frame'; frame: Frame };
-
-interface BrowserOptions {
-  role?: 'admin' | 'viewer';
-  offset?: number;
-  client?: string;
-  /** false: keep only offsets and lengths of frames (for floods) */
-  keepFrames?: boolean;
-  /** ACK each frame as it arrives, as xterm.js's write callback would */
-  autoAck?: boolean;
-}
-
-class TestBrowser {
-  readonly received: Received[] = [];
-  closeCode: number | null = null;
-  autoAck: boolean;
-  frameBytes = 0;
-  /** End offset of the last frame received. */
-  end: number | undefined;
-  private tailText = '';
-
-  constructor(
-    readonly ws: WebSocket,
-    private readonly keepFrames: boolean,
-    autoAck: boolean,
-  ) {
-    this.autoAck = autoAck;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        this.received.push({ kind: 'message', message: JSON.parse(data.toString('utf8')) });
-        return;
-      }
-      const offset = Number(data.readBigUInt64BE(0));
-      const bytes = data.subarray(8);
-      this.received.push({
-        kind: 'frame',
-        frame: { offset, length: bytes.length, data: this.keepFrames ? Buffer.from(bytes) : null },
-      });
-      this.frameBytes += bytes.length;
-      this.end = offset + bytes.length;
-      this.tailText = (this.tailText + bytes.toString('latin1')).slice(-4096);
-      if (this.autoAck) this.send({ type: 'ack', offset: this.end });
-    });
-    ws.on('close', (code: number) => {
-      this.closeCode = code;
-    });
-  }
-
-  messages(type?: string): Message[] {
-    return this.received.flatMap((r) =>
-      r.kind === 'message' && (type === undefined || r.message.type === type) ? [r.message] : [],
-    );
-  }
-
-  frames(): Frame[] {
-    return this.received.flatMap((r) => (r.kind === 'frame' ? [r.frame] : []));
-  }
-
-  /** Frames received after the last snapshot (all of them if there is none). */
-  framesAfterSnapshot(): Frame[] {
-    const last = this.received.findLastIndex((r) => r.kind === 'message' && r.message.type === 'snapshot');
-    return this.received.slice(last + 1).flatMap((r) => (r.kind === 'frame' ? [r.frame] : []));
-  }
-
-  text(): string {
-    return Buffer.concat(this.frames().map((f) => f.data!)).toString('utf8');
-  }
-
-  tail(): string {
-    return this.tailText;
-  }
-
-  send(message: unknown): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  next(type: string, count = 1): Promise<Message> {
-    return waitFor(() => this.messages(type)[count - 1], `${type} message #${count}`);
-  }
-
-  async close(): Promise<void> {
-    if (this.closeCode !== null) return;
-    const closed = new Promise((r) => this.ws.once('close', r));
-    this.ws.close();
-    await closed;
-  }
-}
-
-function expectContiguous(frames: Frame[], from: number): number {
-  let next = from;
-  for (const frame of frames) {
-    expect(frame.offset).toBe(next);
-    next += frame.length;
-  }
-  return next;
-}
 
 describe('WebSocket terminal route', () => {
   let daemon: TestDaemon;
@@ -166,9 +68,19 @@ describe('WebSocket terminal route', () => {
     app.addHook('onRequest', async (request) => {
       request.towerRole = request.headers['x-test-role'] === 'viewer' ? 'viewer' : 'admin';
     });
+    // As server.ts does: session changes from the shared connection, for the size owners.
+    const listeners = new Set<SessionEventListener>();
+    shared.on('session_event', (message) => {
+      for (const listener of listeners) listener(message);
+    });
+    await shared.watch();
     registerTerminalSocket(app, {
       client: shared,
       connect: () => TowerClient.connect({ stateDir: daemon.stateDir }),
+      onSessionEvent: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
     });
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     base = address.replace(/^http/, 'ws');
@@ -329,6 +241,32 @@ describe('WebSocket terminal route', () => {
     // A newcomer learns the owner's size at once.
     const c = await openBrowser(sessionId);
     expect(await c.next('size')).toEqual({ type: 'size', cols: 100, rows: 30, owner: false });
+  });
+
+  it('a resize made elsewhere (CLI, REST) reaches every socket as a size nobody owns', async () => {
+    const sessionId = await interactiveShell({ cols: 80, rows: 24 });
+    const a = await openBrowser(sessionId);
+    const b = await openBrowser(sessionId);
+    await a.next('snapshot');
+    await b.next('snapshot');
+    a.send({ type: 'resize', cols: 90, rows: 25 });
+    expect(await a.next('size')).toEqual({ type: 'size', cols: 90, rows: 25, owner: true });
+    expect(await b.next('size')).toEqual({ type: 'size', cols: 90, rows: 25, owner: false });
+    await waitFor(async () => {
+      const info = (await client.list()).find((s) => s.id === sessionId)!;
+      return info.cols === 90 && info.rows === 25;
+    }, 'the session to take the size');
+    // The daemon's event for a socket's own resize is recognised: no second size message.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.messages('size')).toHaveLength(1);
+    expect(b.messages('size')).toHaveLength(1);
+
+    await client.resize(sessionId, 70, 20); // what `tower attach` or POST /api/sessions/:id/resize does
+    expect(await a.next('size', 2)).toEqual({ type: 'size', cols: 70, rows: 20, owner: false });
+    expect(await b.next('size', 2)).toEqual({ type: 'size', cols: 70, rows: 20, owner: false });
+    // Typing claims the size again, at the size the session has now.
+    b.send({ type: 'input', seq: 1, data: 'true\n' });
+    expect(await b.next('size', 3)).toEqual({ type: 'size', cols: 70, rows: 20, owner: true });
   });
 
   it('a browser that never ACKs bounds memory and never pauses the program; ACKing resumes it', async () => {

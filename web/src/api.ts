@@ -1,5 +1,5 @@
 /** The REST client: same-origin fetch (the HttpOnly cookie goes along), JSON in and out. */
-import type { Role, RuntimeInfo, SessionInfo } from './types.js';
+import type { PromptInfo, Role, RuntimeInfo, SessionInfo } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -52,14 +52,28 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return json as T;
 }
 
+const session = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
+
 export const api = {
   login: (token: string) => request<{ role: Role }>('POST', '/api/login', { token }),
+  logout: () => request<{ ok: true }>('POST', '/api/logout'),
   sessions: async () => (await request<{ sessions: SessionInfo[] }>('GET', '/api/sessions')).sessions,
   runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),
-  create: async (body: { runtime?: string; cwd?: string; name?: string; cols?: number; rows?: number }) =>
-    (await request<{ session: SessionInfo }>('POST', '/api/sessions', body)).session,
-  input: (id: string, data: string) =>
-    request<{ ok: true }>('POST', `/api/sessions/${encodeURIComponent(id)}/input`, { data }),
+  create: async (body: {
+    runtime?: string;
+    args?: string[];
+    cwd?: string;
+    name?: string;
+    cols?: number;
+    rows?: number;
+  }) => (await request<{ session: SessionInfo }>('POST', '/api/sessions', body)).session,
+  restart: (id: string) =>
+    request<{ session_id: string; session: SessionInfo }>('POST', `${session(id)}/restart`, {}),
+  prompt: async (id: string, text: string) =>
+    (await request<{ prompt: PromptInfo }>('POST', `${session(id)}/prompt`, { text })).prompt,
+  prompts: async () => (await request<{ prompts: PromptInfo[] }>('GET', '/api/prompts')).prompts,
+  cancelPrompt: async (id: string) =>
+    (await request<{ prompt: PromptInfo }>('DELETE', `/api/prompts/${encodeURIComponent(id)}`)).prompt,
   kill: async (id: string) =>
     (await request<{ session: SessionInfo }>('DELETE', `/api/sessions/${encodeURIComponent(id)}`)).session,
   remove: async (id: string) =>

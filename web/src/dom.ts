@@ -54,6 +54,8 @@ const ICONS: Record<string, string> = {
   down: 'M6 9l6 6 6-6',
   bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0',
   composer: 'M4 5h16v10H8l-4 4z',
+  restart: 'M4 12a8 8 0 1 0 2.3-5.6M4 4v4h4',
+  logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
 };
 
 export function icon(name: keyof typeof ICONS | string, label?: string): SVGSVGElement {

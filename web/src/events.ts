@@ -1,9 +1,11 @@
 /**
- * Live session changes from GET /api/events (server-sent events named created, exited, resized,
- * removed; data `{event, session}`). Each (re)connection starts with a fresh list, since changes
- * made while the stream was down are not replayed.
+ * Live changes from GET /api/events (server-sent events, each named by its `event` field):
+ * session changes (created, exited, resized, removed, and status: the agent state changed), each
+ * `{event, session}`; `attention {attention}` (needs input, turn finished…); `prompt {prompt}` (a
+ * prompt changed state). Each (re)connection starts with a fresh list, since changes made while
+ * the stream was down are not replayed.
  */
-import type { SessionEventName, SessionInfo } from './types.js';
+import type { AttentionEvent, PromptInfo, SessionEventName, SessionInfo } from './types.js';
 
 export interface SessionEvent {
   event: SessionEventName | string;
@@ -12,13 +14,15 @@ export interface SessionEvent {
 
 export interface SessionEventHandlers {
   event(event: SessionEvent): void;
+  attention(event: AttentionEvent): void;
+  prompt(prompt: PromptInfo): void;
   /** The stream (re)opened: fetch the whole list again. */
   resync(): void;
   /** The stream was refused (for instance 401): check the login. */
   trouble(): void;
 }
 
-const NAMES: SessionEventName[] = ['created', 'exited', 'removed', 'resized'];
+const SESSION_EVENTS: SessionEventName[] = ['created', 'exited', 'removed', 'resized', 'status'];
 const RETRY_MS = 3000;
 
 export class SessionEvents {
@@ -31,17 +35,23 @@ export class SessionEvents {
     const source = new EventSource('/api/events');
     this.source = source;
     const receive = (message: MessageEvent) => {
+      let data: Record<string, unknown>;
       try {
-        const data = JSON.parse(String(message.data)) as Partial<SessionEvent>;
-        if (data.session && typeof data.session.id === 'string') {
-          this.handlers.event({ event: data.event ?? message.type, session: data.session });
-        }
+        data = JSON.parse(String(message.data)) as Record<string, unknown>;
       } catch {
-        // Not ours (keepalive comments never get here): ignore.
+        return; // not ours (keepalive comments never get here)
+      }
+      const event = typeof data.event === 'string' ? data.event : message.type;
+      if (event === 'attention' && isObject(data.attention)) {
+        this.handlers.attention(data.attention as unknown as AttentionEvent);
+      } else if (event === 'prompt' && isObject(data.prompt)) {
+        this.handlers.prompt(data.prompt as unknown as PromptInfo);
+      } else if (isObject(data.session) && typeof data.session.id === 'string') {
+        this.handlers.event({ event, session: data.session as unknown as SessionInfo });
       }
     };
-    for (const name of NAMES) source.addEventListener(name, receive);
-    // Event kinds added later (agent status…) arrive under their own names or as plain messages.
+    for (const name of [...SESSION_EVENTS, 'attention', 'prompt']) source.addEventListener(name, receive);
+    // Event kinds added later arrive under their own names or as plain messages.
     source.onmessage = receive;
     source.onopen = () => this.handlers.resync();
     source.onerror = () => {
@@ -56,4 +66,8 @@ export class SessionEvents {
     this.source?.close();
     this.source = null;
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }

@@ -1,24 +1,30 @@
 /**
- * The attention inbox: sessions that want the user (one exited; later, with the agents layer, one
- * needs input or finished a turn). Each adds an entry, a browser notification when allowed, and a
- * count in the document title. Opening the inbox marks everything read; opening a session clears
- * its entries.
+ * The attention inbox: sessions that want the user. An agent needs input (an approval, a question)
+ * or finished its turn (attention events from /api/events, with a one-line excerpt), or a session
+ * exited. Each adds an entry, a browser notification when allowed, and a count in the document
+ * title. Opening the inbox marks everything read; opening a session clears its entries.
  */
 import { h, icon } from './dom.js';
 import { sessionTitle, statusText } from './status-badge.js';
-import type { SessionInfo } from './types.js';
+import type { AttentionEvent, SessionInfo } from './types.js';
+
+type Kind = 'needs_input' | 'turn_finished' | 'exited';
 
 interface Entry {
   id: number;
   sessionId: string;
+  kind: Kind;
   title: string;
   text: string;
   at: Date;
   read: boolean;
 }
 
-/** Statuses that ask for the user when a session enters them (the agents layer's, later). */
-const ATTENTION_STATUSES = new Set(['needs_input', 'needs-input', 'waiting', 'turn_finished']);
+const KIND_TEXT: Record<Kind, string> = {
+  needs_input: 'needs input',
+  turn_finished: 'finished its turn',
+  exited: 'exited',
+};
 const BASE_TITLE = 'Tower';
 
 export class Inbox {
@@ -29,9 +35,12 @@ export class Inbox {
   private readonly permission: HTMLButtonElement;
   private entries: Entry[] = [];
   private nextId = 1;
-  private readonly lastStatus = new Map<string, string>();
 
-  constructor(private readonly onOpen: (sessionId: string) => void) {
+  constructor(
+    private readonly onOpen: (sessionId: string) => void,
+    /** The user is looking at this session right now (shown, and the window has focus). */
+    private readonly watching: (sessionId: string) => boolean = () => false,
+  ) {
     this.count = h('span.count', { hidden: true });
     this.button = h(
       'button.icon-button.inbox-button',
@@ -65,15 +74,26 @@ export class Inbox {
     this.render();
   }
 
-  /** A session changed (from the event stream): does it want attention? */
+  /** A session changed (from the event stream): an exit wants attention. */
   sessionChanged(event: string, session: SessionInfo): void {
-    const before = this.lastStatus.get(session.id);
-    this.lastStatus.set(session.id, session.status);
-    if (event === 'exited') {
-      this.add(session, `${statusText(session)}`);
-    } else if (ATTENTION_STATUSES.has(session.status) && before !== session.status) {
-      this.add(session, statusText(session));
+    if (event === 'exited')
+      this.add(session.id, 'exited', sessionTitle(session, session.id), statusText(session), session.cwd);
+  }
+
+  /**
+   * An attention event. Needs input always counts; a finished turn counts for agents, not for a
+   * plain shell's every command, and not while the user is watching that session. Exits and
+   * errors arrive as session events (above), once.
+   */
+  attention(event: AttentionEvent, session: SessionInfo | undefined): void {
+    if (event.kind !== 'needs_input' && event.kind !== 'turn_finished') return;
+    if (event.kind === 'turn_finished') {
+      if (event.runtime === null || event.runtime === 'shell') return;
+      if (this.watching(event.session_id)) return;
     }
+    const title = session?.name || event.name || event.session_id;
+    const excerpt = event.excerpt.trim();
+    this.add(event.session_id, event.kind, title, excerpt || KIND_TEXT[event.kind], session?.cwd ?? '');
   }
 
   /** The user opened this session: its entries are dealt with. */
@@ -87,28 +107,26 @@ export class Inbox {
     return this.entries.filter((entry) => !entry.read).length;
   }
 
-  private add(session: SessionInfo, text: string): void {
-    const title = sessionTitle(session, session.id);
-    this.entries.unshift({
-      id: this.nextId++,
-      sessionId: session.id,
-      title,
-      text,
-      at: new Date(),
-      read: false,
-    });
+  private add(sessionId: string, kind: Kind, title: string, text: string, cwd: string): void {
+    // A newer entry of the same kind for the session replaces the old one.
+    this.entries = this.entries.filter((entry) => entry.sessionId !== sessionId || entry.kind !== kind);
+    this.entries.unshift({ id: this.nextId++, sessionId, kind, title, text, at: new Date(), read: false });
     this.entries = this.entries.slice(0, 100);
     this.render();
     if ('Notification' in window && Notification.permission === 'granted') {
-      const notification = new Notification(`${title}: ${text}`, {
-        tag: `tower-${session.id}`,
-        body: session.cwd,
-      });
-      notification.onclick = () => {
-        window.focus();
-        this.onOpen(session.id);
-        notification.close();
-      };
+      try {
+        const notification = new Notification(`${title} ${KIND_TEXT[kind]}`, {
+          tag: `tower-${sessionId}`,
+          body: text === KIND_TEXT[kind] ? cwd : text,
+        });
+        notification.onclick = () => {
+          window.focus();
+          this.onOpen(sessionId);
+          notification.close();
+        };
+      } catch {
+        // Some browsers allow notifications only from a service worker: the inbox still has it.
+      }
     }
   }
 
@@ -142,14 +160,14 @@ export class Inbox {
         h(
           `li.inbox-entry${entry.read ? '' : '.unread'}`,
           {
-            dataset: { sessionId: entry.sessionId },
+            dataset: { sessionId: entry.sessionId, kind: entry.kind },
             onclick: () => {
               this.panel.hidden = true;
               this.onOpen(entry.sessionId);
             },
           },
-          h('span.inbox-title', null, entry.title),
-          h('span.inbox-text', null, entry.text),
+          h('span.inbox-title', null, `${entry.title} `, h('span.inbox-kind', null, KIND_TEXT[entry.kind])),
+          h('span.inbox-text', { title: entry.text }, entry.text),
           h('time', { datetime: entry.at.toISOString() }, entry.at.toLocaleTimeString()),
         ),
       ),

@@ -46,6 +46,10 @@ export function rememberRole(role: Role): void {
   localStorage.setItem(ROLE_KEY, role);
 }
 
+export function forgetRole(): void {
+  localStorage.removeItem(ROLE_KEY);
+}
+
 /** The screen shown when the server does not know this browser. */
 export function renderLoginHelp(root: HTMLElement, problem?: string): void {
   const status = h('p.login-status', { role: 'alert' }, problem ?? '');

@@ -4,7 +4,7 @@
  * when it is hidden; showing it again starts from a snapshot.
  */
 import { h, icon } from './dom.js';
-import { sessionTitle, statusBadge } from './status-badge.js';
+import { queueTag, runtimeTag, sessionState, sessionTitle, statusBadge } from './status-badge.js';
 import type { Store } from './store.js';
 import { TerminalView, type TerminalViewOptions } from './terminal-view.js';
 
@@ -104,11 +104,15 @@ export class Panes {
 
   private renderHeader(id: string, pane: Pane): void {
     const session = this.store.sessions.get(id);
+    const queued = this.store.queued(id);
     const key = JSON.stringify([
       session?.name,
-      session?.status,
+      session && sessionState(session),
+      session?.agent?.reason,
       session?.exit_code,
       session?.cwd,
+      session?.runtime,
+      queued,
       this.store.canControl,
     ]);
     if (key === pane.drawn) return;
@@ -132,7 +136,9 @@ export class Panes {
     );
     pane.header.replaceChildren(
       h('span.pane-title', { title: session?.cwd ?? '' }, sessionTitle(session, id)),
-      ...(session ? [statusBadge(session)] : []),
+      ...(session ? [statusBadge(session), runtimeTag(session), queueTag(queued)] : []).filter(
+        (element): element is HTMLElement => element !== null,
+      ),
       pane.view.badges,
       h('span.spacer'),
       ...buttons,

@@ -1,6 +1,9 @@
-/** The session list: name or id, status, command, cwd and host of every session; click to open. */
+/**
+ * The session list: name or id, status (the agent's state while it runs), runtime, queued prompts,
+ * command, cwd and host of every session; click to open.
+ */
 import { h, icon } from './dom.js';
-import { commandLine, sessionTitle, statusBadge } from './status-badge.js';
+import { commandLine, queueTag, runtimeTag, sessionTitle, statusBadge } from './status-badge.js';
 import type { Store } from './store.js';
 import type { SessionInfo } from './types.js';
 
@@ -8,6 +11,7 @@ export interface SidebarActions {
   spawn(): void;
   kill(id: string): void;
   remove(id: string): void;
+  restart(id: string): void;
   open(id: string): void;
 }
 
@@ -41,13 +45,16 @@ export class Sidebar {
     const visible = new Set(this.store.panes);
     this.spawnButton.hidden = !this.store.canControl;
     this.empty.hidden = sessions.length > 0;
-    const key = JSON.stringify([sessions, [...visible], this.store.focused, this.store.canControl]);
+    const queued = sessions.map((session) => this.store.queued(session.id));
+    const key = JSON.stringify([sessions, queued, [...visible], this.store.focused, this.store.canControl]);
     if (key === this.drawn) return;
     this.drawn = key;
-    this.list.replaceChildren(...sessions.map((session) => this.item(session, visible.has(session.id))));
+    this.list.replaceChildren(
+      ...sessions.map((session, i) => this.item(session, visible.has(session.id), queued[i] ?? 0)),
+    );
   }
 
-  private item(session: SessionInfo, shown: boolean): HTMLElement {
+  private item(session: SessionInfo, shown: boolean, queued: number): HTMLElement {
     const actions: HTMLElement[] = [];
     if (this.store.canControl) {
       if (session.status === 'running') {
@@ -65,6 +72,15 @@ export class Sidebar {
       } else {
         actions.push(
           h(
+            'button.icon-button.restart-button',
+            {
+              type: 'button',
+              title: 'restart: a new session in the same directory (resuming the conversation if it can)',
+              onclick: this.stop(() => this.actions.restart(session.id)),
+            },
+            icon('restart'),
+          ),
+          h(
             'button.icon-button',
             {
               type: 'button',
@@ -80,7 +96,7 @@ export class Sidebar {
     return h(
       `li.session-item${shown ? '.shown' : ''}${this.store.focused === session.id ? '.focused' : ''}`,
       {
-        dataset: { sessionId: session.id, status: session.status },
+        dataset: { sessionId: session.id, status: session.status, agentState: session.agent?.state },
         tabIndex: 0,
         title: `open ${title}`,
         onclick: () => this.actions.open(session.id),
@@ -89,7 +105,13 @@ export class Sidebar {
         },
       },
       h('div.session-head', null, h('span.session-name', null, title), statusBadge(session), ...actions),
-      h('div.session-command', { title: commandLine(session) }, commandLine(session)),
+      h(
+        'div.session-command',
+        { title: commandLine(session) },
+        runtimeTag(session),
+        queueTag(queued),
+        h('span.session-command-line', null, commandLine(session)),
+      ),
       h(
         'div.session-meta',
         null,

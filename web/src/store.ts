@@ -1,12 +1,15 @@
 /**
- * The workspace's state: the sessions the server reported, the open tabs (in the user's order),
- * which of them are shown in the split view, and the layout. Tabs, panes and layout persist in
- * localStorage, so a reload (or another window) comes back to the same arrangement.
+ * The workspace's state: the sessions the server reported, their prompts, the open tabs (in the
+ * user's order), which of them are shown in the split view, and the layout. Tabs, panes and layout
+ * persist in localStorage, so a reload (or another window) comes back to the same arrangement.
  */
-import type { Role, SessionInfo } from './types.js';
+import type { PromptInfo, Role, SessionInfo } from './types.js';
 
 export type Layout = 1 | 2 | 3 | 4;
-export type Change = 'sessions' | 'tabs' | 'role';
+export type Change = 'sessions' | 'tabs' | 'role' | 'prompts';
+
+/** Finished prompts kept for display (the daemon keeps the last 20 per session). */
+const MAX_FINISHED_PROMPTS = 200;
 
 const STORAGE_KEY = 'tower.workspace';
 
@@ -38,6 +41,10 @@ function load(): Persisted {
 
 export class Store {
   readonly sessions = new Map<string, SessionInfo>();
+  /** By prompt id, in the order they were first seen. */
+  readonly prompts = new Map<string, PromptInfo>();
+  /** Set once a full prompt list arrived: queue lengths then come from it. */
+  private promptsLoaded = false;
   role: Role | null = null;
   tabs: string[];
   panes: string[];
@@ -101,8 +108,35 @@ export class Store {
 
   remove(id: string): void {
     if (!this.sessions.delete(id)) return;
+    for (const prompt of this.prompts.values()) if (prompt.session_id === id) this.prompts.delete(prompt.id);
     this.emit('sessions');
     this.prune();
+  }
+
+  // ------------------------------------------------------------ prompts
+
+  setPrompts(list: PromptInfo[]): void {
+    this.prompts.clear();
+    for (const prompt of list) this.prompts.set(prompt.id, prompt);
+    this.promptsLoaded = true;
+    this.emit('prompts');
+  }
+
+  upsertPrompt(prompt: PromptInfo): void {
+    this.prompts.set(prompt.id, prompt);
+    const finished = [...this.prompts.values()].filter((p) => !isPending(p));
+    for (const old of finished.slice(0, Math.max(0, finished.length - MAX_FINISHED_PROMPTS)))
+      this.prompts.delete(old.id);
+    this.emit('prompts');
+  }
+
+  /** Prompts waiting for the agent to be idle. */
+  queued(sessionId: string): number {
+    if (!this.promptsLoaded) return this.sessions.get(sessionId)?.queued_prompts ?? 0;
+    let count = 0;
+    for (const prompt of this.prompts.values())
+      if (prompt.session_id === sessionId && prompt.state === 'queued') count++;
+    return count;
   }
 
   /** Sessions in creation order. */
@@ -183,4 +217,8 @@ export class Store {
       if (!this.panes.includes(id)) this.panes.push(id);
     }
   }
+}
+
+export function isPending(prompt: PromptInfo): boolean {
+  return prompt.state === 'queued' || prompt.state === 'delivering';
 }

@@ -3,7 +3,7 @@
  * persists with the store), and the layout buttons of the split view (1 to 4 terminals).
  */
 import { h, icon, layoutIcon } from './dom.js';
-import { sessionTitle, statusDot } from './status-badge.js';
+import { sessionState, sessionTitle, statusDot } from './status-badge.js';
 import type { Layout, Store } from './store.js';
 
 const DRAG_TYPE = 'application/x-tower-tab';
@@ -39,11 +39,10 @@ export class Tabs {
   render(): void {
     const visible = new Set(this.store.panes);
     const key = JSON.stringify([
-      this.store.tabs.map((id) => [
-        id,
-        this.store.sessions.get(id)?.name,
-        this.store.sessions.get(id)?.status,
-      ]),
+      this.store.tabs.map((id) => {
+        const session = this.store.sessions.get(id);
+        return [id, session?.name, session && sessionState(session), session?.runtime, this.store.queued(id)];
+      }),
       [...visible],
       this.store.focused,
       this.store.layout,
@@ -53,6 +52,8 @@ export class Tabs {
     this.strip.replaceChildren(
       ...this.store.tabs.map((id) => {
         const session = this.store.sessions.get(id);
+        const state = session ? sessionState(session) : 'unknown';
+        const queued = this.store.queued(id);
         const classes = `${visible.has(id) ? '.shown' : ''}${this.store.focused === id ? '.focused' : ''}`;
         return h(
           `li.tab${classes}`,
@@ -60,8 +61,11 @@ export class Tabs {
             role: 'tab',
             draggable: 'true',
             'aria-selected': String(this.store.focused === id),
-            dataset: { sessionId: id },
-            title: session ? `${sessionTitle(session, id)} — ${session.cwd}` : id,
+            dataset: { sessionId: id, state },
+            title: session
+              ? `${sessionTitle(session, id)} — ${session.runtime ?? session.shell}, ${state.replace(/_/g, ' ')}` +
+                `${queued > 0 ? `, ${queued} queued` : ''} — ${session.cwd}`
+              : id,
             onclick: () => this.actions.open(id),
             onauxclick: (event: MouseEvent) => event.button === 1 && this.actions.close(id),
             ondragstart: (event: DragEvent) => this.dragStart(event, id),
@@ -71,8 +75,9 @@ export class Tabs {
             ondrop: (event: DragEvent) => this.drop(event, id),
             ondragend: () => this.dragEnd(),
           },
-          statusDot(session?.status ?? 'unknown'),
+          statusDot(state),
           h('span.tab-title', null, sessionTitle(session, id)),
+          queued > 0 ? h('span.tab-queue', { title: `${queued} queued` }, String(queued)) : null,
           h(
             'button.tab-close',
             {

@@ -1,12 +1,20 @@
 /** Wire types, taken from the daemon's own schemas (type-only: nothing of zod reaches the bundle). */
 import type { z } from 'zod';
-import type { RuntimeInfo as RuntimeInfoSchema } from '../../src/protocol/web.js';
+import type { SessionInfo } from '../../src/protocol/socket.js';
+import type {
+  AttentionEvent as AttentionEventSchema,
+  PromptInfo as PromptInfoSchema,
+  RuntimeInfo as RuntimeInfoSchema,
+} from '../../src/protocol/web.js';
 
 export type { SessionInfo } from '../../src/protocol/socket.js';
 export type { WsClientMessage, WsServerMessage } from '../../src/protocol/web.js';
 
 export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
+export type PromptInfo = z.infer<typeof PromptInfoSchema>;
+export type AttentionEvent = z.infer<typeof AttentionEventSchema>;
+export type AgentState = SessionInfo['agent']['state'];
 export type Role = 'admin' | 'viewer';
 
 /** The session changes GET /api/events reports, each as an SSE event of that name. */
-export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized';
+export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized' | 'status';

@@ -4,7 +4,7 @@ import { Composer } from './composer.js';
 import { h, icon } from './dom.js';
 import { SessionEvents } from './events.js';
 import { Inbox } from './inbox.js';
-import { rememberRole, renderLoginHelp } from './login.js';
+import { forgetRole, rememberRole, renderLoginHelp } from './login.js';
 import { Panes } from './panes.js';
 import { Sidebar } from './sidebar.js';
 import { SpawnDialog } from './spawn-dialog.js';
@@ -35,7 +35,10 @@ export class Workspace {
   async start(): Promise<void> {
     onUnauthorized(() => this.loggedOut());
     const store = this.store;
-    this.inbox = new Inbox((id) => this.open(id));
+    this.inbox = new Inbox(
+      (id) => this.open(id),
+      (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
+    );
     const spawn = new SpawnDialog((session) => {
       store.upsert(session);
       this.open(session.id);
@@ -47,6 +50,11 @@ export class Workspace {
       h('span.brand-host', { title: 'this machine' }, location.host),
       h('span.spacer'),
       this.inbox.button,
+      h(
+        'button.icon-button.logout-button',
+        { type: 'button', title: 'log out (this browser)', onclick: () => void this.logout() },
+        icon('logout'),
+      ),
       this.inbox.panel,
     );
     const sidebar = new Sidebar(
@@ -55,6 +63,7 @@ export class Workspace {
         spawn: () => void spawn.open(),
         kill: (id) => void this.kill(id),
         remove: (id) => void this.remove(id),
+        restart: (id) => void this.restart(id),
         open: (id) => this.open(id),
       },
       brand,
@@ -69,7 +78,7 @@ export class Workspace {
       kill: (id) => void this.kill(id),
       close: (id) => store.close(id),
     });
-    this.composer = new Composer(store);
+    this.composer = new Composer(store, (message) => this.say(message));
     const menuButton = h(
       'button.icon-button.menu-button',
       { type: 'button', title: 'sessions', onclick: () => document.body.classList.toggle('drawer-open') },
@@ -103,6 +112,8 @@ export class Workspace {
         else store.upsert(session);
         this.inbox.sessionChanged(event, session);
       },
+      attention: (event) => this.inbox.attention(event, store.sessions.get(event.session_id)),
+      prompt: (prompt) => store.upsertPrompt(prompt),
       resync: () => void this.refresh(),
       trouble: () => void this.refresh(),
     });
@@ -118,11 +129,35 @@ export class Workspace {
 
   private async refresh(): Promise<void> {
     try {
-      this.store.setSessions(await api.sessions());
+      const [sessions, prompts] = await Promise.all([api.sessions(), api.prompts()]);
+      this.store.setSessions(sessions);
+      this.store.setPrompts(prompts);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 401))
         this.say(`Could not list sessions: ${(error as Error).message}`);
     }
+  }
+
+  private async restart(id: string): Promise<void> {
+    try {
+      const { session } = await api.restart(id);
+      this.store.upsert(session);
+      this.store.close(id);
+      this.open(session.id);
+    } catch (error) {
+      this.say(`Could not restart ${id}: ${(error as Error).message}`);
+    }
+  }
+
+  private async logout(): Promise<void> {
+    try {
+      await api.logout();
+    } catch (error) {
+      this.say(`Could not log out: ${(error as Error).message}`);
+      return;
+    }
+    forgetRole();
+    this.leave('Logged out. Open the login URL again to come back.');
   }
 
   private async kill(id: string): Promise<void> {
@@ -158,13 +193,14 @@ export class Workspace {
   }
 
   private loggedOut(): void {
+    this.leave('Your login is no longer valid (the token was rotated, or the server restarted).');
+  }
+
+  private leave(message: string): void {
     this.events?.stop();
     this.events = null;
     for (const id of this.store.panes) this.panes.view(id)?.dispose();
-    renderLoginHelp(
-      this.root,
-      'Your login is no longer valid (the token was rotated, or the server restarted).',
-    );
+    renderLoginHelp(this.root, message);
   }
 
   private say(message: string): void {

@@ -1,6 +1,6 @@
 /**
- * Server-sent events: a session's output as text (the console contract of ConsoleEvent), and session
- * changes. Each stream has its own daemon connection, so the daemon's per-connection flow control
+ * Server-sent events: a session's output as text (the console contract of ConsoleEvent), and what
+ * changes (sessions, agent status, attention, prompts: WorkspaceEvent). Each stream has its own daemon connection, so the daemon's per-connection flow control
  * applies: when the HTTP response cannot take more, the connection is paused and the daemon holds back.
  */
 import type { ServerResponse } from 'node:http';

@@ -1,0 +1,123 @@
+/**
+ * Driving the web workspace in a real browser: Debian's Chromium through playwright-core, page
+ * helpers that read xterm.js's buffer, and a TCP proxy that can cut connections.
+ */
+import { existsSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { ROOT, waitFor } from './daemon.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const STRICT = process.env.TOWER_TEST_STRICT === '1';
+export const HAVE_CHROMIUM = existsSync(CHROMIUM);
+export const WEB_DIST = join(ROOT, 'web', 'dist', 'index.html');
+
+if (!HAVE_CHROMIUM && !STRICT) {
+  process.stderr.write(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)\n`);
+}
+
+export function launchChromium(): Promise<Browser> {
+  if (!existsSync(WEB_DIST)) throw new Error('web/dist is missing: run npm run build (or npm run build:web)');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+export const pane = (page: Page, id: string) => page.locator(`.pane[data-session-id="${id}"]`);
+
+/** The terminal's buffer as text (the WebGL renderer leaves none in the DOM). */
+export const terminalText = (page: Page, id: string) =>
+  pane(page, id)
+    .locator('.terminal-view')
+    .evaluate((element) => (element as HTMLElement & { terminalText(): string }).terminalText(), undefined, {
+      timeout: 2000,
+    });
+
+export const waitForText = (page: Page, id: string, pattern: RegExp, what: string, timeoutMs = 10_000) =>
+  waitFor(
+    async () => pattern.test(await terminalText(page, id).catch(() => '')),
+    `${what} (${pattern})`,
+    timeoutMs,
+  );
+
+export async function typeInto(page: Page, id: string, text: string): Promise<void> {
+  await pane(page, id).locator('.terminal-view').click();
+  await page.keyboard.type(text);
+}
+
+export async function openSession(page: Page, id: string): Promise<void> {
+  await page.locator(`.session-item[data-session-id="${id}"]`).click();
+  await pane(page, id).locator('.xterm').waitFor();
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A TCP proxy to the daemon's HTTP port that can drop every connection and refuse new ones. */
+export class CuttableProxy {
+  target = 0;
+  port = 0;
+  private blocked = false;
+  private readonly sockets = new Set<Socket>();
+  private readonly server: Server = createServer((client) => {
+    if (this.blocked) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(this.target, '127.0.0.1');
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(from);
+      from.pipe(to);
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        this.sockets.delete(from);
+        to.destroy();
+      });
+    }
+  });
+
+  listen(): Promise<number> {
+    return new Promise((resolvePort) => {
+      this.server.listen(0, '127.0.0.1', () => {
+        const address = this.server.address();
+        this.port = typeof address === 'object' && address ? address.port : 0;
+        resolvePort(this.port);
+      });
+    });
+  }
+
+  cut(): void {
+    this.blocked = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore(): void {
+    this.blocked = false;
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
+}
