@@ -34,4 +34,9 @@ if [ ! -x /usr/bin/chromium ]; then
     need "no /usr/bin/chromium: the browser tests will skip (apt-get install -y chromium)"
   fi
 fi
+# The real agent CLIs (Claude Code, Codex, Gemini CLI), pinned, into a cache outside the project's
+# dependencies; the agent tests drive them against a local fake model server.
+if ! bash "$(dirname "$0")/install-agents.sh" >/dev/null; then
+  need "could not install the agent CLIs: their tests will skip (or fail with TOWER_TEST_STRICT=1)"
+fi
 need "ok"

@@ -1,0 +1,58 @@
+/**
+ * Each built-in runtime's screen patterns (data in src/agents/runtimes/) against screens recorded from
+ * the real CLIs (test/fixtures/screens/<runtime>/<state>*.txt, 80x24). The file name says what a
+ * person sees; the table below says where the screen alone cannot tell and why.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILT_IN_RUNTIMES } from '../dist/agents/registry.js';
+import { compilePatterns, lastContentLine, readScreen } from '../dist/agents/screen-patterns.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'screens');
+
+/** What the screen shows for each recorded state. */
+const EXPECTED: Record<string, string> = {
+  // None of the three has a starting screen: the first paint is already the prompt.
+  starting: 'idle',
+  idle: 'idle',
+  busy: 'busy',
+  needs_input: 'needs_input',
+  answered: 'idle',
+  denied: 'idle',
+};
+
+/** Screens that look like another state, and the channel that tells instead. */
+const KNOWN_AMBIGUOUS: Record<string, string> = {
+  // Codex draws nothing while an answer streams: its OSC 7501 "working" says busy.
+  'codex/busy.txt': 'idle',
+  'codex/busy-2.txt': 'idle',
+};
+
+/** Tower's screen text: visible rows with trailing spaces trimmed. */
+const screenText = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
+
+for (const runtime of readdirSync(FIXTURES)) {
+  const spec = BUILT_IN_RUNTIMES.find((candidate) => candidate.name === runtime)!.spec;
+  const patterns = compilePatterns(spec.status);
+  describe(`${runtime} screen patterns`, () => {
+    for (const file of readdirSync(join(FIXTURES, runtime))) {
+      const state = file.replace(/(-[\w-]+)?\.txt$/, '');
+      const expected = KNOWN_AMBIGUOUS[`${runtime}/${file}`] ?? EXPECTED[state];
+      it(`${file} reads as ${expected}`, () => {
+        expect(Object.keys(EXPECTED)).toContain(state);
+        const reading = readScreen(screenText(join(FIXTURES, runtime, file)), patterns);
+        expect(reading?.state ?? null).toBe(expected);
+      });
+    }
+
+    it('finds the answer line for an excerpt', () => {
+      const text = screenText(join(FIXTURES, runtime, 'answered.txt'));
+      expect(lastContentLine(text, patterns)).toBe('hello there');
+    });
+  });
+}
