@@ -61,7 +61,7 @@ for (const runtime of RUNTIMES) {
 
     it('spawns, goes idle, answers a prompt (busy → idle) on screen, with a turn_finished excerpt', async () => {
       ({ sessionId: id } = await client.createSession({ runtime, cwd, env, cols: 100, rows: 30 }));
-      const ready = await waitState(client, id, 'idle', 60_000);
+      const ready = await waitState(client, id, 'idle', 45_000);
       expect(ready.runtime).toBe(runtime);
       const result = await scriptedTurn(client, events, id, runtime, {
         kind: 'say',
@@ -110,7 +110,7 @@ for (const runtime of RUNTIMES) {
 
     it('restart resumes the last conversation, linked to the old session', async () => {
       const newId = await client.restart(id);
-      const info = await waitState(client, newId, 'idle', 60_000);
+      const info = await waitState(client, newId, 'idle', 45_000);
       expect(info).toMatchObject({ resumed_from: id, cwd, runtime });
       expect((await sessionInfo(client, id)).status).toBe('exited');
       // The resumed conversation shows the first turn again.

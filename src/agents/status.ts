@@ -55,6 +55,11 @@ export class StatusTracker {
     this.schedule(SETTLE_MS);
   }
 
+  /** Milliseconds since the program last wrote anything. */
+  get quietFor(): number {
+    return Date.now() - this.lastOutputAt;
+  }
+
   get status(): AgentStatus {
     return this.session.agentStatus;
   }

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
 import { basename, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
@@ -47,6 +48,7 @@ interface SupervisorEvents {
 }
 
 const DEFAULT_DISPATCH_LIMIT = 4;
+const EXCERPT_SETTLE_MS = 150;
 
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
@@ -239,6 +241,10 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
     if (!excerpt && kind !== 'exited') {
+      // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
+      for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
+        await sleep(50);
+      }
       const patterns = compilePatterns(agent.runtime?.spec.status ?? PLAIN_STATUS);
       excerpt = await agent.session.text().then(
         (screen) => lastContentLine(screen.text, patterns),

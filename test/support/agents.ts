@@ -33,15 +33,25 @@ export async function sessionInfo(client: TowerClient, id: string): Promise<Sess
   return info;
 }
 
-export function waitState(client: TowerClient, id: string, state: AgentState, timeoutMs = 15_000) {
-  return waitFor(
-    async () => {
-      const info = await sessionInfo(client, id);
-      return info.agent.state === state && info;
-    },
-    `session ${id} to be ${state}`,
-    timeoutMs,
-  );
+/** Wait for a status; a timeout says what the session was doing and shows its screen. */
+export async function waitState(client: TowerClient, id: string, state: AgentState, timeoutMs = 15_000) {
+  let last: SessionInfo | undefined;
+  try {
+    return await waitFor(
+      async () => {
+        last = await sessionInfo(client, id);
+        return last.agent.state === state && last;
+      },
+      `session ${id} to be ${state}`,
+      timeoutMs,
+    );
+  } catch (error) {
+    const screen = await client.screen(id).then(
+      (s) => s.text,
+      () => '(no screen)',
+    );
+    throw new Error(`${(error as Error).message}; it is ${JSON.stringify(last?.agent)}; screen:\n${screen}`);
+  }
 }
 
 /** Records attention and prompt events and every status a session passes through (watch first). */

@@ -1,4 +1,9 @@
-/** Gemini CLI. Status from the screen: its patterns are data, checked against fixtures. */
+/**
+ * Gemini CLI. Status from the screen: its patterns are data, checked against fixtures. Gemini CLI 0.61
+ * has hooks, but reads them only from the user's or the project's settings.json (not from the
+ * GEMINI_CLI_SYSTEM_SETTINGS_PATH or _DEFAULTS_PATH layers: tried, they never ran), and Tower never
+ * edits those.
+ */
 import { defineRuntime } from '../spec.js';
 
 export const gemini = defineRuntime(
