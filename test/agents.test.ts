@@ -206,6 +206,38 @@ describe('runtime registry and credential gate', () => {
   });
 });
 
+describe('bad agent requests', () => {
+  it('get clear errors and leave the daemon and other sessions working', async () => {
+    const id = await spawnScripted();
+    await expect(client.sendPrompt('nope', 'x')).rejects.toMatchObject({ code: 'unknown_session' });
+    await expect(client.sendPrompt(id, '')).rejects.toMatchObject({
+      code: 'bad_message',
+      message: expect.stringContaining('text: must not be empty'),
+    });
+    await expect(client.dispatch({ runtime: 'nope', text: 'x' })).rejects.toMatchObject({
+      code: 'unknown_runtime',
+    });
+    await expect(client.dispatch({ runtime: 'Bad Name!', text: 'x' })).rejects.toMatchObject({
+      code: 'bad_message',
+    });
+    await expect(client.restart('nope')).rejects.toMatchObject({ code: 'unknown_session' });
+    await expect(
+      client.request({ type: 'agent_signal', session_id: id, source: 'nope', event: 'Stop' }),
+    ).rejects.toMatchObject({ code: 'unknown_runtime' });
+    await expect(
+      client.request({
+        type: 'agent_signal',
+        session_id: id,
+        source: 'claude',
+        event: 'Stop',
+        payload: [] as never,
+      }),
+    ).rejects.toMatchObject({ code: 'bad_message' });
+    const prompt = await client.sendPrompt(id, 'still here');
+    expect((await events.settled(prompt.id)).state).toBe('delivered');
+  });
+});
+
 describe('tower hook', () => {
   it('turns a hook call from inside a session into a status change', async () => {
     const id = await spawnScripted();

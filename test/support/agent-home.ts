@@ -46,6 +46,9 @@ function baseEnv(home: string): Record<string, string> {
     XDG_CACHE_HOME: join(home, '.cache'),
     XDG_DATA_HOME: join(home, '.local', 'share'),
     XDG_STATE_HOME: join(home, '.local', 'state'),
+    // The session inherits the daemon's environment: under CI (.ci/run sets CI=true), Gemini CLI takes
+    // itself for non-interactive and exits 42 at once.
+    CI: 'false',
     NO_UPDATE_NOTIFIER: '1',
     npm_config_update_notifier: 'false',
   };
