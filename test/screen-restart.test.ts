@@ -43,7 +43,8 @@ describe('screen worker restart', () => {
     const answered = await waitFor(
       async () => {
         const t = (await session.text()).text;
-        return /GOT ".*R"/.test(t) && t;
+        // Up to the shell's next prompt, so no output is still on its way when the snapshot is taken.
+        return /GOT ".*R"\n\$/.test(t) && t;
       },
       'the query to be answered',
       15_000,
