@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { reply, reqId, request, sessionId } from './message.js';
 /** Prompts are text for a person's terminal: large enough for a pasted file, small enough for one line. */
 export const MAX_PROMPT_CHARS = 256 * 1024;
-const promptText = z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS);
+export const promptText = z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS);
 const runtimeName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a runtime name like "claude"');
 
 // ---------------------------------------------------------------- shapes
@@ -126,20 +126,22 @@ export const RestartSessionRequest = request(
   'Extension. Relaunch an agent session (ending it first if it runs) in the same cwd, linked to the old one. ' +
     'Reply: session_created with the new id.',
 );
+/** The fields of a dispatch, on the socket and over HTTP. */
+export const DispatchFields = {
+  runtime: runtimeName,
+  cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
+  text: promptText,
+  max_sessions: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('spawn only while fewer sessions of the runtime run; default from config, else 4'),
+};
 export const DispatchRequest = request(
   'dispatch',
-  {
-    runtime: runtimeName,
-    cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
-    text: promptText,
-    max_sessions: z
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('spawn only while fewer sessions of the runtime run; default from config, else 4'),
-  },
+  DispatchFields,
   'Extension. Send to an idle session of the runtime, or spawn one. Reply: dispatched.',
 );
 

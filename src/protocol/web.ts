@@ -3,7 +3,7 @@
  * Socket-protocol shapes (SessionInfo and the rest) live in socket.ts.
  */
 import { z } from 'zod';
-import { AttentionEvent, MAX_PROMPT_CHARS, PromptInfo, RuntimeInfo } from './agents.js';
+import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } from './agents.js';
 import { SessionInfo } from './socket.js';
 
 export { AttentionEvent, PromptInfo, RuntimeInfo };
@@ -16,9 +16,6 @@ const offset = z.number().int().min(0);
 export const ApiError = z
   .object({ error: z.string().describe('stable code'), message: z.string().describe('for people') })
   .describe('Every error response body.');
-
-const promptText = z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS);
-const runtimeName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a runtime name like "claude"');
 
 export const CreateSessionBody = z
   .object({
@@ -175,18 +172,7 @@ export const PromptResponse = z.object({ prompt: PromptInfo });
 export const PromptListResponse = z.object({ prompts: z.array(PromptInfo) });
 
 export const DispatchBody = z
-  .object({
-    runtime: runtimeName,
-    cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
-    text: promptText,
-    max_sessions: z
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('spawn only while fewer sessions of the runtime run; default from config, else 4'),
-  })
+  .object(DispatchFields)
   .strict()
   .describe('POST /api/dispatch: send to an idle session of the runtime, or spawn one.');
 export const DispatchResponse = z.object({
