@@ -4,6 +4,7 @@
  * Server-sent events are in http-sse.test.ts, `tower serve` flags in http-serve.test.ts.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
@@ -69,6 +70,27 @@ describe('auth', () => {
     { method: 'DELETE', path: '/api/prompts/p-0' },
     { method: 'DELETE', path: `/api/sessions/${sessionId}` },
   ];
+
+  it('refuses a Host that does not name this server (DNS rebinding), even on public routes', async () => {
+    const port = new URL(base).port;
+    const get = (host: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(`${base}/api/health`, { headers: { ...headers, host } }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    const rebound = await get(`attacker.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: 'bad_host' });
+    expect((await get(`attacker.example:${port}`, { authorization: `Bearer ${token}` })).status).toBe(403);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `10.0.0.7:${port}`]) {
+      expect((await get(host)).status, host).toBe(200);
+    }
+  });
 
   it('serves health and the login page without auth, with a CSP that allows only its own script', async () => {
     const health = await call('/api/health');

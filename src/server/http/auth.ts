@@ -2,9 +2,12 @@
  * Who may call what. A request authenticates with `Authorization: Bearer <token>` (the admin token or
  * the viewer token) or with the session cookie from POST /api/login. Browsers are held to an exact
  * Origin allowlist on everything that changes state and on WebSocket upgrades, since binding to
- * loopback does not stop a web page the user opens from reaching the server.
+ * loopback does not stop a web page the user opens from reaching the server. Every request must name
+ * this server in its Host header (an address, localhost, or a name it was given), which keeps a
+ * DNS-rebound name away even from the public routes.
  */
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { tokenPath, viewerTokenPath } from '../../state/paths.js';
@@ -64,6 +67,16 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
 
   app.addHook('onRequest', async (request, reply) => {
     const site = options.site();
+    if (!hostAllowed(request.headers.host, site)) {
+      return deny(
+        reply,
+        new HttpError(
+          403,
+          'bad_host',
+          'Host not allowed: use an IP address or localhost, or add the name with tower serve --allow-origin',
+        ),
+      );
+    }
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const isPublic = PUBLIC_ROUTES.has(`${method} ${request.routeOptions.url}`);
     const changesState = !isSafeMethod(request.method) || isWebSocketUpgrade(request);
@@ -140,6 +153,23 @@ function bearerToken(request: FastifyRequest): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   // A malformed header is still an attempt to use a token: it must fail, not fall back to the cookie.
   return match ? match[1]! : '';
+}
+
+/**
+ * DNS rebinding needs a name the attacker controls: an IP literal or localhost is always fine, and
+ * so is a name from the server's own origins (its --host, or --allow-origin).
+ */
+function hostAllowed(host: string | undefined, site: AuthSite): boolean {
+  if (host === undefined) return false;
+  const name = host
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost' || isIP(name) !== 0) return true;
+  for (const origin of site.origins) {
+    if (URL.canParse(origin) && new URL(origin).hostname === name) return true;
+  }
+  return false;
 }
 
 /** Browsers always send Origin on these requests; only a non-browser client (with a Bearer token) omits it. */
