@@ -1,8 +1,9 @@
 /**
  * Keeps one session's agent status: starting, idle, busy, needs_input, exited.
  *
- * Structured signals (hooks, notify) are taken as they come. The screen is read after output
- * settles: a runtime's patterns say dialog, spinner or prompt; quiet for quiet_ms means not busy.
+ * Structured signals (hooks, notify, OSC sequences in the output) are taken as they come and outrank
+ * the screen. The screen is read after output settles: a runtime's patterns say dialog, spinner or
+ * prompt; quiet for quiet_ms means not busy.
  * The shell is read from the terminal's foreground process instead. A runtime that reports the
  * end of a turn itself is given SIGNAL_WAIT_MS of quiet to do so before the screen decides.
  */
