@@ -26,7 +26,7 @@ export const gemini = defineRuntime(
       busy: ['esc to cancel'],
       idle: ['Type your message'],
       answer: ['^✦ (.+)'],
-      quiet_ms: 1500,
+      quiet_ms: 800,
     },
     resume_args: ['--resume', 'latest'],
   },
