@@ -164,7 +164,15 @@ describe('tower restart and resuming lost sessions', () => {
     });
     await waitState(client, resumed!.id, 'idle');
     expect((await client.screen(resumed!.id)).text).toContain('(resumed)');
-    // A plain command has no resume flag: it stays lost, its output readable.
+    // A plain command has no resume flag: it stays lost, its output readable, until restarted by hand.
     expect(sessions.some((s) => s.resumed_from === shell)).toBe(false);
+    const again = (await ok('restart', shell)).stdout.trim();
+    expect(await sessionInfo(client, again)).toMatchObject({
+      resumed_from: shell,
+      status: 'running',
+      runtime: null,
+      shell: 'sleep',
+      args: ['60'],
+    });
   });
 });
