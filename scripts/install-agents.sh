@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real agent CLIs the tests drive (Claude Code, Codex, Gemini CLI), pinned, into a cache
-# directory outside the project's own dependencies. Idempotent: nothing is fetched when the three
+# Installs the real agent CLIs the tests drive (Claude Code, Codex, Gemini CLI, OpenCode), pinned, into a cache
+# directory outside the project's own dependencies. Idempotent: nothing is fetched when the
 # installed versions already match. Prints one line per runtime: "<name> <version> <path>".
 #
 #   TOWER_AGENTS_DIR   where to install (default: $HOME/.cache/tower-agents)
@@ -13,6 +13,7 @@ PINS=(
   "claude|@anthropic-ai/claude-code|2.1.197|2.1.197 (Claude Code)"
   "codex|@openai/codex|0.169.0|codex-cli 0.169.0"
   "gemini|@google/gemini-cli|0.61.0|0.61.0"
+  "opencode|opencode-ai|1.18.33|1.18.33"
 )
 
 installed() { # name expected-version-output

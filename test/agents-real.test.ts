@@ -1,5 +1,5 @@
 /**
- * The real agent CLIs (Claude Code, Codex, Gemini CLI from the npm registry, pinned by
+ * The real agent CLIs (Claude Code, Codex, Gemini CLI, OpenCode from the npm registry, pinned by
  * scripts/install-agents.sh) in real PTYs under the real daemon, talking to a local fake model server:
  * spawn, idle, prompt, busy then idle, the answer on screen; a tool call that needs approval shows
  * needs_input and approval moves it on; the credential gate blocks a runtime with no upstream; restart

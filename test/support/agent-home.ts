@@ -11,7 +11,7 @@ export const AGENTS_DIR = process.env.TOWER_AGENTS_DIR ?? join(homedir(), '.cach
 export const AGENTS_BIN = join(AGENTS_DIR, 'node_modules', '.bin');
 
 /** The path of an installed agent CLI, or null when scripts/install-agents.sh has not installed it. */
-export function agentBin(name: 'claude' | 'codex' | 'gemini'): string | null {
+export function agentBin(name: 'claude' | 'codex' | 'gemini' | 'opencode'): string | null {
   const path = join(AGENTS_BIN, name);
   return existsSync(path) ? path : null;
 }
@@ -163,6 +163,43 @@ export function geminiHome(baseUrl: string, options: AgentHomeOptions = {}): Age
     GEMINI_API_KEY: 'fake-key',
     GOOGLE_GEMINI_BASE_URL: baseUrl,
     GEMINI_CLI_NO_RELAUNCH: 'true',
+  };
+  return { home, env };
+}
+
+/**
+ * OpenCode: a custom "fake" provider (the bundled @ai-sdk/anthropic against the fake Messages API; its
+ * key in auth.json, as `opencode auth login` writes it), bash asks before running (OpenCode's default is
+ * to allow), no update check, no models.dev fetch, no default plugins. It has no folder trust.
+ */
+export function opencodeHome(baseUrl: string, options: AgentHomeOptions = {}): AgentHome {
+  const { home } = newHome('opencode', options);
+  writeJson(join(home, '.config', 'opencode', 'opencode.json'), {
+    $schema: 'https://opencode.ai/config.json',
+    model: 'fake/claude-fake',
+    small_model: 'fake/claude-fake',
+    autoupdate: false,
+    share: 'disabled',
+    permission: { bash: 'ask' },
+    provider: {
+      fake: {
+        npm: '@ai-sdk/anthropic',
+        name: 'Fake',
+        options: { baseURL: `${baseUrl}/v1` },
+        models: { 'claude-fake': { name: 'Claude Fake', tool_call: true } },
+      },
+    },
+  });
+  writeJson(join(home, '.local', 'share', 'opencode', 'auth.json'), {
+    fake: { type: 'api', key: 'fake-key' },
+  });
+  const env = {
+    ...baseEnv(home),
+    OPENCODE_DISABLE_AUTOUPDATE: '1',
+    OPENCODE_DISABLE_MODELS_FETCH: '1',
+    OPENCODE_DISABLE_DEFAULT_PLUGINS: '1',
+    OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+    OPENCODE_DISABLE_SHARE: '1',
   };
   return { home, env };
 }

@@ -5,20 +5,21 @@
 import { existsSync } from 'node:fs';
 import type { TowerClient } from '../../dist/client/client.js';
 import type { AgentState } from '../../dist/protocol/index.js';
-import { type AgentHome, agentBin, claudeHome, codexHome, geminiHome } from './agent-home.js';
+import { type AgentHome, agentBin, claudeHome, codexHome, geminiHome, opencodeHome } from './agent-home.js';
 import type { recordEvents } from './agents.js';
 import { waitFor } from './daemon.js';
 
-export type RealRuntime = 'claude' | 'codex' | 'gemini';
+export type RealRuntime = 'claude' | 'codex' | 'gemini' | 'opencode';
 
 export const REAL_RUNTIMES: Record<
   RealRuntime,
   { home: (url: string, options: { trust: string[] }) => AgentHome; dialog: RegExp; approve: string }
 > = {
-  // Claude Code and Gemini CLI preselect "Yes"/"Allow once": Enter approves. Codex takes `y`.
+  // Claude Code, Gemini CLI and OpenCode preselect "Yes"/"Allow once": Enter approves. Codex takes `y`.
   claude: { home: claudeHome, dialog: /Do you want to proceed\?/, approve: '\r' },
   codex: { home: codexHome, dialog: /Would you like to run the following command\?/, approve: 'y' },
   gemini: { home: geminiHome, dialog: /Allow execution of/, approve: '\r' },
+  opencode: { home: opencodeHome, dialog: /Permission required/, approve: '\r' },
 };
 
 export const STRICT = process.env.TOWER_TEST_STRICT === '1';

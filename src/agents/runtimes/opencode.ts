@@ -17,9 +17,14 @@ export const opencode = defineRuntime(
       fix: 'run `opencode auth login`, or set your provider API key',
     },
     status: {
-      needs_input: ['Permission required', 'Allow (once|always)'],
-      busy: ['esc interrupt', 'working'],
-      idle: ['enter send'],
+      // Its permission dialog replaces the prompt box; Enter takes the preselected "Allow once".
+      needs_input: ['△ Permission required', 'Allow once\\s+Allow always\\s+Reject'],
+      // The footer while a turn runs: an animated bar (■⬝) and "esc interrupt".
+      busy: ['esc interrupt', '^\\s*[■⬝]{8}\\s'],
+      // The footer of the prompt box, busy or not (busy outranks it).
+      idle: ['ctrl\\+p commands'],
+      // Answers are indented 5; the turn footer (▣ Build · model) and a pending tool call ($ cmd) too.
+      answer: ['^ {5}(?![▣$] )(\\S.*)'],
       quiet_ms: 2000,
     },
     resume_args: ['--continue'],
