@@ -5,13 +5,13 @@
  * needs_input and approval moves it on; the credential gate blocks a runtime with no upstream; restart
  * resumes the conversation; and status accuracy over scripted turns (TOWER_AGENT_TURNS, default 10).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { recordEvents, sessionInfo, waitState } from './support/agents.js';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { type FakeModel, startFakeModel } from './support/fake-model.js';
 import {
   installed,
@@ -37,10 +37,14 @@ beforeAll(async () => {
   events = await recordEvents(client);
 });
 
+/** Every project dir and HOME of these tests, removed afterwards. */
+const scratch = mkdtempSync(join(tmpdir(), 'tower-agents-real-'));
+
 afterAll(async () => {
   client?.end();
   await daemon?.dispose();
   await model?.close();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 for (const runtime of RUNTIMES) {
@@ -51,12 +55,13 @@ for (const runtime of RUNTIMES) {
   });
 
   describe.runIf(installed(runtime))(`${runtime}, the real CLI`, () => {
-    const cwd = mkdtempSync(join(tmpdir(), `tower-${runtime}-`));
+    const cwd = join(scratch, `project-${runtime}`);
+    mkdirSync(cwd);
     let env: Record<string, string>;
     let id: string;
 
     beforeAll(() => {
-      env = REAL_RUNTIMES[runtime].home(model.url, { trust: [cwd] }).env;
+      env = REAL_RUNTIMES[runtime].home(model.url, { trust: [cwd], parent: scratch }).env;
     });
 
     it('spawns, goes idle, answers a prompt (busy → idle) on screen, with a turn_finished excerpt', async () => {
@@ -119,9 +124,12 @@ for (const runtime of RUNTIMES) {
       const info = await waitState(client, newId, 'idle', 45_000);
       expect(info).toMatchObject({ resumed_from: id, cwd, runtime });
       expect((await sessionInfo(client, id)).status).toBe('exited');
-      // The resumed conversation shows the first turn again.
-      const screen = (await client.screen(newId)).text;
-      expect(screen, screen).toMatch(/hello from tower|turn \d+/);
+      // The resumed conversation shows the first turn again (drawn just after the program says ready).
+      await waitFor(
+        async () => /hello from tower|turn \d+/.test((await client.screen(newId)).text),
+        'the resumed conversation on screen',
+        15_000,
+      );
       const result = await scriptedTurn(client, events, newId, runtime, {
         kind: 'say',
         word: 'after resume',
@@ -132,7 +140,7 @@ for (const runtime of RUNTIMES) {
     });
 
     it('is blocked by the credential gate when it has no model upstream', async () => {
-      const bare = mkdtempSync(join(tmpdir(), 'tower-bare-home-'));
+      const bare = mkdtempSync(join(scratch, 'bare-home-'));
       const blocked = { PATH: env.PATH!, HOME: bare, CODEX_HOME: join(bare, '.codex') };
       const error = await client.createSession({ runtime, cwd, env: blocked }).catch((e: Error) => e);
       expect(error).toMatchObject({ code: 'runtime_blocked' });
