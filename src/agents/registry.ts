@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TowerError } from '../protocol/index.js';
+import { describeIssues } from '../protocol/validation.js';
 import { aider } from './runtimes/aider.js';
 import { claude } from './runtimes/claude.js';
 import { codex } from './runtimes/codex.js';
@@ -85,11 +86,7 @@ export function parseRuntimesFile(text: string, file = RUNTIMES_FILE): AgentRunt
   }
   const parsed = RuntimesFile.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 8).map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      return `${field}: ${issue.message}`;
-    });
-    throw new Error(`${file}: ${problems.join('; ')}`);
+    throw new Error(`${file}: ${describeIssues(parsed.error, '(top level)', 8)}`);
   }
   const builtIn = new Set(BUILT_IN_RUNTIMES.map((runtime) => runtime.name));
   return Object.entries(parsed.data.runtimes).map(([name, spec]) => {

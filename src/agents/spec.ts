@@ -44,7 +44,7 @@ export const RuntimeSpec = z
         submit_delay_ms: z.number().int().min(0).max(5000).default(150),
       })
       .strict()
-      .default({ paste: 'bracketed', submit: '\r', submit_delay_ms: 150 }),
+      .prefault({}),
     status: z
       .object({
         needs_input: z.array(regex).default([]).describe('screen patterns of an approval or question'),
@@ -63,7 +63,7 @@ export const RuntimeSpec = z
           .describe('no output this long: not busy'),
       })
       .strict()
-      .default({ needs_input: [], busy: [], idle: [], answer: [], quiet_ms: 1500 }),
+      .prefault({}),
     resume_args: z
       .array(z.string())
       .optional()
@@ -73,14 +73,10 @@ export const RuntimeSpec = z
 export type RuntimeSpec = z.infer<typeof RuntimeSpec>;
 export type RuntimeSpecInput = z.input<typeof RuntimeSpec>;
 
-/** The status section of a runtime that declares no patterns: quiet output alone says idle. */
-export const PLAIN_STATUS: RuntimeSpec['status'] = {
-  needs_input: [],
-  busy: [],
-  idle: [],
-  answer: [],
-  quiet_ms: 1500,
-};
+/** A program with no runtime: the schema's defaults (no patterns; quiet output alone says idle). */
+const PLAIN = RuntimeSpec.parse({ command: 'plain' });
+export const PLAIN_STATUS = PLAIN.status;
+export const PLAIN_PROMPT = PLAIN.prompt;
 
 export const RuntimesFile = z
   .object({ runtimes: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), RuntimeSpec) })

@@ -12,7 +12,7 @@ import type { AgentState, AgentStatus } from '../protocol/index.js';
 import type { Session } from '../sessions/session.js';
 import { exitReason } from '../sessions/session.js';
 import { type CompiledPatterns, compilePatterns, lastContentLine, readScreen } from './screen-patterns.js';
-import { type AgentRuntime, PLAIN_STATUS, type SignalReading } from './spec.js';
+import { type AgentRuntime, PLAIN_STATUS, type RuntimeSpec, type SignalReading } from './spec.js';
 
 /** Let output settle this long before reading the screen. */
 const SETTLE_MS = 120;
@@ -31,6 +31,7 @@ export interface StatusChange {
 }
 
 export class StatusTracker {
+  private readonly statusSpec: RuntimeSpec['status'];
   private readonly patterns: CompiledPatterns;
   private lastOutputAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -47,7 +48,8 @@ export class StatusTracker {
     private readonly runtime: AgentRuntime | null,
     private readonly onChange: (change: StatusChange) => void,
   ) {
-    this.patterns = compilePatterns(runtime?.spec.status ?? PLAIN_STATUS);
+    this.statusSpec = runtime?.spec.status ?? PLAIN_STATUS;
+    this.patterns = compilePatterns(this.statusSpec);
     session.on('output', this.onOutput);
     session.once('exit', (exit) => {
       this.set('exited', exitReason(exit), 'exit');
@@ -70,7 +72,12 @@ export class StatusTracker {
   }
 
   private get quietMs(): number {
-    return this.runtime?.spec.status.quiet_ms ?? 1500;
+    return this.statusSpec.quiet_ms;
+  }
+
+  /** One line of this screen for a notification: the last answer, else the last line of content. */
+  excerptOf(text: string): string {
+    return lastContentLine(text, this.patterns);
   }
 
   private get reportsTurnEnd(): boolean {
@@ -177,7 +184,7 @@ export class StatusTracker {
     const now = Date.now();
     const quietFor = now - this.lastOutputAt;
     const seen = readScreen(screen.text, this.patterns);
-    const excerpt = () => lastContentLine(screen.text, this.patterns);
+    const excerpt = () => this.excerptOf(screen.text);
     const settled = quietFor >= this.quietMs;
     const { state, source } = this.status;
 

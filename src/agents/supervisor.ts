@@ -14,8 +14,7 @@ import type { Session } from '../sessions/session.js';
 import { describeRuntime, requireReady } from './gate.js';
 import { PromptQueue } from './prompts.js';
 import { RuntimeRegistry } from './registry.js';
-import { compilePatterns, lastContentLine } from './screen-patterns.js';
-import { type AgentRuntime, PLAIN_STATUS } from './spec.js';
+import { type AgentRuntime, PLAIN_PROMPT } from './spec.js';
 import { type StatusChange, StatusTracker } from './status.js';
 
 export interface SupervisorOptions {
@@ -100,50 +99,42 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   async restart(sessionId: string, resume = true): Promise<Session> {
     const old = this.manager.get(sessionId);
     if (!old.ended) await this.manager.close(sessionId);
-    const { meta } = old;
-    const runtime = meta.runtime ? this.registry.get(meta.runtime) : null;
-    const env = this.agents.get(sessionId)?.env;
-    const common = { name: meta.name ?? undefined, cwd: meta.cwd, cols: meta.cols, rows: meta.rows, env };
-    const session = runtime
-      ? this.spawn({
-          ...common,
-          runtime: runtime.name,
-          args: meta.args,
-          resume: resume && !!runtime.spec.resume_args,
-          resumedFrom: old.id,
-        })
-      : this.spawn({ ...common, command: meta.command, args: meta.args, resumedFrom: old.id });
-    return session;
+    return this.relaunch(old, resume);
   }
 
   /** After a daemon restart: relaunch every lost agent session that can resume. */
   resumeLost(): Session[] {
-    const lost = this.manager
-      .all()
-      .filter((session) => session.meta.status === 'lost' && session.meta.runtime);
+    const sessions = this.manager.all();
     const resumed: Session[] = [];
-    for (const session of lost) {
-      const runtime = this.registry.all().find((candidate) => candidate.name === session.meta.runtime);
-      if (!runtime?.spec.resume_args) continue;
-      if (this.manager.all().some((other) => other.meta.resumedFrom === session.id)) continue;
+    for (const session of sessions) {
+      const { status, runtime } = session.meta;
+      if (status !== 'lost' || !runtime) continue;
+      if (!this.registry.all().find((candidate) => candidate.name === runtime)?.spec.resume_args) continue;
+      if (sessions.some((other) => other.meta.resumedFrom === session.id)) continue;
       try {
-        resumed.push(
-          this.spawn({
-            runtime: runtime.name,
-            name: session.meta.name ?? undefined,
-            cwd: session.meta.cwd,
-            cols: session.meta.cols,
-            rows: session.meta.rows,
-            args: session.meta.args,
-            resume: true,
-            resumedFrom: session.id,
-          }),
-        );
+        resumed.push(this.relaunch(session, true));
       } catch {
         // Blocked or gone (cwd removed): it stays lost, readable, and can be restarted by hand.
       }
     }
     return resumed;
+  }
+
+  /** A new session like `old` (same runtime or command, cwd, name, size, arguments), linked to it. */
+  private relaunch(old: Session, resume: boolean): Session {
+    const { meta } = old;
+    const common = {
+      name: meta.name ?? undefined,
+      cwd: meta.cwd,
+      cols: meta.cols,
+      rows: meta.rows,
+      args: meta.args,
+      env: this.agents.get(old.id)?.env,
+      resumedFrom: old.id,
+    };
+    if (!meta.runtime) return this.spawn({ ...common, command: meta.command });
+    const runtime = this.registry.get(meta.runtime);
+    return this.spawn({ ...common, runtime: runtime.name, resume: resume && !!runtime.spec.resume_args });
   }
 
   /** Someone typed into the session: a shell may have started a command. */
@@ -210,7 +201,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
     const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
-    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? DEFAULT_PROMPT, (prompt) => {
+    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? PLAIN_PROMPT, (prompt) => {
       this.emit('prompt', prompt);
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
@@ -245,9 +236,8 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
         await sleep(50);
       }
-      const patterns = compilePatterns(agent.runtime?.spec.status ?? PLAIN_STATUS);
       excerpt = await agent.session.text().then(
-        (screen) => lastContentLine(screen.text, patterns),
+        (screen) => agent.tracker.excerptOf(screen.text),
         () => '',
       );
     }
@@ -278,5 +268,3 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     this.agents.delete(sessionId);
   }
 }
-
-const DEFAULT_PROMPT = { paste: 'bracketed', submit: '\r', submit_delay_ms: 150 } as const;

@@ -155,6 +155,10 @@ export const AgentClientMessages = [
   RestartSessionRequest,
   DispatchRequest,
 ] as const;
+export type AgentClientMessage = z.infer<(typeof AgentClientMessages)[number]>;
+export const AGENT_REQUEST_TYPES: ReadonlySet<string> = new Set(
+  AgentClientMessages.map((message) => message.shape.type.value),
+);
 
 // ---------------------------------------------------------------- daemon → client
 

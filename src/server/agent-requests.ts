@@ -1,37 +1,19 @@
 /** The agent requests of the socket protocol: prompts, signals, runtimes, attention, restart, dispatch. */
 
 import type { AgentSupervisor } from '../agents/supervisor.js';
-import type { AttentionEvent, ClientMessage, DaemonMessage, PromptInfo } from '../protocol/index.js';
+import {
+  AGENT_REQUEST_TYPES,
+  type AgentClientMessage,
+  type AttentionEvent,
+  type ClientMessage,
+  type DaemonMessage,
+  type PromptInfo,
+} from '../protocol/index.js';
 
-type Request = ClientMessage;
-export type AgentRequest = Extract<
-  Request,
-  {
-    type:
-      | 'send_prompt'
-      | 'list_prompts'
-      | 'cancel_prompt'
-      | 'agent_signal'
-      | 'list_runtimes'
-      | 'watch_attention'
-      | 'restart_session'
-      | 'dispatch';
-  }
->;
+export type AgentRequest = AgentClientMessage;
 
-const AGENT_TYPES = new Set<string>([
-  'send_prompt',
-  'list_prompts',
-  'cancel_prompt',
-  'agent_signal',
-  'list_runtimes',
-  'watch_attention',
-  'restart_session',
-  'dispatch',
-]);
-
-export function isAgentRequest(request: Request): request is AgentRequest {
-  return AGENT_TYPES.has(request.type);
+export function isAgentRequest(request: ClientMessage): request is AgentRequest {
+  return AGENT_REQUEST_TYPES.has(request.type);
 }
 
 /** One connection's view of the agents: answers its requests and, once asked, streams attention to it. */

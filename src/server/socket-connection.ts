@@ -13,13 +13,13 @@ import {
   TowerError,
 } from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
+import { describeParseError } from '../protocol/validation.js';
 import type { SessionEventName, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { Subscription } from '../sessions/subscription.js';
 import { tokensEqual } from '../state/token.js';
 import { AgentRequests, isAgentRequest } from './agent-requests.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
-import { describeParseError } from './validation.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
 const SOCKET_HIGH_WATER = 1024 * 1024;

@@ -1,7 +1,8 @@
 /** HTTP errors as `{error, message}` bodies, and how daemon and parser failures map to statuses. */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import type { ZodError, ZodType } from 'zod';
+import type { ZodType } from 'zod';
 import { ClientError } from '../../client/client.js';
+import { describeIssues } from '../../protocol/validation.js';
 
 export class HttpError extends Error {
   constructor(
@@ -55,18 +56,10 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   return reply.code(status).type('application/json').send({ error: code, message });
 }
 
-/** One readable line naming each bad field. */
-export function describeIssues(what: string, error: ZodError): string {
-  const problems = error.issues.slice(0, 5).map((issue) => {
-    const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
-    return `${field}: ${issue.message}`;
-  });
-  return `invalid ${what}: ${problems.join('; ')}`;
-}
-
 export function parseWith<S extends ZodType>(schema: S, value: unknown, what: string): S['_zod']['output'] {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HttpError(400, 'bad_request', describeIssues(what, parsed.error));
+  if (!parsed.success)
+    throw new HttpError(400, 'bad_request', `invalid ${what}: ${describeIssues(parsed.error, '(body)')}`);
   return parsed.data;
 }
 

@@ -11,8 +11,8 @@ import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { ClientError, type OutputEvent, type TowerClient } from '../../client/client.js';
 import type { DaemonMessageOf, SessionInfo } from '../../protocol/socket.js';
+import { describeParseError } from '../../protocol/validation.js';
 import { OUTPUT_FRAME_HEADER_BYTES, WsClientMessage, type WsServerMessage } from '../../protocol/web.js';
-import { describeParseError } from '../validation.js';
 import type { HttpContext, Role } from './context.js';
 import { InputLedger, SizeOwnership, type SizePeer } from './terminal-state.js';
 
