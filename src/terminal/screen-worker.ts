@@ -175,14 +175,17 @@ function snapshotOf(session: Session, offset: number): ScreenSnapshot {
   const buffer = terminal.buffer.active;
   const data =
     session.serializer.serialize({ scrollback: session.scrollback }) + stateSerializeOmits(session);
+  return { ...geometryOf(terminal, offset), altScreen: buffer.type === 'alternate', data };
+}
+
+/** Size and cursor, shared by snapshots and text: exact as of `offset`. */
+function geometryOf(terminal: HeadlessTerminal, offset: number) {
   return {
     offset,
     cols: terminal.cols,
     rows: terminal.rows,
     cursorX: cursorColumn(terminal),
-    cursorY: buffer.cursorY,
-    altScreen: buffer.type === 'alternate',
-    data,
+    cursorY: terminal.buffer.active.cursorY,
   };
 }
 
@@ -229,11 +232,7 @@ function textOf(session: Session, offset: number): ScreenText {
     lines.push(line.replace(/ +$/, ''));
   }
   return {
-    offset,
-    cols: terminal.cols,
-    rows: terminal.rows,
-    cursorX: cursorColumn(terminal),
-    cursorY: buffer.cursorY,
+    ...geometryOf(terminal, offset),
     text: lines.join('\n'),
     bracketedPaste: terminal.modes.bracketedPasteMode,
   };
