@@ -11,6 +11,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  createEchoSession,
+  ECHO_PROGRAM,
   instrumentedStats,
   log,
   outputWaiter,
@@ -18,6 +20,7 @@ import {
   ROOT,
   rawPtyEcho,
   startDaemon,
+  subscribeEcho,
   timeEchoes,
 } from './lib.js';
 
@@ -29,28 +32,12 @@ const ECHO_DIAG_LABEL = {
   default: 'instrumented daemon',
   noscreen: 'screen emulator bypassed',
 };
-/** `cat` itself echoes (the line discipline does not), so each byte crosses the program. */
-const PROGRAM = "stty raw -echo; printf 'READY\\n'; exec cat";
-
-/** A session running PROGRAM, subscribed; echo(rounds) returns one latency sample per byte. */
+/** A session running ECHO_PROGRAM, subscribed; echo(rounds) returns one latency sample per byte. */
 async function echoSession(daemon) {
   const client = await daemon.connect();
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', PROGRAM],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
-  const output = outputWaiter();
-  client.on('output', (event) => {
-    if (event.sessionId === sessionId) output.feed(event.data.toString('latin1'));
-  });
+  const sessionId = await createEchoSession(client);
+  const output = await subscribeEcho(client, sessionId);
   const waitOutput = (want) => output.waitFor(want);
-  const ready = waitOutput('READY');
-  await client.subscribe(sessionId, { fromOffset: 0 });
-  await ready;
-  output.reset();
   // agor-pty style: a write_input without req_id gets no `ack` (the client's socket is private to it).
   const sendNoAck = (byte) =>
     client.socket.write(
@@ -108,7 +95,7 @@ async function diagnose(mode) {
     const session = await echoSession(daemon);
     await session.echo(WARMUP);
     for (let b = 0; b < 3; b++) {
-      raw.push(...(await rawPtyEcho(PROGRAM, DIAG_ROUNDS / 3 + WARMUP, 'READY')).slice(WARMUP));
+      raw.push(...(await rawPtyEcho(ECHO_PROGRAM, DIAG_ROUNDS / 3 + WARMUP, 'READY')).slice(WARMUP));
       tower.push(...(await session.echo(DIAG_ROUNDS / 3)));
     }
     await session.close();
@@ -123,7 +110,7 @@ async function diagnose(mode) {
 async function relaySession() {
   const dir = mkdtempSync(join(tmpdir(), 'tower-relay-'));
   const path = join(dir, 'relay.sock');
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'relay.js'), path, PROGRAM], {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'relay.js'), path, ECHO_PROGRAM], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: ROOT,
   });
@@ -159,7 +146,7 @@ export async function run() {
     await relayed.echo(WARMUP);
     const perBlock = ROUNDS / BLOCKS;
     for (let b = 0; b < BLOCKS; b++) {
-      const r = (await rawPtyEcho(PROGRAM, perBlock + WARMUP, 'READY')).slice(WARMUP);
+      const r = (await rawPtyEcho(ECHO_PROGRAM, perBlock + WARMUP, 'READY')).slice(WARMUP);
       raw.push(...r);
       const m = await relayed.echo(perBlock);
       relay.push(...m);

@@ -329,6 +329,34 @@ export function rawPtyRead(command) {
  * Accumulates output and resolves `waitFor(want)` with the time `want` was first seen
  * (then forgets what it saw, so the next wait starts fresh).
  */
+/** `cat` itself echoes (the line discipline does not), so each byte crosses the program. */
+export const ECHO_PROGRAM = "stty raw -echo; printf 'READY\\n'; exec cat";
+
+/** A Tower session running ECHO_PROGRAM; returns its id. */
+export async function createEchoSession(client) {
+  const { sessionId } = await client.createSession({
+    shell: '/bin/sh',
+    args: ['-c', ECHO_PROGRAM],
+    cwd: ROOT,
+    cols: 80,
+    rows: 24,
+  });
+  return sessionId;
+}
+
+/** Subscribe the socket client to an echo session; resolves with its output waiter once READY is seen. */
+export async function subscribeEcho(client, sessionId) {
+  const output = outputWaiter();
+  client.on('output', (event) => {
+    if (event.sessionId === sessionId) output.feed(event.data.toString('latin1'));
+  });
+  const ready = output.waitFor('READY');
+  await client.subscribe(sessionId, { fromOffset: 0 });
+  await ready;
+  output.reset();
+  return output;
+}
+
 export function outputWaiter() {
   let seen = '';
   let waiting = null;

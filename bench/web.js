@@ -10,6 +10,8 @@
 import WebSocket from 'ws';
 import {
   cpuDelta,
+  createEchoSession,
+  ECHO_PROGRAM,
   flood,
   log,
   MB,
@@ -20,6 +22,7 @@ import {
   ROOT,
   rawPtyEcho,
   startDaemon,
+  subscribeEcho,
   threadCpu,
   timeEchoes,
 } from './lib.js';
@@ -31,8 +34,6 @@ const ECHO_BLOCKS = 10;
 const WARMUP = 50;
 /** A transfer that has not finished by then has hung: fail instead of waiting forever. */
 const TIMEOUT_MS = 60_000;
-/** `cat` itself echoes (the line discipline does not), so each byte crosses the program (as in echo.js). */
-const ECHO_PROGRAM = "stty raw -echo; printf 'READY\\n'; exec cat";
 const VARIANTS = ['raw', 'socket', 'ws', 'sse'];
 const LABEL = { raw: 'raw node-pty', socket: 'socket client', ws: 'WebSocket', sse: 'SSE' };
 
@@ -212,21 +213,8 @@ async function exitWatcher(daemon) {
 /** `cat` in a session, echoed to the socket client; the keystroke goes as write_input without ack. */
 async function socketEcho(daemon) {
   const client = await daemon.connect();
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', ECHO_PROGRAM],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
-  const output = outputWaiter();
-  client.on('output', (event) => {
-    if (event.sessionId === sessionId) output.feed(event.data.toString('latin1'));
-  });
-  const ready = output.waitFor('READY');
-  await client.subscribe(sessionId, { fromOffset: 0 });
-  await ready;
-  output.reset();
+  const sessionId = await createEchoSession(client);
+  const output = await subscribeEcho(client, sessionId);
   return {
     async echo(rounds) {
       return timeEchoes(rounds, output.waitFor, (byte) => client.input(sessionId, byte));
@@ -237,13 +225,7 @@ async function socketEcho(daemon) {
 
 /** `cat` in a session, through a WebSocket: `input{seq,data}` out, the byte back in a binary frame. */
 async function wsEcho(daemon, client) {
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', ECHO_PROGRAM],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
+  const sessionId = await createEchoSession(client);
   const output = outputWaiter();
   const ws = await openTerminal(daemon, sessionId, 0);
   const ready = output.waitFor('READY');
