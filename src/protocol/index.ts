@@ -1,3 +1,4 @@
 export * from './agents.js';
 export { TowerError } from './errors.js';
+export * from './limits.js';
 export * from './socket.js';

@@ -8,11 +8,10 @@
  */
 import { z } from 'zod';
 import { AgentClientMessages, AgentDaemonMessages, AgentErrorCodes, AgentStatus } from './agents.js';
-import { reply, reqId, request, sessionId } from './message.js';
+import { cols, reply, reqId, request, rows, sessionId } from './message.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-const dimension = z.number().int().min(1).max(1000);
 const offset = z.number().int().min(0);
 const base64 = z
   .string()
@@ -41,8 +40,8 @@ export const CreateSessionRequest = request(
       .record(z.string(), z.string())
       .optional()
       .describe('added to the environment; kept in memory only, never stored (values may hold secrets)'),
-    cols: dimension.optional().describe('default 80'),
-    rows: dimension.optional().describe('default 24'),
+    cols: cols.optional().describe('default 80'),
+    rows: rows.optional().describe('default 24'),
     name: z.string().max(200).optional().describe('extension: a display name'),
     args: z
       .array(z.string())
@@ -66,7 +65,7 @@ export const WriteInputRequest = request(
 
 export const ResizeRequest = request(
   'resize',
-  { session_id: sessionId, cols: dimension, rows: dimension },
+  { session_id: sessionId, cols, rows },
   'Resize the PTY and the screen model.',
 );
 

@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } from './agents.js';
+import { cols, rows } from './message.js';
 import { SessionInfo } from './socket.js';
 
 export { AttentionEvent, PromptInfo, RuntimeInfo };
 
-const dimension = z.number().int().min(1).max(1000);
 const offset = z.number().int().min(0);
 
 // ---------------------------------------------------------------- REST
@@ -37,8 +37,8 @@ export const CreateSessionBody = z
       .describe("arguments of the command, or extra arguments after the runtime's own"),
     cwd: z.string().min(1).optional(),
     name: z.string().max(200).optional(),
-    cols: dimension.optional(),
-    rows: dimension.optional(),
+    cols: cols.optional(),
+    rows: rows.optional(),
   })
   .strict()
   .refine((b) => b.runtime === undefined || b.command === undefined, {
@@ -57,7 +57,7 @@ export const InputBody = z
   })
   .describe('POST /api/sessions/:id/input');
 
-export const ResizeBody = z.object({ cols: dimension, rows: dimension }).strict();
+export const ResizeBody = z.object({ cols, rows }).strict();
 
 export const SessionResponse = z.object({ session: SessionInfo });
 export const SessionListResponse = z.object({ sessions: z.array(SessionInfo) });
@@ -89,7 +89,7 @@ export const WsClientMessage = z.discriminatedUnion('type', [
       data: z.string().describe('text to type (UTF-8)'),
     })
     .describe('Typing. Refused for viewers.'),
-  z.object({ type: z.literal('resize'), cols: dimension, rows: dimension }).describe('Claims the size.'),
+  z.object({ type: z.literal('resize'), cols, rows }).describe('Claims the size.'),
   z
     .object({ type: z.literal('ack'), offset })
     .describe('The client has rendered output up to offset (send from the terminal write callback).'),

@@ -13,6 +13,7 @@
 import type { FitAddon } from '@xterm/addon-fit';
 import type { SearchAddon } from '@xterm/addon-search';
 import type { Terminal } from '@xterm/xterm';
+import { MAX_COLS, MAX_ROWS } from '../../src/protocol/limits.js';
 import { h } from './dom.js';
 import { QueryReplies } from './query-replies.js';
 import { SearchBox } from './search-box.js';
@@ -146,7 +147,10 @@ export class TerminalView {
     if (this.element.clientWidth === 0 || this.element.clientHeight === 0) return null;
     const dims = this.fit.proposeDimensions();
     if (!dims || !Number.isFinite(dims.cols) || !Number.isFinite(dims.rows)) return null;
-    return { cols: Math.max(2, Math.min(1000, dims.cols)), rows: Math.max(1, Math.min(1000, dims.rows)) };
+    return {
+      cols: Math.max(2, Math.min(MAX_COLS, dims.cols)),
+      rows: Math.max(1, Math.min(MAX_ROWS, dims.rows)),
+    };
   }
 
   private scheduleFit(): void {
