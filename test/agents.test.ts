@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
-import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
+import { startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
@@ -138,8 +138,12 @@ describe('the shell runtime', () => {
     await waitState(client, id, 'idle');
     const prompt = await client.sendPrompt(id, 'sleep 1.5; echo slept-$((6*7))');
     expect((await events.settled(prompt.id)).state).toBe('delivered');
-    const busy = await waitState(client, id, 'busy');
-    expect(busy.agent.reason).toBe('running sleep');
+    // Tower assumes busy once it submitted ('prompt submitted'); the foreground process then names it.
+    await waitFor(
+      async () => (await sessionInfo(client, id)).agent.reason === 'running sleep',
+      'the shell to be busy running sleep',
+    );
+    expect((await sessionInfo(client, id)).agent.state).toBe('busy');
     await waitState(client, id, 'idle');
     expect(await screenText(id)).toContain('slept-42');
   });
