@@ -7,3 +7,9 @@
  */
 export const MAX_COLS = 500;
 export const MAX_ROWS = 200;
+
+/**
+ * Input waiting for a program that is not reading it, per session. Past this, typing is refused with
+ * `input_full` rather than held without bound (a 256 KiB prompt paste fits several times over).
+ */
+export const MAX_INPUT_QUEUE_BYTES = 1024 * 1024;

@@ -305,6 +305,7 @@ export const ErrorCode = z
     'bad_cwd',
     'command_not_found',
     'offset_not_retained',
+    'input_full',
     ...AgentErrorCodes,
     'internal',
   ])

@@ -64,10 +64,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     this.store = new SessionStore(join(options.stateDir, 'tower.db'));
     this.screen = new ScreenHost({ scrollback: options.scrollback });
-    this.screen.onReply = (id, data) => {
-      const session = this.sessions.get(id);
-      if (session && !session.ended) session.write(data);
-    };
+    this.screen.onReply = (id, data) => this.sessions.get(id)?.reply(data);
     this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);
     this.screen.onRestart = () => {
       for (const session of this.sessions.values()) session.screenLost();

@@ -138,8 +138,14 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.pty && !this.ended ? this.pty.foregroundProcess() : null;
   }
 
+  /** Type into the program: queued (bounded) while it is not reading; `input_full` past the bound. */
   write(data: Buffer | string): void {
     this.requireLive().write(data);
+  }
+
+  /** The screen model's answer to a terminal query; dropped if the program has ended or is not reading. */
+  reply(data: string): void {
+    if (this.pty && !this.ended) this.pty.reply(data);
   }
 
   resize(cols: number, rows: number): void {

@@ -5,6 +5,8 @@
 import { readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as nodePty from '@lydell/node-pty';
+import { TowerError } from '../protocol/errors.js';
+import { PtyInput } from './pty-input.js';
 
 export interface PtySpawnOptions {
   command: string;
@@ -26,7 +28,11 @@ export interface PtyProcess {
   onData(listener: (chunk: Buffer) => void): void;
   /** Fires once, after the last byte has been passed to the data listener. */
   onExit(listener: (exit: PtyExit) => void): void;
+  /** Queue input (bounded; see PtyInput): throws `input_full` when the program is not reading. */
   write(data: Buffer | string): void;
+  /** An answer to a terminal query: dropped, not queued, when the program is not reading. */
+  reply(data: Buffer | string): void;
+  /** Throws `session_not_running` once the program has exited (the resize raced the exit). */
   resize(cols: number, rows: number): void;
   /** Stop reading the PTY (the child blocks once the kernel buffer is full). */
   pause(): void;
@@ -89,8 +95,16 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
     return destroy(error);
   };
 
+  // Never node-pty's write: it busy-loops on EAGAIN when the program stops reading.
+  const input = new PtyInput(masterFd);
+  let exited = false;
+
   // node-pty emits exit after its stream has closed, so after the drain above.
-  child.onExit(({ exitCode, signal }) => exitListener({ exitCode, signal: signal ? signal : null }));
+  child.onExit(({ exitCode, signal }) => {
+    exited = true;
+    input.close();
+    exitListener({ exitCode, signal: signal ? signal : null });
+  });
 
   return {
     pid: child.pid,
@@ -100,8 +114,17 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
     onExit: (listener) => {
       exitListener = listener;
     },
-    write: (data) => child.write(data as string),
-    resize: (cols, rows) => child.resize(cols, rows),
+    write: (data) => input.write(Buffer.from(data)),
+    reply: (data) => input.reply(Buffer.from(data)),
+    resize: (cols, rows) => {
+      try {
+        child.resize(cols, rows);
+      } catch (error) {
+        // The ioctl fails with EBADF once node-pty has closed the master after the exit.
+        if (exited || stream.destroyed) throw new TowerError('session_not_running', 'the program has exited');
+        throw error;
+      }
+    },
     pause: () => child.pause(),
     resume: () => child.resume(),
     kill: (signal = 'SIGHUP') => child.kill(signal),
