@@ -13,3 +13,13 @@ export const MAX_ROWS = 200;
  * `input_full` rather than held without bound (a 256 KiB prompt paste fits several times over).
  */
 export const MAX_INPUT_QUEUE_BYTES = 1024 * 1024;
+
+/**
+ * A session id is a directory name under <state-dir>/sessions/: a letter or digit first (no `.`, `..`,
+ * hidden names or option-like `-x`), then letters, digits, dot, dash or underscore; 64 at most.
+ */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isSafeSessionId(id: string): boolean {
+  return SESSION_ID_PATTERN.test(id);
+}

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { AgentClientMessages, AgentDaemonMessages, AgentErrorCodes, AgentStatus } from './agents.js';
+import { SESSION_ID_PATTERN } from './limits.js';
 import { cols, reply, reqId, request, rows, sessionId } from './message.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -31,7 +32,10 @@ export const CreateSessionRequest = request(
   {
     id: z
       .string()
-      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
+      .regex(
+        SESSION_ID_PATTERN,
+        'must start with a letter or digit, then up to 63 letters, digits, dot, dash or underscore',
+      )
       .optional()
       .describe('chosen by the client (agor-pty); generated when absent'),
     shell: z.string().min(1).optional().describe("the program to run; default: the user's shell"),

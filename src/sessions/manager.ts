@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { SessionInfo } from '../protocol/index.js';
-import { TowerError } from '../protocol/index.js';
+import { isSafeSessionId, TowerError } from '../protocol/index.js';
 import { Journal } from '../terminal/journal.js';
 import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
@@ -17,6 +17,8 @@ import { SessionStore } from './store.js';
 
 export interface ManagerOptions {
   stateDir: string;
+  /** Where problems found in stored state are reported; default: stderr. */
+  warn?: (message: string) => void;
   ringBytes?: number;
   diskCapBytes?: number;
   scrollback?: number;
@@ -55,11 +57,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly ringBytes: number;
   private readonly offsetTimer: NodeJS.Timeout;
   private readonly dirtyOffsets = new Set<Session>();
+  private readonly warn: (message: string) => void;
 
   constructor(private readonly options: ManagerOptions) {
     super();
+    this.warn = options.warn ?? ((message) => process.stderr.write(`tower: ${message}\n`));
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
-    this.sessionsDir = join(options.stateDir, 'sessions');
+    this.sessionsDir = join(resolve(options.stateDir), 'sessions');
     mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     this.store = new SessionStore(join(options.stateDir, 'tower.db'));
@@ -193,6 +197,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
 
   private restore(): void {
     for (const stored of this.store.all()) {
+      if (!isSafeSessionId(stored.id)) {
+        this.warn(
+          `skipping stored session ${JSON.stringify(stored.id)}: unsafe id (its files are left alone)`,
+        );
+        continue;
+      }
       const meta: SessionMeta = { ...stored };
       if (meta.status === 'running') meta.status = 'lost';
       const journal = this.openJournal(meta.id, true);
@@ -201,7 +211,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   }
 
   private openJournal(id: string, readOnly: boolean): Journal {
-    const dir = join(this.sessionsDir, id);
+    const dir = sessionDir(this.sessionsDir, id);
     if (readOnly && !existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     return Journal.open(dir, {
       ringBytes: this.ringBytes,
@@ -223,6 +233,15 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     for (const session of this.dirtyOffsets) this.save(session);
     this.dirtyOffsets.clear();
   }
+}
+
+/** The session's directory, which no id can lead out of `sessionsDir`. */
+export function sessionDir(sessionsDir: string, id: string): string {
+  const dir = join(sessionsDir, id);
+  if (!isSafeSessionId(id) || dirname(dir) !== sessionsDir) {
+    throw new TowerError('bad_message', `unsafe session id: ${JSON.stringify(id)}`);
+  }
+  return dir;
 }
 
 function endSession(session: Session): Promise<void> {

@@ -14,6 +14,8 @@ export interface TestDaemon {
   process: ChildProcess;
   /** The web workspace's base URL (scheme://host:port, no token), or null with `--no-http`. */
   httpUrl: string | null;
+  /** Everything the current daemon process printed (stdout and stderr) so far. */
+  output(): string;
   connect(): Promise<TowerClient>;
   /** Graceful stop (SIGTERM) and wait for exit. */
   stop(): Promise<void>;
@@ -37,7 +39,7 @@ function launch(
   stateDir: string,
   extraArgs: string[] = [],
   extraEnv: Record<string, string> = {},
-): Promise<{ child: ChildProcess; httpUrl: string | null }> {
+): Promise<{ child: ChildProcess; httpUrl: string | null; output: () => string }> {
   const args = withFreePort(extraArgs);
   const http = !args.includes('--no-http');
   return new Promise((resolvePromise, reject) => {
@@ -51,7 +53,10 @@ function launch(
       const web = WEB_LINE.exec(output);
       if (http ? web : output.includes('listening on')) {
         child.stdout?.off('data', onData);
-        resolvePromise({ child, httpUrl: web ? web[1]! : null });
+        child.stdout?.on('data', (more: Buffer) => {
+          output += more.toString();
+        });
+        resolvePromise({ child, httpUrl: web ? web[1]! : null, output: () => output });
       }
     };
     child.stdout?.on('data', onData);
@@ -71,7 +76,7 @@ export async function startTestDaemon(
   options: { stateDir?: string; serveArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<TestDaemon> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
-  let { child, httpUrl } = await launch(stateDir, options.serveArgs, options.env);
+  let { child, httpUrl, output } = await launch(stateDir, options.serveArgs, options.env);
   const daemon: TestDaemon = {
     stateDir,
     socketPath: join(stateDir, 'tower.sock'),
@@ -81,6 +86,7 @@ export async function startTestDaemon(
     get httpUrl() {
       return httpUrl;
     },
+    output: () => output(),
     connect: () => TowerClient.connect({ stateDir }),
     stop: async () => {
       child.kill('SIGTERM');
@@ -91,7 +97,7 @@ export async function startTestDaemon(
       await waitExit(child);
     },
     restart: async () => {
-      ({ child, httpUrl } = await launch(stateDir, options.serveArgs, options.env));
+      ({ child, httpUrl, output } = await launch(stateDir, options.serveArgs, options.env));
     },
     dispose: async () => {
       await daemon.stop();
