@@ -200,14 +200,17 @@ describe('Journal disk cap', () => {
   it('names segments by zero-padded start offset with private permissions', () => {
     const journal = Journal.open(dir, { segmentBytes: 1000, diskCapBytes: 1_000_000 });
     for (let i = 0; i < 3; i++) journal.append(Buffer.alloc(1000, i));
-    expect(fs.readdirSync(dir).sort()).toEqual([
-      '0000000000000000.seg',
-      '0000000000001000.seg',
-      '0000000000002000.seg',
+    expect(segmentStarts(dir)).toEqual([0, 1000, 2000]);
+    // Sealed segments carry their size and checksum; the one being written does not yet.
+    expect(fs.readdirSync(dir).filter((name) => name.endsWith('.sum'))).toEqual([
+      '0000000000000000.sum',
+      '0000000000001000.sum',
     ]);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(dir, '0000000000001000.seg')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(dir, '0000000000001000.sum')).mode & 0o777).toBe(0o600);
     journal.close();
+    expect(fs.existsSync(path.join(dir, '0000000000002000.sum'))).toBe(true);
   });
 });
 
@@ -243,7 +246,7 @@ describe('Journal reopen', () => {
     reader.close();
   });
 
-  it('starts empty in a fresh dir and ignores segments cut off by a gap', () => {
+  it('starts empty in a fresh dir, and keeps the segments on both sides of a gap', () => {
     const options = { segmentBytes: 1000, diskCapBytes: 1_000_000 };
     const journal = Journal.open(dir, options);
     expect([journal.start, journal.end, journal.ringStart]).toEqual([0, 0, 0]);
@@ -252,12 +255,15 @@ describe('Journal reopen', () => {
     fs.rmSync(path.join(dir, '0000000000001000.seg'));
 
     const reopened = Journal.open(dir, options);
-    expect(reopened.start).toBe(2000);
-    expect(reopened.end).toBe(4000);
+    expect([reopened.start, reopened.end]).toEqual([0, 4000]);
+    // A read stops at the gap; inside it, the error names the bytes; nextRetained steps over it.
+    expect(reopened.read(0, 4000).equals(Buffer.alloc(1000, 0))).toBe(true);
+    expect(() => reopened.read(1500, 10)).toThrow(/output 1500-2000 was not saved/);
+    expect(reopened.nextRetained(1000)).toBe(2000);
     expect(
       reopened.read(2000, 2000).equals(Buffer.concat([Buffer.alloc(1000, 2), Buffer.alloc(1000, 3)])),
     ).toBe(true);
-    expect(fs.existsSync(path.join(dir, '0000000000000000.seg'))).toBe(false);
+    expect(reopened.health().gaps).toEqual([{ from: 1000, to: 2000, reason: 'not_saved' }]);
     reopened.destroy();
     expect(fs.existsSync(dir)).toBe(false);
   });

@@ -1,31 +1,39 @@
+/**
+ * A session's output with absolute offsets: the newest bytes in memory (OutputRing), everything retained
+ * on disk (SegmentLog). Appends never fail for the disk's sake: when the disk refuses bytes they stay in
+ * memory, the failure is reported, writing is retried (at most once a second, back-filling from memory
+ * what it still holds), and what could not be saved in time becomes a recorded gap.
+ */
 import fs from 'node:fs';
-import path from 'node:path';
+import { OutputRing } from './ring.js';
+import { type Gap, SegmentLog } from './segment-log.js';
 
 const MiB = 1024 * 1024;
-const SEGMENT_FILE = /^(\d{16})\.seg$/;
-/**
- * Appends smaller than this are copied into a shared slab instead of becoming ring entries of their own:
- * an interactive session emits many tiny chunks, and one Buffer object per keystroke echo would cost far
- * more memory than the bytes themselves.
- */
-const SMALL_APPEND_BYTES = 4096;
-const SLAB_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+const RETRY_WRITE_MS = 1000;
+/** Gaps reported per session (the newest). */
+const MAX_REPORTED_GAPS = 16;
+
+export type { Gap } from './segment-log.js';
 
 export interface JournalOptions {
   ringBytes?: number; // in-memory bytes kept, default 8 MiB
   diskCapBytes?: number; // on-disk bytes kept, default 256 MiB; oldest segments dropped first
   segmentBytes?: number; // size of one segment file, default min(16 MiB, diskCapBytes / 4)
   readOnly?: boolean; // reopen an existing log for reading only (after a daemon restart)
+  /** Problems worth a line in the daemon's log (a full disk, a damaged segment). */
+  warn?: (message: string) => void;
+  /** Called when saving to disk stops or starts working again. */
+  onHealthChange?: () => void;
+  /** Called when a new segment file is started (the disk use grew by a segment: check a budget). */
+  onNewSegment?: () => void;
 }
 
-interface Segment {
-  start: number;
-  size: number;
-}
-
-function segmentFileName(start: number): string {
-  return String(start).padStart(16, '0') + '.seg';
+export interface JournalHealth {
+  /** Why output is not being saved right now; null while it is. */
+  error: string | null;
+  /** Output that is not on disk, or not readable there, newest last. */
+  gaps: Gap[];
 }
 
 function checkSize(name: string, value: number, min: number): number {
@@ -34,108 +42,41 @@ function checkSize(name: string, value: number, min: number): number {
   return value;
 }
 
-/** Segments found in dir, oldest first, plus those cut off from the newest by a gap (unusable). */
-function scanSegments(dir: string): { segments: Segment[]; orphans: Segment[] } {
-  if (!fs.existsSync(dir)) return { segments: [], orphans: [] };
-  const found: Segment[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    const match = SEGMENT_FILE.exec(name);
-    if (match) found.push({ start: Number(match[1]), size: fs.statSync(path.join(dir, name)).size });
-  }
-  found.sort((a, b) => a.start - b.start);
-  // Offsets are only meaningful in a contiguous run ending at the newest segment (end is derived from it).
-  let firstContiguous = Math.max(0, found.length - 1);
-  while (firstContiguous > 0) {
-    const prev = found[firstContiguous - 1]!;
-    if (prev.start + prev.size !== found[firstContiguous]!.start) break;
-    firstContiguous--;
-  }
-  return { segments: found.slice(firstContiguous), orphans: found.slice(0, firstContiguous) };
-}
-
-/** Binary search over ascending starts in [low, high]: the last index whose start is <= offset. */
-function lastAtOrBelow(
-  offset: number,
-  low: number,
-  high: number,
-  startAt: (index: number) => number,
-): number {
-  while (low < high) {
-    const mid = (low + high + 1) >>> 1;
-    if (startAt(mid) <= offset) low = mid;
-    else high = mid - 1;
-  }
-  return low;
-}
-
-/** Reads up to `length` bytes at `position` of file into target[at..]; returns how many were read. */
-function readAt(file: string, position: number, target: Buffer, at: number, length: number): number {
-  const fd = fs.openSync(file, 'r');
-  try {
-    let done = 0;
-    while (done < length) {
-      const got = fs.readSync(fd, target, at + done, length - done, position + done);
-      if (got === 0) break;
-      done += got;
-    }
-    return done;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export class Journal {
   readonly dir: string;
-  private readonly ringBytes: number;
-  private readonly diskCapBytes: number;
-  private readonly segmentBytes: number;
   private readonly readOnly: boolean;
-
-  private readonly segments: Segment[];
-  private diskBytes: number;
+  private readonly log: SegmentLog;
+  private readonly ring: OutputRing;
   private endOffset: number;
-  private writeFd: number | null = null;
-
-  // Chunk i holds [ringStarts[i], ringStarts[i] + ringChunks[i].length); entries below ringHead are evicted
-  // and compacted away lazily so eviction stays O(1) amortized.
-  private ringChunks: Buffer[] = [];
-  private ringStarts: number[] = [];
-  private ringHead = 0;
-  private ringSize = 0;
-  private slab: Buffer | null = null;
-  private slabUsed = 0;
+  private closed = false;
+  /** Set while the disk refuses writes: since which offset output is held in memory only. */
+  private failure: { error: string; since: number; at: number } | null = null;
+  private readonly warn: (message: string) => void;
+  private readonly onHealthChange: () => void;
 
   private constructor(dir: string, opts: JournalOptions) {
     this.dir = dir;
     this.readOnly = opts.readOnly ?? false;
-    this.ringBytes = checkSize('ringBytes', opts.ringBytes ?? 8 * MiB, 0);
-    this.diskCapBytes = checkSize('diskCapBytes', opts.diskCapBytes ?? 256 * MiB, 1);
-    const defaultSegmentBytes = Math.max(1, Math.min(16 * MiB, Math.floor(this.diskCapBytes / 4)));
-    this.segmentBytes = checkSize('segmentBytes', opts.segmentBytes ?? defaultSegmentBytes, 1);
-
+    this.warn = opts.warn ?? (() => {});
+    this.onHealthChange = opts.onHealthChange ?? (() => {});
+    const ringBytes = checkSize('ringBytes', opts.ringBytes ?? 8 * MiB, 0);
+    const diskCapBytes = checkSize('diskCapBytes', opts.diskCapBytes ?? 256 * MiB, 1);
+    const defaultSegmentBytes = Math.max(1, Math.min(16 * MiB, Math.floor(diskCapBytes / 4)));
+    const segmentBytes = checkSize('segmentBytes', opts.segmentBytes ?? defaultSegmentBytes, 1);
     if (!this.readOnly) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const { segments, orphans } = scanSegments(dir);
-    this.segments = segments;
-    this.diskBytes = segments.reduce((sum, segment) => sum + segment.size, 0);
-    const last = segments[segments.length - 1];
-    this.endOffset = last ? last.start + last.size : 0;
-    if (this.readOnly) return;
-
-    for (const orphan of orphans) fs.rmSync(this.segmentPath(orphan.start), { force: true });
-    if (last) {
-      this.writeFd = fs.openSync(this.segmentPath(last.start), 'a', 0o600);
-    } else {
-      this.openNewSegment();
-    }
-    this.enforceDiskCap();
+    this.log = new SegmentLog(dir, { diskCapBytes, segmentBytes }, this.warn, opts.onNewSegment);
+    this.endOffset = this.log.end;
+    this.ring = new OutputRing(ringBytes, this.endOffset);
   }
 
   static open(dir: string, opts: JournalOptions = {}): Journal {
     return new Journal(dir, opts);
   }
 
+  /** The earliest retained offset (on disk or in memory). */
   get start(): number {
-    return this.segments[0]?.start ?? this.endOffset;
+    const first = this.log.first;
+    return first === null ? this.ring.start : Math.min(first, this.ring.start);
   }
 
   get end(): number {
@@ -143,18 +84,41 @@ export class Journal {
   }
 
   get ringStart(): number {
-    return this.ringHead < this.ringStarts.length ? this.ringStarts[this.ringHead]! : this.endOffset;
+    return this.ring.start;
+  }
+
+  get diskBytes(): number {
+    return this.log.diskBytes;
+  }
+
+  /** Segments a disk budget may drop (all but the newest). */
+  get droppableSegments(): number {
+    return this.log.droppable;
+  }
+
+  /** Drop the oldest segment on disk; returns the bytes freed. */
+  dropOldestSegment(): number {
+    return this.log.dropOldest();
+  }
+
+  health(): JournalHealth {
+    const gaps = this.log.gaps().filter((gap) => gap.to > this.start);
+    if (this.failure) gaps.push({ from: this.failure.since, to: this.endOffset, reason: 'not_saved' });
+    const error = this.failure
+      ? `${this.failure.error}: output since offset ${this.failure.since} is kept in memory only`
+      : null;
+    return { error, gaps: gaps.slice(-MAX_REPORTED_GAPS) };
   }
 
   append(data: Uint8Array): number {
-    if (this.writeFd === null) throw new Error(this.readOnly ? 'journal is read-only' : 'journal is closed');
+    if (this.readOnly) throw new Error('journal is read-only');
+    if (this.closed) throw new Error('journal is closed');
     const offset = this.endOffset;
     if (data.length === 0) return offset;
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.writeToDisk(bytes);
+    this.ring.append(bytes);
     this.endOffset += bytes.length;
-    this.addToRing(bytes, offset);
-    this.enforceDiskCap();
+    this.persist(bytes, offset);
     return offset;
   }
 
@@ -162,38 +126,43 @@ export class Journal {
     if (!Number.isSafeInteger(from) || from > this.endOffset) {
       throw new RangeError(`offset ${from} is past the end (${this.endOffset})`);
     }
-    if (from < this.ringStart) return null;
-    const length = Math.max(0, Math.min(this.endOffset - from, maxBytes));
-    if (length === 0) return EMPTY;
-
-    let index = lastAtOrBelow(from, this.ringHead, this.ringStarts.length - 1, (i) => this.ringStarts[i]!);
-    const first = this.ringChunks[index]!;
-    const firstOffset = from - this.ringStarts[index]!;
-    if (firstOffset + length <= first.length) return first.subarray(firstOffset, firstOffset + length);
-
-    const pieces = [first.subarray(firstOffset)];
-    let collected = first.length - firstOffset;
-    while (collected < length) {
-      const chunk = this.ringChunks[++index]!;
-      const take = Math.min(chunk.length, length - collected);
-      pieces.push(take === chunk.length ? chunk : chunk.subarray(0, take));
-      collected += take;
-    }
-    return Buffer.concat(pieces, length);
+    return this.ring.read(from, maxBytes);
   }
 
+  /**
+   * Up to maxBytes from `from`, from memory or disk. May return fewer (a read stops at a gap); throws a
+   * GapError when `from` itself lies in a gap (see nextRetained).
+   */
   read(from: number, maxBytes: number): Buffer {
     if (!Number.isSafeInteger(from) || from < this.start || from > this.endOffset) {
       throw new RangeError(`offset_not_retained: ${from} is outside [${this.start}, ${this.endOffset}]`);
     }
-    if (from >= this.ringStart) return this.readRing(from, maxBytes)!;
+    if (from >= this.ring.start) return this.ring.read(from, maxBytes)!;
     const length = Math.max(0, Math.min(this.endOffset - from, maxBytes));
-    return length === 0 ? EMPTY : this.readDisk(from, length);
+    return length === 0 ? EMPTY : this.log.read(from, length);
   }
 
+  /** The first offset at or after `from` that can be read (past any gap). */
+  nextRetained(from: number): number {
+    const at = Math.max(from, this.start);
+    if (at >= this.ring.start) return at;
+    const onDisk = this.log.readableFrom(at);
+    return onDisk === null ? this.ring.start : Math.min(onDisk, this.ring.start);
+  }
+
+  /** No more appends (the program ended, or the daemon stops): seal the last segment. */
   close(): void {
-    if (this.writeFd !== null) fs.closeSync(this.writeFd);
-    this.writeFd = null;
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.readOnly) this.log.close();
+  }
+
+  /**
+   * Let go of the memory copy once the disk holds every byte (an ended session nobody looks at): reads
+   * then come from disk. Output the disk refused stays in memory.
+   */
+  releaseMemory(): void {
+    if (this.closed && !this.failure && this.log.end === this.endOffset) this.ring.release();
   }
 
   destroy(): void {
@@ -201,134 +170,37 @@ export class Journal {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private segmentPath(start: number): string {
-    return path.join(this.dir, segmentFileName(start));
-  }
-
-  private openNewSegment(): void {
-    const fd = fs.openSync(this.segmentPath(this.endOffset), 'a', 0o600);
-    if (this.writeFd !== null) fs.closeSync(this.writeFd);
-    this.writeFd = fd;
-    this.segments.push({ start: this.endOffset, size: 0 });
-  }
-
-  private writeToDisk(bytes: Buffer): void {
-    let current = this.segments[this.segments.length - 1]!;
-    if (current.size > 0 && current.size + bytes.length > this.segmentBytes) {
-      this.openNewSegment();
-      current = this.segments[this.segments.length - 1]!;
+  private persist(bytes: Buffer, offset: number): void {
+    if (this.failure) {
+      if (Date.now() - this.failure.at < RETRY_WRITE_MS) return;
+      // Back-fill what memory still holds since the failure, so a short outage leaves no gap.
+      offset = Math.max(this.failure.since, this.ring.start);
+      bytes = this.ring.read(offset, this.endOffset - offset)!;
     }
-    const fd = this.writeFd!;
-    try {
-      let written = fs.writeSync(fd, bytes);
-      while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
-    } catch (error) {
-      // A torn write would shift every later offset; cut the segment back to its last consistent size.
-      try {
-        fs.ftruncateSync(fd, current.size);
-      } catch {
-        // Nothing better to do; the original error is the one worth reporting.
+    const error = this.log.write(bytes, offset);
+    if (error) {
+      const first = this.failure === null;
+      this.failure = {
+        error: describeWriteError(error),
+        since: this.failure?.since ?? offset,
+        at: Date.now(),
+      };
+      if (first) {
+        this.warn(`${this.dir}: cannot save output (${this.failure.error}); keeping it in memory`);
+        this.onHealthChange();
       }
-      throw error;
+    } else if (this.failure) {
+      const lost = offset > this.failure.since ? `; output ${this.failure.since}-${offset} was lost` : '';
+      this.failure = null;
+      this.warn(`${this.dir}: saving output again${lost}`);
+      this.onHealthChange();
     }
-    current.size += bytes.length;
-    this.diskBytes += bytes.length;
   }
+}
 
-  private enforceDiskCap(): void {
-    while (this.diskBytes > this.diskCapBytes && this.segments.length > 1) {
-      const oldest = this.segments.shift()!;
-      this.diskBytes -= oldest.size;
-      try {
-        fs.rmSync(this.segmentPath(oldest.start), { force: true });
-      } catch {
-        // The bytes are already journaled; failing the append over space we could not reclaim helps nobody.
-      }
-    }
-  }
-
-  private addToRing(bytes: Buffer, offset: number): void {
-    if (this.ringBytes === 0) return;
-    if (bytes.length > this.ringBytes) {
-      // Copy the tail so the ring does not pin the caller's whole (larger than ring) buffer.
-      this.clearRing();
-      const kept = Buffer.from(bytes.subarray(bytes.length - this.ringBytes));
-      this.pushChunk(kept, offset + bytes.length - this.ringBytes);
-    } else if (bytes.length < SMALL_APPEND_BYTES) {
-      this.appendToSlab(bytes, offset);
-    } else {
-      this.pushChunk(bytes, offset);
-    }
-    this.evictRing();
-  }
-
-  private appendToSlab(bytes: Buffer, offset: number): void {
-    if (this.slab === null || this.slabUsed + bytes.length > this.slab.length) {
-      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-      this.slabUsed = 0;
-    }
-    const slab = this.slab;
-    bytes.copy(slab, this.slabUsed);
-    const lastIndex = this.ringChunks.length - 1;
-    const last = lastIndex >= this.ringHead ? this.ringChunks[lastIndex]! : null;
-    // Extend the newest chunk in place when it is exactly the slab's filled tail.
-    if (last?.buffer === slab.buffer && last.byteOffset + last.length === slab.byteOffset + this.slabUsed) {
-      this.ringChunks[lastIndex] = slab.subarray(this.slabUsed - last.length, this.slabUsed + bytes.length);
-      this.ringSize += bytes.length;
-    } else {
-      this.pushChunk(slab.subarray(this.slabUsed, this.slabUsed + bytes.length), offset);
-    }
-    this.slabUsed += bytes.length;
-  }
-
-  private pushChunk(chunk: Buffer, offset: number): void {
-    this.ringChunks.push(chunk);
-    this.ringStarts.push(offset);
-    this.ringSize += chunk.length;
-  }
-
-  private clearRing(): void {
-    this.ringChunks = [];
-    this.ringStarts = [];
-    this.ringHead = 0;
-    this.ringSize = 0;
-  }
-
-  /** Drops the oldest bytes beyond ringBytes, trimming the oldest chunk rather than dropping it whole. */
-  private evictRing(): void {
-    while (this.ringSize > this.ringBytes) {
-      const excess = this.ringSize - this.ringBytes;
-      const oldest = this.ringChunks[this.ringHead]!;
-      if (oldest.length <= excess) {
-        this.ringChunks[this.ringHead] = EMPTY;
-        this.ringHead++;
-        this.ringSize -= oldest.length;
-      } else {
-        this.ringChunks[this.ringHead] = oldest.subarray(excess);
-        this.ringStarts[this.ringHead]! += excess;
-        this.ringSize -= excess;
-      }
-    }
-    if (this.ringHead > 1024 && this.ringHead * 2 > this.ringChunks.length) {
-      this.ringChunks = this.ringChunks.slice(this.ringHead);
-      this.ringStarts = this.ringStarts.slice(this.ringHead);
-      this.ringHead = 0;
-    }
-  }
-
-  private readDisk(from: number, length: number): Buffer {
-    const out = Buffer.allocUnsafe(length);
-    let filled = 0;
-    let index = lastAtOrBelow(from, 0, this.segments.length - 1, (i) => this.segments[i]!.start);
-    while (filled < length && index < this.segments.length) {
-      const segment = this.segments[index++]!;
-      const position = from + filled - segment.start;
-      const wanted = Math.min(segment.size - position, length - filled);
-      const got = readAt(this.segmentPath(segment.start), position, out, filled, wanted);
-      filled += got;
-      // A segment shorter than recorded (truncated underneath us): return only what is certainly correct.
-      if (got < wanted) break;
-    }
-    return filled === length ? out : out.subarray(0, filled);
-  }
+function describeWriteError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return 'the disk is full (ENOSPC)';
+  if (code === 'EDQUOT') return 'the disk quota is exceeded (EDQUOT)';
+  return error.message;
 }

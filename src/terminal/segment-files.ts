@@ -1,0 +1,56 @@
+/** Reading segment files: whole-file checksums, positioned reads, and the checksum files beside them. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+const VERIFY_CHUNK_BYTES = 1024 * 1024;
+
+export function readSum(file: string): { size: number; crc: number } | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const match = /^(\d+) (\d+)\n$/.exec(text);
+  return match ? { size: Number(match[1]), crc: Number(match[2]) } : null;
+}
+
+export function checksumOf(file: string): { size: number; crc: number } {
+  const fd = openForReading(file);
+  try {
+    const buffer = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
+    let crc = 0;
+    let size = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buffer, 0, buffer.length, size);
+      if (got === 0) return { size, crc };
+      crc = crc32(buffer.subarray(0, got), crc);
+      size += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** O_NONBLOCK so that a FIFO planted in place of a segment cannot block the daemon in open(). */
+function openForReading(file: string): number {
+  return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+}
+
+/** Reads up to `length` bytes at `position` of file into target[at..]; returns how many were read. */
+export function readAt(file: string, position: number, target: Buffer, at: number, length: number): number {
+  const fd = openForReading(file);
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
+    let done = 0;
+    while (done < length) {
+      const got = fs.readSync(fd, target, at + done, length - done, position + done);
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
