@@ -1,10 +1,14 @@
 /**
  * Session metadata in SQLite. Environment values are never stored: they may hold secrets.
  * Retained output offsets are recorded for listing; after a crash the journal's files win.
+ *
+ * The database must never keep the daemon from starting: a damaged file is moved aside (the session
+ * list is then rebuilt from the journals, see manager.ts), one that cannot be opened at all (a full
+ * disk) is replaced by an in-memory database until the next start, and a malformed row is skipped.
  */
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import type { SessionMeta } from './session.js';
+import { type SessionMeta, SessionMetaSchema } from './meta.js';
 
 interface Row {
   id: string;
@@ -15,7 +19,7 @@ interface Row {
   cols: number;
   rows: number;
   pid: number | null;
-  status: SessionMeta['status'];
+  status: string;
   exit_code: number | null;
   exit_signal: number | null;
   created_at: string;
@@ -24,11 +28,6 @@ interface Row {
   last_offset: number;
   runtime: string | null;
   resumed_from: string | null;
-}
-
-export interface StoredSession extends SessionMeta {
-  firstOffset: number;
-  lastOffset: number;
 }
 
 const SCHEMA = `
@@ -51,26 +50,23 @@ CREATE TABLE IF NOT EXISTS sessions (
 )`;
 /** Columns added after the first release; added to older databases on open. */
 const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT'];
+/** SQLite result codes that mean the file itself is damaged (as opposed to the disk refusing writes). */
+const DAMAGED = /^SQLITE_(CORRUPT|NOTADB)/;
+
+class DamagedDatabase extends Error {}
 
 export class SessionStore {
-  private readonly db: Database.Database;
   private readonly upsertStatement: Database.Statement;
+  /** False when tower.db could not be opened and metadata lives in memory until the next start. */
+  readonly persistent: boolean;
 
-  constructor(file: string) {
-    // SQLite gives its -wal and -shm files the database file's mode: create it owner-only first.
-    closeSync(openSync(file, 'a', 0o600));
-    chmodSync(file, 0o600);
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
-    const present = new Set(
-      (this.db.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name),
-    );
-    for (const column of ADDED_COLUMNS) {
-      if (!present.has(column.split(' ')[0]!)) this.db.exec(`ALTER TABLE sessions ADD COLUMN ${column}`);
-    }
-    this.upsertStatement = this.db.prepare(
+  private constructor(
+    readonly database: Database.Database,
+    persistent: boolean,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.persistent = persistent;
+    this.upsertStatement = database.prepare(
       `INSERT INTO sessions (id, name, command, args, cwd, cols, rows, pid, status, exit_code, exit_signal, created_at, exited_at,
          first_offset, last_offset, runtime, resumed_from)
        VALUES (@id, @name, @command, @args, @cwd, @cols, @rows, @pid, @status, @exit_code, @exit_signal, @created_at,
@@ -81,6 +77,34 @@ export class SessionStore {
     );
   }
 
+  /** Open (or create) the database; a damaged one is moved aside and `recovered` says where. */
+  static open(file: string, warn: (message: string) => void): { store: SessionStore; recovered: boolean } {
+    try {
+      return { store: new SessionStore(openChecked(file), true, warn), recovered: false };
+    } catch (error) {
+      if (error instanceof DamagedDatabase || DAMAGED.test((error as { code?: string }).code ?? '')) {
+        const aside = moveAside(file);
+        if (aside) {
+          warn(
+            `${file} is damaged (${(error as Error).message}); moved it to ${aside} and rebuilding the ` +
+              'session list from the journals',
+          );
+          try {
+            return { store: new SessionStore(openChecked(file), true, warn), recovered: true };
+          } catch (again) {
+            error = again;
+          }
+        }
+      }
+      warn(
+        `cannot open ${file} (${(error as Error).message}); session metadata is kept in memory until the ` +
+          'next start (output is still journaled)',
+      );
+      return { store: new SessionStore(prepare(new Database(':memory:')), false, warn), recovered: true };
+    }
+  }
+
+  /** Throws when the disk refuses the write (SQLITE_FULL, I/O errors): the caller retries later. */
   save(meta: SessionMeta, offsets: { first: number; last: number }): void {
     this.upsertStatement.run({
       id: meta.id,
@@ -103,34 +127,101 @@ export class SessionStore {
     });
   }
 
-  all(): StoredSession[] {
-    const rows = this.db.prepare('SELECT * FROM sessions ORDER BY created_at, id').all() as Row[];
-    return rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      command: row.command,
-      args: JSON.parse(row.args) as string[],
-      cwd: row.cwd,
-      cols: row.cols,
-      rows: row.rows,
-      pid: row.pid,
-      status: row.status,
-      exitCode: row.exit_code,
-      exitSignal: row.exit_signal,
-      createdAt: row.created_at,
-      exitedAt: row.exited_at,
-      firstOffset: row.first_offset,
-      lastOffset: row.last_offset,
-      runtime: row.runtime,
-      resumedFrom: row.resumed_from,
-    }));
+  /** Every well-formed row; a malformed one is skipped with a warning. */
+  all(): SessionMeta[] {
+    const rows = this.database.prepare('SELECT * FROM sessions ORDER BY created_at, id').all() as Row[];
+    const sessions: SessionMeta[] = [];
+    for (const row of rows) {
+      const meta = fromRow(row);
+      if (typeof meta === 'string') this.warn(`skipping stored session ${JSON.stringify(row.id)}: ${meta}`);
+      else sessions.push(meta);
+    }
+    return sessions;
   }
 
   remove(id: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+    this.database.prepare('DELETE FROM sessions WHERE id = ?').run(id);
   }
 
   close(): void {
-    this.db.close();
+    this.database.close();
   }
+}
+
+function fromRow(row: Row): SessionMeta | string {
+  let args: unknown;
+  try {
+    args = JSON.parse(row.args);
+  } catch {
+    return 'its args are not JSON';
+  }
+  const parsed = SessionMetaSchema.safeParse({
+    id: row.id,
+    name: row.name,
+    command: row.command,
+    args,
+    cwd: row.cwd,
+    cols: row.cols,
+    rows: row.rows,
+    pid: row.pid,
+    status: row.status,
+    exitCode: row.exit_code,
+    exitSignal: row.exit_signal,
+    createdAt: row.created_at,
+    exitedAt: row.exited_at,
+    runtime: row.runtime,
+    resumedFrom: row.resumed_from,
+  });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return `${issue.path.join('.')}: ${issue.message}`;
+}
+
+function openChecked(file: string): Database.Database {
+  // SQLite gives its -wal and -shm files the database file's mode: create it owner-only first.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  const database = new Database(file);
+  try {
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    prepare(database);
+    const check = database.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new DamagedDatabase(String(check));
+    // A damaged page may only show when read.
+    database.prepare('SELECT * FROM sessions').all();
+    return database;
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+}
+
+function prepare(database: Database.Database): Database.Database {
+  database.exec(SCHEMA);
+  const present = new Set(
+    (database.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name),
+  );
+  for (const column of ADDED_COLUMNS) {
+    if (!present.has(column.split(' ')[0]!)) database.exec(`ALTER TABLE sessions ADD COLUMN ${column}`);
+  }
+  return database;
+}
+
+/** Rename the database (and its -wal and -shm files) out of the way; returns the new name. */
+function moveAside(file: string): string | null {
+  const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return null;
+  }
+  for (const suffix of ['-wal', '-shm']) {
+    try {
+      fs.renameSync(file + suffix, aside + suffix);
+    } catch {
+      // Not every database has them.
+    }
+  }
+  return aside;
 }
