@@ -14,11 +14,11 @@ export class SessionFiles {
 
   constructor(
     readonly stateDir: string,
-    private readonly warn: (message: string) => void,
+    warn: (message: string) => void,
   ) {
     this.sessionsDir = join(stateDir, 'sessions');
     fs.mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
-    this.store = SessionStore.open(join(stateDir, 'tower.db'), warn).store;
+    this.store = SessionStore.open(join(stateDir, 'tower.db'), warn);
   }
 
   /** The session's directory, which no id (given or stored) can lead out of sessions/. */

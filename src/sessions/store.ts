@@ -77,31 +77,33 @@ export class SessionStore {
     );
   }
 
-  /** Open (or create) the database; a damaged one is moved aside and `recovered` says where. */
-  static open(file: string, warn: (message: string) => void): { store: SessionStore; recovered: boolean } {
+  /** Open (or create) the database; a damaged one is moved aside, one that cannot be opened replaced. */
+  static open(file: string, warn: (message: string) => void): SessionStore {
+    let failure: unknown;
     try {
-      return { store: new SessionStore(openChecked(file), true, warn), recovered: false };
+      return new SessionStore(openChecked(file), true, warn);
     } catch (error) {
-      if (error instanceof DamagedDatabase || DAMAGED.test((error as { code?: string }).code ?? '')) {
-        const aside = moveAside(file);
-        if (aside) {
-          warn(
-            `${file} is damaged (${(error as Error).message}); moved it to ${aside} and rebuilding the ` +
-              'session list from the journals',
-          );
-          try {
-            return { store: new SessionStore(openChecked(file), true, warn), recovered: true };
-          } catch (again) {
-            error = again;
-          }
+      failure = error;
+    }
+    if (isDamaged(failure)) {
+      const aside = moveAside(file);
+      if (aside) {
+        warn(
+          `${file} is damaged (${(failure as Error).message}); moved it to ${aside} and rebuilding the ` +
+            'session list from the journals',
+        );
+        try {
+          return new SessionStore(openChecked(file), true, warn);
+        } catch (error) {
+          failure = error;
         }
       }
-      warn(
-        `cannot open ${file} (${(error as Error).message}); session metadata is kept in memory until the ` +
-          'next start (output is still journaled)',
-      );
-      return { store: new SessionStore(prepare(new Database(':memory:')), false, warn), recovered: true };
     }
+    warn(
+      `cannot open ${file} (${(failure as Error).message}); session metadata is kept in memory until the ` +
+        'next start (output is still journaled)',
+    );
+    return new SessionStore(prepare(new Database(':memory:')), false, warn);
   }
 
   /** Throws when the disk refuses the write (SQLITE_FULL, I/O errors): the caller retries later. */
@@ -146,6 +148,10 @@ export class SessionStore {
   close(): void {
     this.database.close();
   }
+}
+
+function isDamaged(error: unknown): boolean {
+  return error instanceof DamagedDatabase || DAMAGED.test((error as { code?: string }).code ?? '');
 }
 
 function fromRow(row: Row): SessionMeta | string {
