@@ -39,6 +39,7 @@ const SESSION_FIELDS = [
   'exited_at',
   'first_offset',
   'id',
+  'journal',
   'last_offset',
   'name',
   'pid',

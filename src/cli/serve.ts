@@ -1,5 +1,5 @@
 /** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { startDaemon } from '../server/daemon.js';
 import {
   DEFAULT_HTTP_HOST,
@@ -8,6 +8,8 @@ import {
   isLoopbackHost,
   startHttp,
 } from '../server/http/server.js';
+import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/manager.js';
+import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
@@ -26,6 +28,9 @@ interface ServeOptions {
   http: boolean;
   resumeLost?: boolean;
   dispatchLimit: number;
+  journalBudgetMib: number;
+  maxSessions: number;
+  limit: Record<string, string>;
 }
 
 export function serveCommand(stateDir: () => string): Command {
@@ -38,7 +43,20 @@ export function serveCommand(stateDir: () => string): Command {
       parsePositive,
       256,
     )
+    .option(
+      '--journal-budget-mib <n>',
+      'output kept on disk by all sessions together, MiB (oldest of ended sessions dropped first)',
+      parsePositive,
+      DEFAULT_JOURNAL_BUDGET_BYTES / MIB,
+    )
     .option('--scrollback <lines>', 'scrollback lines in screen snapshots', parseCount, 1000)
+    .option('--max-sessions <n>', 'running sessions at most', parsePositive, DEFAULT_MAX_SESSIONS)
+    .option(
+      '--limit <name=value>',
+      `a resource limit for every session's process, via prlimit (repeatable; ${PROCESS_LIMITS.join(', ')})`,
+      collectLimit,
+      {} as Record<string, string>,
+    )
     .option('--host <host>', 'address the web workspace listens on', DEFAULT_HTTP_HOST)
     .option('--port <port>', 'web workspace port (0: any free port)', parsePort, DEFAULT_HTTP_PORT)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key')
@@ -55,11 +73,27 @@ export function serveCommand(stateDir: () => string): Command {
     .action((options: ServeOptions) => serve(stateDir(), options));
 }
 
+function collectLimit(value: string, previous: Record<string, string>): Record<string, string> {
+  let limit: [string, string];
+  try {
+    limit = parseProcessLimit(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return { ...previous, [limit[0]]: limit[1] };
+}
+
 async function serve(dir: string, options: ServeOptions): Promise<void> {
+  if (Object.keys(options.limit).length > 0 && !prlimitPath()) {
+    throw new Error('--limit needs prlimit(1) (util-linux), which is not installed');
+  }
   const daemon = await startDaemon({
     stateDir: dir,
     ringBytes: options.ringMib * MIB,
     diskCapBytes: options.logCapMib * MIB,
+    journalBudgetBytes: options.journalBudgetMib * MIB,
+    maxSessions: options.maxSessions,
+    processLimits: options.limit,
     scrollback: options.scrollback,
     resumeLost: options.resumeLost,
     dispatchLimit: options.dispatchLimit,

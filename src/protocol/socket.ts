@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { AgentClientMessages, AgentDaemonMessages, AgentErrorCodes, AgentStatus } from './agents.js';
 import { SESSION_ID_PATTERN } from './limits.js';
 import { cols, reply, reqId, request, rows, sessionId } from './message.js';
+import { OUTPUT_GAP_REASONS, SESSION_EVENT_NAMES } from './names.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
@@ -172,6 +173,34 @@ export const CLIENT_MESSAGE_TYPES = ClientMessage.options.map((o) => o.shape.typ
 export const SessionStatus = z.enum(['running', 'exited', 'lost']);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
+export const OutputGap = z
+  .object({
+    from: offset,
+    to: offset,
+    reason: z
+      .enum(OUTPUT_GAP_REASONS)
+      .describe(
+        'not_saved: the disk refused it (readable while still in memory); damaged: fails its checksum; ' +
+          'unreadable: the file cannot be read',
+      ),
+  })
+  .describe('Output in [from, to) that is not on disk, or not readable there.');
+export type OutputGap = z.infer<typeof OutputGap>;
+
+export const JournalState = z
+  .object({
+    error: z
+      .string()
+      .nullable()
+      .describe(
+        'why output is not being saved to disk right now (kept in memory meanwhile); null while it is',
+      ),
+    gaps: z
+      .array(OutputGap)
+      .describe('output not on disk or not readable there, oldest first (the newest 16)'),
+  })
+  .describe("The state of a session's output on disk.");
+
 export const SessionInfo = z
   .object({
     id: z.string(),
@@ -193,6 +222,7 @@ export const SessionInfo = z
     agent: AgentStatus.describe('extension: what the agent is doing'),
     resumed_from: z.string().nullable().describe('extension: the session this one was restarted from'),
     queued_prompts: z.number().int().describe('extension: prompts waiting for the agent'),
+    journal: JournalState.describe('extension: whether output is being saved, and what is missing'),
   })
   .describe('One session in session_list and session_event.');
 export type SessionInfo = z.infer<typeof SessionInfo>;
@@ -280,13 +310,22 @@ export const DaemonMessage = z.discriminatedUnion('type', [
       data: z.string().describe('raw bytes from offset, base64'),
       first_offset: offset,
       last_offset: offset,
+      skipped: OutputGap.optional().describe(
+        'from_offset lay in a gap: these bytes could not be read, and data starts at offset (its end)',
+      ),
       req_id: reqId,
     },
-    'Extension: answer to read_output. Read on until offset + bytes = last_offset.',
+    'Extension: answer to read_output. Read on until offset + bytes = last_offset. A chunk ends early at a ' +
+      'gap; the next read from there reports it in skipped.',
   ),
   reply(
     'session_event',
-    { event: z.enum(['created', 'exited', 'removed', 'resized', 'status']), session: SessionInfo },
+    {
+      event: z
+        .enum(SESSION_EVENT_NAMES)
+        .describe('journal: saving output to disk stopped or started working again'),
+      session: SessionInfo,
+    },
     'Extension: sent after watch_sessions.',
   ),
   reply('session_removed', { session_id: z.string(), req_id: reqId }, 'Extension: answer to remove_session.'),
@@ -310,6 +349,7 @@ export const ErrorCode = z
     'command_not_found',
     'offset_not_retained',
     'input_full',
+    'too_many_sessions',
     ...AgentErrorCodes,
     'internal',
   ])

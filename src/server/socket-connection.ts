@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { AgentSupervisor } from '../agents/supervisor.js';
-import type { SessionInfo } from '../protocol/index.js';
+import type { SessionEventName, SessionInfo } from '../protocol/index.js';
 import {
   CLIENT_MESSAGE_TYPES,
   ClientMessage,
@@ -14,7 +14,7 @@ import {
 } from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
 import { describeParseError } from '../protocol/validation.js';
-import type { SessionEventName, SessionManager } from '../sessions/manager.js';
+import type { SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { Subscription } from '../sessions/subscription.js';
 import { tokensEqual } from '../state/token.js';
@@ -269,6 +269,7 @@ export class SocketConnection implements MessageWriter {
     entry.session.unsubscribe(entry.subscription);
   }
 
+  /** Bytes from the journal; a start inside a gap (bytes lost or damaged on disk) skips to its end, saying so. */
   private readOutput(request: RequestOf<'read_output'>): void {
     const { journal } = this.manager.get(request.session_id);
     const from = request.from_offset ?? journal.start;
@@ -278,14 +279,27 @@ export class SocketConnection implements MessageWriter {
         `offset ${from} is not retained: output is held from ${journal.start} to ${journal.end}`,
       );
     }
-    const data = journal.read(from, request.max_bytes ?? DEFAULT_READ_BYTES);
+    const maxBytes = request.max_bytes ?? DEFAULT_READ_BYTES;
+    let at = journal.nextRetained(from);
+    let data: Buffer;
+    try {
+      data = journal.read(at, maxBytes);
+    } catch (error) {
+      if (!(error instanceof TowerError)) throw error;
+      // The read found a segment unreadable or damaged just now: it is skipped from here on.
+      at = journal.nextRetained(at);
+      data = journal.read(at, maxBytes);
+    }
+    const skipped =
+      at > from ? journal.health().gaps.find((gap) => gap.from <= from && gap.to >= at) : undefined;
     this.send({
       type: 'output_chunk',
       session_id: request.session_id,
-      offset: from,
+      offset: at,
       data: data.toString('base64'),
       first_offset: journal.start,
       last_offset: journal.end,
+      skipped: at > from ? { from, to: at, reason: skipped?.reason ?? 'not_saved' } : undefined,
       req_id: request.req_id,
     });
   }

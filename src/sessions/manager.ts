@@ -1,27 +1,39 @@
 /**
- * Owns every session: creates them, restores them after a restart (as exited or lost),
- * persists their metadata and tells watchers what changed.
+ * Owns every session: creates them, restores them after a restart (as exited or lost), persists their
+ * metadata and tells watchers what changed. Nothing about the disk or the database can end the daemon
+ * or a session: failures are reported, retried, and the session list is rebuilt from the journals when
+ * the database is lost.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import type { SessionInfo } from '../protocol/index.js';
-import { isSafeSessionId, TowerError } from '../protocol/index.js';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { SessionEventName, SessionInfo } from '../protocol/index.js';
+import { TowerError } from '../protocol/index.js';
 import { Journal } from '../terminal/journal.js';
 import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
 import { checkCwd, defaultShell, resolveCommand } from './command.js';
-import { Session, type SessionMeta } from './session.js';
-import { SessionStore } from './store.js';
+import { sessionEnvironment } from './environment.js';
+import { enforceJournalBudget } from './journal-budget.js';
+import type { SessionMeta } from './meta.js';
+import { FailureLog, restoreSessions, SessionFiles } from './persistence.js';
+import { withProcessLimits } from './process-limits.js';
+import { Session } from './session.js';
 
 export interface ManagerOptions {
   stateDir: string;
-  /** Where problems found in stored state are reported; default: stderr. */
-  warn?: (message: string) => void;
   ringBytes?: number;
   diskCapBytes?: number;
+  /** All journals together on disk; default 2 GiB. */
+  journalBudgetBytes?: number;
   scrollback?: number;
+  /** Running sessions at most; default 64. */
+  maxSessions?: number;
+  /** prlimit(1) limits for every session's process, e.g. { nproc: '512', nofile: '4096' }. */
+  processLimits?: Record<string, string>;
+  /** Where problems found in stored state are reported; default: stderr. */
+  warn?: (message: string) => void;
 }
 
 export interface CreateOptions {
@@ -39,34 +51,42 @@ export interface CreateOptions {
   resumedFrom?: string | null;
 }
 
-export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized' | 'status';
-
 interface ManagerEvents {
   session: [SessionEventName, SessionInfo];
 }
 
 const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_JOURNAL_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
+export const DEFAULT_MAX_SESSIONS = 64;
 const OFFSET_SAVE_INTERVAL_MS = 2000;
+/** Ended sessions that keep their screen model and output in memory (the most recently used). */
+const WARM_ENDED_SESSIONS = 16;
 const KILL_GRACE_MS = 2000;
 
 export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly sessions = new Map<string, Session>();
-  private readonly store: SessionStore;
+  private readonly files: SessionFiles;
   private readonly screen: ScreenHost;
-  private readonly sessionsDir: string;
   private readonly ringBytes: number;
   private readonly offsetTimer: NodeJS.Timeout;
-  private readonly dirtyOffsets = new Set<Session>();
+  /** Sessions whose metadata must be written again (output moved on, or an earlier write failed). */
+  private readonly dirty = new Set<Session>();
+  /** Ended sessions holding memory, least recently used first. */
+  private readonly warm = new Set<Session>();
+  private readonly failures: FailureLog;
+  private budgetCheck: NodeJS.Immediate | undefined;
   private readonly warn: (message: string) => void;
 
   constructor(private readonly options: ManagerOptions) {
     super();
+    // Sessions are many listeners' business (every watching connection): no leak warning past ten.
+    this.setMaxListeners(0);
     this.warn = options.warn ?? ((message) => process.stderr.write(`tower: ${message}\n`));
-    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
-    this.sessionsDir = join(resolve(options.stateDir), 'sessions');
-    mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
+    this.failures = new FailureLog(this.warn);
+    const stateDir = resolve(options.stateDir);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
-    this.store = new SessionStore(join(options.stateDir, 'tower.db'));
+    this.files = new SessionFiles(stateDir, this.warn);
     this.screen = new ScreenHost({ scrollback: options.scrollback });
     this.screen.onReply = (id, data) => this.sessions.get(id)?.reply(data);
     this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);
@@ -77,8 +97,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.screen.onFailed = () => {
       for (const session of this.sessions.values()) session.screenParsed(session.journal.end);
     };
-    this.restore();
-    this.offsetTimer = setInterval(() => this.saveOffsets(), OFFSET_SAVE_INTERVAL_MS);
+    for (const meta of restoreSessions(this.files, this.warn)) {
+      if (meta.status === 'running') meta.status = 'lost';
+      this.adopt(new Session(meta, this.openJournal(meta.id, true), this.screen, null, this.screenLag()));
+    }
+    this.enforceBudget();
+    this.offsetTimer = setInterval(() => this.saveDirty(), OFFSET_SAVE_INTERVAL_MS);
     this.offsetTimer.unref();
   }
 
@@ -92,14 +116,19 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   create(options: CreateOptions): Session {
     const id = options.id ?? this.newId();
     if (this.sessions.has(id)) throw new TowerError('session_exists', `session ${id} already exists`);
+    const limit = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    const running = this.all().filter((session) => !session.ended).length;
+    if (running >= limit) {
+      throw new TowerError(
+        'too_many_sessions',
+        `${running} sessions are running, the most this daemon allows (tower serve --max-sessions); end one first`,
+      );
+    }
     const cwd = checkCwd(options.cwd ?? process.env.HOME ?? process.cwd());
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      TERM: 'xterm-256color',
-      COLORTERM: 'truecolor',
-      ...options.env,
-      TOWER_SESSION_ID: id,
-    };
+    const env = sessionEnvironment(process.env, options.env, {
+      sessionId: id,
+      stateDir: this.files.stateDir,
+    });
     const command = options.command ?? defaultShell();
     const executable = resolveCommand(command, cwd, env.PATH);
     const cols = options.cols ?? 80;
@@ -107,7 +136,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const journal = this.openJournal(id, false);
     let pty: PtyProcess;
     try {
-      pty = spawnPty({ command: executable, args: options.args ?? [], cwd, env, cols, rows });
+      const program = withProcessLimits(executable, options.args ?? [], this.options.processLimits);
+      pty = spawnPty({ ...program, cwd, env, cols, rows });
     } catch (error) {
       journal.destroy();
       throw new TowerError('internal', `cannot start ${command}: ${(error as Error).message}`);
@@ -165,24 +195,26 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const session = this.get(id);
     if (!session.ended) throw new TowerError('session_running', `session ${id} is running; close it first`);
     this.sessions.delete(id);
-    this.dirtyOffsets.delete(session);
+    this.dirty.delete(session);
+    this.warm.delete(session);
     const info = session.info();
     session.dispose();
     session.journal.destroy();
-    this.store.remove(id);
+    this.failures.attempt(`forget ${id}`, () => this.files.forget(id));
     this.emit('session', 'removed', info);
   }
 
   /** Stop every running session (recording how each ended), then release everything. */
   async shutdown(): Promise<void> {
     clearInterval(this.offsetTimer);
+    clearImmediate(this.budgetCheck);
     const running = [...this.sessions.values()].filter((session) => !session.ended);
     await Promise.all(running.map((session) => endSession(session)));
     for (const session of this.sessions.values()) {
       this.save(session);
       session.journal.close();
     }
-    this.store.close();
+    this.files.close();
     await this.screen.close();
   }
 
@@ -190,34 +222,54 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.sessions.set(session.id, session);
     this.save(session);
     session.on('changed', () => this.save(session));
-    session.on('output', () => this.dirtyOffsets.add(session));
+    session.on('output', () => this.dirty.add(session));
     session.on('status', () => this.emit('session', 'status', session.info()));
+    session.on('journal', () => this.emit('session', 'journal', session.info()));
+    session.on('problem', (message) => this.warn(message));
+    session.on('exit', () => this.touch(session));
+    session.on('used', () => this.touch(session));
     return session;
   }
 
-  private restore(): void {
-    for (const stored of this.store.all()) {
-      if (!isSafeSessionId(stored.id)) {
-        this.warn(
-          `skipping stored session ${JSON.stringify(stored.id)}: unsafe id (its files are left alone)`,
-        );
-        continue;
-      }
-      const meta: SessionMeta = { ...stored };
-      if (meta.status === 'running') meta.status = 'lost';
-      const journal = this.openJournal(meta.id, true);
-      this.adopt(new Session(meta, journal, this.screen, null, this.screenLag()));
+  /** Keep a recently used ended session in memory; past the limit, the least recently used rests. */
+  private touch(session: Session): void {
+    if (!session.ended) return;
+    this.warm.delete(session);
+    this.warm.add(session);
+    for (const oldest of this.warm) {
+      if (this.warm.size <= WARM_ENDED_SESSIONS) break;
+      this.warm.delete(oldest);
+      oldest.rest();
     }
   }
 
   private openJournal(id: string, readOnly: boolean): Journal {
-    const dir = sessionDir(this.sessionsDir, id);
-    if (readOnly && !existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return Journal.open(dir, {
+    return Journal.open(this.files.journalDir(id), {
       ringBytes: this.ringBytes,
       diskCapBytes: this.options.diskCapBytes,
       readOnly,
+      warn: this.warn,
+      onHealthChange: () => this.sessions.get(id)?.journalChanged(),
+      onNewSegment: () => this.scheduleBudgetCheck(),
     });
+  }
+
+  private scheduleBudgetCheck(): void {
+    this.budgetCheck ??= setImmediate(() => {
+      this.budgetCheck = undefined;
+      this.enforceBudget();
+    });
+  }
+
+  private enforceBudget(): void {
+    const limit = this.options.journalBudgetBytes ?? DEFAULT_JOURNAL_BUDGET_BYTES;
+    const sessions = this.all().map((session) => ({
+      journal: session.journal,
+      ended: session.ended,
+      since: session.meta.exitedAt ?? session.meta.createdAt,
+    }));
+    if (enforceJournalBudget(limit, sessions) > 0)
+      for (const session of this.sessions.values()) this.dirty.add(session);
   }
 
   /** The emulator may lag the journal by at most half the ring, so a snapshot's offset is always still in memory. */
@@ -225,23 +277,18 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return { high: Math.floor(this.ringBytes / 2), low: Math.floor(this.ringBytes / 4) };
   }
 
+  /** Write a session's metadata; a failure (a full disk) is reported once and retried with the next save. */
   private save(session: Session): void {
-    this.store.save(session.meta, { first: session.journal.start, last: session.journal.end });
+    const ok = this.failures.attempt('save session metadata', () =>
+      this.files.save(session.meta, { first: session.journal.start, last: session.journal.end }),
+    );
+    if (ok) this.dirty.delete(session);
+    else this.dirty.add(session);
   }
 
-  private saveOffsets(): void {
-    for (const session of this.dirtyOffsets) this.save(session);
-    this.dirtyOffsets.clear();
+  private saveDirty(): void {
+    for (const session of [...this.dirty]) this.save(session);
   }
-}
-
-/** The session's directory, which no id can lead out of `sessionsDir`. */
-export function sessionDir(sessionsDir: string, id: string): string {
-  const dir = join(sessionsDir, id);
-  if (!isSafeSessionId(id) || dirname(dir) !== sessionsDir) {
-    throw new TowerError('bad_message', `unsafe session id: ${JSON.stringify(id)}`);
-  }
-  return dir;
 }
 
 function endSession(session: Session): Promise<void> {

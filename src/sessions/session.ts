@@ -3,11 +3,12 @@
  * A session from an earlier daemon run has no PTY: it is exited or lost, its journal read-only.
  */
 import { EventEmitter } from 'node:events';
-import type { AgentStatus, SessionInfo, SessionStatus } from '../protocol/index.js';
+import type { AgentStatus, SessionInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { Journal } from '../terminal/journal.js';
 import type { PtyExit, PtyProcess } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
+import type { SessionMeta } from './meta.js';
 import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
 
 /** Streaming output is coalesced up to this many bytes or this long before it is journaled. */
@@ -18,31 +19,18 @@ const BULK_READ_BYTES = 2048;
 /** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
 const REBUILD_BYTES = 2 * 1024 * 1024;
 
-export interface SessionMeta {
-  id: string;
-  name: string | null;
-  command: string;
-  args: string[];
-  cwd: string;
-  cols: number;
-  rows: number;
-  pid: number | null;
-  status: SessionStatus;
-  exitCode: number | null;
-  exitSignal: number | null;
-  createdAt: string;
-  exitedAt: string | null;
-  /** The agent runtime it was spawned as; null for a plain command. */
-  runtime: string | null;
-  resumedFrom: string | null;
-}
-
 interface SessionEvents {
   /** Output was journaled (a coalesced chunk). */
   output: [Buffer];
   exit: [PtyExit];
   changed: [];
   status: [AgentStatus];
+  /** Saving output to disk stopped or started working again. */
+  journal: [];
+  /** Something went wrong that the session survived (logged by the manager). */
+  problem: [string];
+  /** A client looked at its screen (an ended session then stays in memory a while longer). */
+  used: [];
 }
 
 export class Session extends EventEmitter<SessionEvents> {
@@ -125,6 +113,7 @@ export class Session extends EventEmitter<SessionEvents> {
       agent: this.agentStatus,
       resumed_from: m.resumedFrom,
       queued_prompts: this.queuedPrompts,
+      journal: this.journal.health(),
     };
   }
 
@@ -176,12 +165,14 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   async snapshot(): Promise<ScreenSnapshot> {
+    this.emit('used');
     this.flush();
     this.ensureScreen();
     return this.screen.snapshot(this.id);
   }
 
   async text(): Promise<ScreenText> {
+    this.emit('used');
     this.flush();
     this.ensureScreen();
     return this.screen.text(this.id);
@@ -194,6 +185,17 @@ export class Session extends EventEmitter<SessionEvents> {
       this.paused = false;
       this.pty?.resume();
     }
+  }
+
+  /**
+   * An ended session nobody has looked at for a while: free its screen model and its output held in
+   * memory. Both come back from the journal on disk when next needed.
+   */
+  rest(): void {
+    if (!this.ended || !this.screenReady) return;
+    this.screenReady = false;
+    this.screen.dispose(this.id);
+    this.journal.releaseMemory();
   }
 
   /** Forget the screen model (the session is being removed or the daemon is stopping). */
@@ -212,6 +214,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * per 4 KiB read.
    */
   private receive(chunk: Buffer): void {
+    if (this.ended) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= COALESCE_BYTES) {
@@ -223,7 +226,10 @@ export class Session extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** Journal what was read, feed the screen, wake subscribers. */
+  /**
+   * Journal what was read, feed the screen, wake subscribers. Runs from the PTY's data callback and
+   * timers: nothing may escape it (the journal itself never fails for the disk's sake).
+   */
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.flushTimer) {
@@ -235,6 +241,14 @@ export class Session extends EventEmitter<SessionEvents> {
       this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
+    try {
+      this.deliver(data);
+    } catch (error) {
+      this.emit('problem', `output of ${this.id} not delivered: ${(error as Error).message}`);
+    }
+  };
+
+  private deliver(data: Buffer): void {
     this.journal.append(data);
     this.screen.write(this.id, data, this.journal.end);
     const lagging = this.journal.end - this.parsedOffset >= this.screenLag.high;
@@ -244,7 +258,12 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     for (const subscription of this.subscriptions) subscription.pump();
     this.emit('output', data);
-  };
+  }
+
+  /** The journal's disk state changed (see Journal's onHealthChange). */
+  journalChanged(): void {
+    this.emit('journal');
+  }
 
   private finish(exit: PtyExit): void {
     this.flush();
@@ -253,6 +272,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.meta.exitCode = exit.exitCode;
     this.meta.exitSignal = exit.signal;
     this.meta.exitedAt = new Date().toISOString();
+    this.journal.close();
     for (const subscription of this.subscriptions) subscription.pump();
     this.emit('changed');
     this.emit('exit', exit);
@@ -269,8 +289,18 @@ export class Session extends EventEmitter<SessionEvents> {
     this.parsedOffset = from;
     // Queries in replayed output were answered long ago; only a live program's new ones get answers.
     this.screen.create(this.id, this.meta.cols, this.meta.rows, from, { answerQueries: false });
-    for (let offset = from; offset < this.journal.end; ) {
-      const data = this.journal.read(offset, REBUILD_BYTES);
+    // Output that cannot be read (a gap on disk) is stepped over: the screen is as close as it can be.
+    for (let offset = this.journal.nextRetained(from); offset < this.journal.end; ) {
+      let data: Buffer;
+      try {
+        data = this.journal.read(offset, REBUILD_BYTES);
+      } catch {
+        // The read marked what failed; the next readable offset now lies past it.
+        const next = this.journal.nextRetained(offset);
+        if (next <= offset) break;
+        offset = next;
+        continue;
+      }
       if (data.length === 0) break;
       offset += data.length;
       this.screen.write(this.id, data, offset);
@@ -281,7 +311,12 @@ export class Session extends EventEmitter<SessionEvents> {
   /** The screen worker was replaced: live sessions rebuild at once, the others when next asked. */
   screenLost(): void {
     this.screenReady = false;
-    if (!this.ended) this.rebuildScreen();
+    if (this.ended) return;
+    try {
+      this.rebuildScreen();
+    } catch (error) {
+      this.emit('problem', `screen of ${this.id} not rebuilt: ${(error as Error).message}`);
+    }
   }
 
   private ensureScreen(): void {

@@ -6,6 +6,7 @@
  * the in-memory ring is resynced from a screen snapshot instead of replaying.
  */
 
+import { TowerError } from '../protocol/errors.js';
 import type { PtyExit } from '../terminal/pty.js';
 import type { ScreenSnapshot } from '../terminal/screen.js';
 
@@ -74,34 +75,52 @@ export class Subscription {
     this.pump();
   }
 
-  /** Deliver as much as the sink accepts. Call on new output, on drain, and on session end. */
+  /**
+   * Deliver as much as the sink accepts. Call on new output, on drain, and on session end. Runs from
+   * socket drain handlers: a failing read becomes a resync (the bytes are gone) or this subscriber's
+   * error, never an exception out of the caller.
+   */
   pump(): void {
     // A full sink gets nothing, not even a resync: it catches up on drain, from a snapshot if need be.
     if (this.done || this.resyncing || this.pumping || !this.sink.ready()) return;
     this.pumping = true;
     try {
-      const { journal } = this.source;
-      while (this.cursor < journal.end) {
-        let data = journal.readRing(this.cursor, MAX_FRAME_BYTES);
-        if (data === null) {
-          if (!this.catchingUp || this.cursor < journal.start) {
-            this.resync();
-            return;
-          }
-          data = journal.read(this.cursor, MAX_FRAME_BYTES);
-        } else {
-          this.catchingUp = false;
-        }
-        const offset = this.cursor;
-        this.cursor += data.length;
-        if (!this.sink.output(offset, data)) return;
-      }
-      if (this.source.ended) {
-        this.done = true;
-        this.sink.closed(this.source.exit);
-      }
+      this.deliver();
+    } catch (error) {
+      this.done = true;
+      this.onError(error);
     } finally {
       this.pumping = false;
+    }
+  }
+
+  private deliver(): void {
+    const { journal } = this.source;
+    while (this.cursor < journal.end) {
+      let data = journal.readRing(this.cursor, MAX_FRAME_BYTES);
+      if (data === null) {
+        if (!this.catchingUp || this.cursor < journal.start) {
+          this.resync();
+          return;
+        }
+        try {
+          data = journal.read(this.cursor, MAX_FRAME_BYTES);
+        } catch (error) {
+          // The bytes are not on disk (never saved, damaged, unreadable): continue from a snapshot.
+          if (!isGap(error)) throw error;
+          this.resync();
+          return;
+        }
+      } else {
+        this.catchingUp = false;
+      }
+      const offset = this.cursor;
+      this.cursor += data.length;
+      if (!this.sink.output(offset, data)) return;
+    }
+    if (this.source.ended) {
+      this.done = true;
+      this.sink.closed(this.source.exit);
     }
   }
 
@@ -127,4 +146,8 @@ export class Subscription {
       },
     );
   }
+}
+
+function isGap(error: unknown): boolean {
+  return error instanceof TowerError && error.code === 'offset_not_retained';
 }

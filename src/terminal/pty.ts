@@ -44,6 +44,13 @@ export interface PtyProcess {
 
 const DRAIN_CHUNK = 64 * 1024;
 
+function terminalClosed(): TowerError {
+  return new TowerError(
+    'session_not_running',
+    'its terminal is closed (the program has exited or let go of it)',
+  );
+}
+
 export function spawnPty(options: PtySpawnOptions): PtyProcess {
   const child = nodePty.spawn(options.command, options.args, {
     name: options.env.TERM ?? 'xterm-256color',
@@ -114,14 +121,18 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
     onExit: (listener) => {
       exitListener = listener;
     },
-    write: (data) => input.write(Buffer.from(data)),
+    write: (data) => {
+      if (stream.destroyed) throw terminalClosed();
+      input.write(Buffer.from(data));
+    },
     reply: (data) => input.reply(Buffer.from(data)),
     resize: (cols, rows) => {
       try {
         child.resize(cols, rows);
       } catch (error) {
-        // The ioctl fails with EBADF once node-pty has closed the master after the exit.
-        if (exited || stream.destroyed) throw new TowerError('session_not_running', 'the program has exited');
+        // The ioctl fails with EBADF once node-pty has closed the master: the exit is on its way, or the
+        // program let go of its terminal and runs on without one.
+        if (exited || stream.destroyed) throw terminalClosed();
         throw error;
       }
     },

@@ -26,6 +26,7 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   session_not_running: 409,
   offset_not_retained: 416,
   input_full: 429,
+  too_many_sessions: 429,
   unknown_runtime: 400,
   runtime_blocked: 409,
   unknown_prompt: 404,
