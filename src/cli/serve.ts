@@ -1,13 +1,7 @@
 /** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
 import { Command } from 'commander';
-import { startDaemon } from '../server/daemon.js';
-import {
-  DEFAULT_HTTP_HOST,
-  DEFAULT_HTTP_PORT,
-  type HttpServer,
-  isLoopbackHost,
-  startHttp,
-} from '../server/http/server.js';
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
+import type { HttpServer } from '../server/http/server.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
@@ -56,6 +50,9 @@ export function serveCommand(stateDir: () => string): Command {
 }
 
 async function serve(dir: string, options: ServeOptions): Promise<void> {
+  // Loaded here, not at the top: every other command starts without the daemon and the web server.
+  const { startDaemon } = await import('../server/daemon.js');
+  const { startHttp } = await import('../server/http/server.js');
   const daemon = await startDaemon({
     stateDir: dir,
     ringBytes: options.ringMib * MIB,
