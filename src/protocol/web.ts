@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } from './agents.js';
 import { cols, rows } from './message.js';
+import { SESSION_EVENT_NAMES } from './session-events.js';
 import { SessionInfo } from './socket.js';
 
 export { AttentionEvent, PromptInfo, RuntimeInfo };
@@ -213,7 +214,7 @@ export const StreamQuery = z.object({
 /** GET /api/events: each as the SSE event named by `event`. */
 export const SessionEventMessage = z
   .object({
-    event: z.enum(['created', 'exited', 'removed', 'resized', 'status']),
+    event: z.enum(SESSION_EVENT_NAMES),
     session: SessionInfo,
   })
   .describe('A session changed; status: its agent state changed.');

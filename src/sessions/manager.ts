@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { SessionInfo } from '../protocol/index.js';
+import type { SessionEventName, SessionInfo } from '../protocol/index.js';
 import { isSafeSessionId, TowerError } from '../protocol/index.js';
 import { Journal } from '../terminal/journal.js';
 import { type PtyProcess, spawnPty } from '../terminal/pty.js';
@@ -39,7 +39,7 @@ export interface CreateOptions {
   resumedFrom?: string | null;
 }
 
-export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized' | 'status';
+export type { SessionEventName };
 
 interface ManagerEvents {
   session: [SessionEventName, SessionInfo];
@@ -159,6 +159,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   close(id: string): Promise<void> {
     const session = this.get(id);
     return session.ended ? Promise.resolve() : endSession(session);
+  }
+
+  rename(id: string, name: string): void {
+    const session = this.get(id);
+    session.meta.name = name === '' ? null : name;
+    this.save(session);
+    this.emit('session', 'renamed', session.info());
   }
 
   remove(id: string): void {

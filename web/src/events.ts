@@ -1,10 +1,11 @@
 /**
  * Live changes from GET /api/events (server-sent events, each named by its `event` field):
- * session changes (created, exited, resized, removed, and status: the agent state changed), each
+ * session changes (created, exited, resized, removed, renamed, and status: the agent state changed), each
  * `{event, session}`; `attention {attention}` (needs input, turn finished…); `prompt {prompt}` (a
  * prompt changed state). Each (re)connection starts with a fresh list, since changes made while
  * the stream was down are not replayed.
  */
+import { SESSION_EVENT_NAMES } from '../../src/protocol/session-events.js';
 import type { AttentionEvent, PromptInfo, SessionEventName, SessionInfo } from './types.js';
 
 export interface SessionEvent {
@@ -22,7 +23,6 @@ export interface SessionEventHandlers {
   trouble(): void;
 }
 
-const SESSION_EVENTS: SessionEventName[] = ['created', 'exited', 'removed', 'resized', 'status'];
 const RETRY_MS = 3000;
 
 export class SessionEvents {
@@ -50,7 +50,8 @@ export class SessionEvents {
         this.handlers.event({ event, session: data.session as unknown as SessionInfo });
       }
     };
-    for (const name of [...SESSION_EVENTS, 'attention', 'prompt']) source.addEventListener(name, receive);
+    for (const name of [...SESSION_EVENT_NAMES, 'attention', 'prompt'])
+      source.addEventListener(name, receive);
     // Event kinds added later arrive under their own names or as plain messages.
     source.onmessage = receive;
     source.onopen = () => this.handlers.resync();

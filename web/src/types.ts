@@ -17,4 +17,4 @@ export type AgentState = SessionInfo['agent']['state'];
 export type Role = 'admin' | 'viewer';
 
 /** The session changes GET /api/events reports, each as an SSE event of that name. */
-export type SessionEventName = 'created' | 'exited' | 'removed' | 'resized' | 'status';
+export type { SessionEventName } from '../../src/protocol/session-events.js';
