@@ -396,7 +396,9 @@ describe('tower kill and rm', () => {
     const id = await spawnSession('--', '/bin/sh', '-c', 'sleep 60');
     const result = await cli('rm', id);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^tower: session ${id} is running; close it first`));
+    expect(result.stderr).toMatch(
+      new RegExp(`^tower: session ${id} is running; end it first with: tower kill ${id}`),
+    );
     expect((await sessionInfo(id))?.status).toBe('running');
   });
 });

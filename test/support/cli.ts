@@ -113,12 +113,18 @@ export class AttachedTerminal {
   output = '';
   /** What the local terminal answered to queries it saw (sent to the attach process as input). */
   readonly replies: string[] = [];
+  /** Every window title the process set, in order. */
+  readonly titles: string[] = [];
   exit: { exitCode: number; signal?: number } | null = null;
   private readonly exited: Promise<{ exitCode: number; signal?: number }>;
   private writes: Promise<void> = Promise.resolve();
   private readonly decoder = new TextDecoder();
 
-  constructor(stateDir: string, args: string[], options: { cols?: number; rows?: number } = {}) {
+  constructor(
+    stateDir: string,
+    args: string[],
+    options: { cols?: number; rows?: number; env?: Record<string, string> } = {},
+  ) {
     const cols = options.cols ?? 100;
     const rows = options.rows ?? 30;
     this.terminal = new Terminal({ cols, rows, scrollback: 1000, allowProposedApi: true });
@@ -127,10 +133,11 @@ export class AttachedTerminal {
       cols,
       rows,
       cwd: ROOT,
-      env: cliEnv({ TERM: 'xterm-256color' }),
+      env: cliEnv({ TERM: 'xterm-256color', ...options.env }),
       encoding: null,
     });
     terminals.add(this);
+    this.terminal.onTitleChange((title) => this.titles.push(title));
     const onData = (chunk: Buffer) => {
       this.output += this.decoder.decode(chunk, { stream: true });
       const bytes = new Uint8Array(chunk);
