@@ -173,3 +173,47 @@ describe('tower rm', () => {
     expect((await info(id)).status).toBe('running');
   });
 });
+
+describe('the detach key', () => {
+  /** A program that shows each control byte it reads (`cat -v`) and no signal keys. */
+  async function catSession(id: string): Promise<string> {
+    await client.createSession({
+      id,
+      shell: '/bin/sh',
+      args: ['-c', 'stty -isig -echo; echo cat-ready; cat -v'],
+    });
+    await waitFor(async () => (await client.screen(id)).text.includes('cat-ready'), 'cat to start');
+    return id;
+  }
+
+  it('--detach-key picks another key; the default one then reaches the program; twice sends it once', async () => {
+    const id = await catSession('detach-key-1');
+    const attached = new AttachedTerminal(daemon.stateDir, ['attach', id, '--detach-key', 'ctrl-]']);
+    await attached.waitForScreen((rows) => rows.includes('cat-ready'), 'the attached screen');
+    attached.type('A\x1cB\r');
+    await attached.waitForScreen((rows) => rows.includes('A^\\B'), 'Ctrl-\\ passed to the program');
+    attached.type('C\x1d\x1dD\r');
+    await attached.waitForScreen((rows) => rows.includes('C^]D'), 'Ctrl-] twice passed once');
+    attached.type('\x1d');
+    expect((await attached.waitForExit()).exitCode, attached.output).toBe(0);
+    expect(attached.output).toContain(`[detached from ${id}; it keeps running]`);
+    expect((await info(id)).status).toBe('running');
+  });
+
+  it('TOWER_DETACH_KEY sets the default; a bad key is refused', async () => {
+    const id = await catSession('detach-key-2');
+    const attached = new AttachedTerminal(daemon.stateDir, ['attach', id], {
+      env: { TOWER_DETACH_KEY: 'ctrl-g' },
+    });
+    await attached.waitForScreen((rows) => rows.includes('cat-ready'), 'the attached screen');
+    attached.type('E\x1cF\r');
+    await attached.waitForScreen((rows) => rows.includes('E^\\F'), 'Ctrl-\\ passed to the program');
+    attached.type('\x07');
+    expect((await attached.waitForExit()).exitCode, attached.output).toBe(0);
+    expect(attached.output).toContain('[detached from');
+
+    const bad = await cli('attach', id, '--detach-key', 'shift-q');
+    expect(bad.code, describeResult(bad)).toBe(2);
+    expect(bad.stderr).toMatch(/ctrl-/);
+  });
+});

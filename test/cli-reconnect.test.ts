@@ -1,12 +1,12 @@
 /**
- * `tower events` and `logs --follow` when the daemon goes away (kill -9) and comes back:
+ * `tower events`, `logs --follow` and `attach` when the daemon goes away (kill -9) and comes back:
  * they wait for it, say so without printing over anything, and go on where they were.
  * The real daemon (crashed and restarted on its state dir), the real CLI, `attach` on a real PTY.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { scriptedRuntime, waitState, writeRuntimes } from './support/agents.js';
-import { describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
+import { AttachedTerminal, describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
@@ -114,5 +114,49 @@ describe('tower logs --follow', () => {
     const journal = await readAllOutput(live, id);
     expect(journal.length).toBeGreaterThan(0);
     expect(result.stdoutBytes.equals(journal), 'followed bytes equal the journal').toBe(true);
+  });
+});
+
+describe('tower attach', () => {
+  it('keeps the screen while the daemon is away (the title says so), then shows the last screen of a lost session', async () => {
+    const id = (await ok('spawn', '--', '/bin/bash', '--norc', '--noprofile')).stdout.trim();
+    await ok('send', id, 'echo before-$((20+1))', '--enter');
+    const attached = new AttachedTerminal(daemon.stateDir, ['attach', id], { cols: 90, rows: 20 });
+    await attached.waitForScreen((rows) => rows.includes('before-21'), 'the attached screen');
+    const screenBefore = await attached.screen();
+    await crash();
+    await waitFor(
+      () => attached.titles.some((title) => /daemon/.test(title)),
+      'a title saying the daemon is away',
+    );
+    expect(attached.exit, attached.output).toBe(null);
+    // Nothing was printed over the program's screen.
+    expect(await attached.screen()).toEqual(screenBefore);
+    // Keys typed meanwhile go nowhere and do no harm.
+    attached.type('echo typed-while-away\r');
+
+    await restart();
+    const exit = await attached.waitForExit(20_000);
+    expect(exit.exitCode, attached.output).toBe(0);
+    const rows = await attached.screen();
+    expect(rows, rows.join('\n')).toContain('before-21');
+    expect(attached.output).toMatch(new RegExp(`session ${id} was lost`));
+    expect(attached.output).not.toContain('typed-while-away');
+  });
+
+  it('exits when detached while the daemon is away', async () => {
+    const id = (await ok('spawn', '--', '/bin/bash', '--norc', '--noprofile')).stdout.trim();
+    await ok('send', id, 'echo here-$((2+2))', '--enter');
+    const attached = new AttachedTerminal(daemon.stateDir, ['attach', id]);
+    await attached.waitForScreen((rows) => rows.includes('here-4'), 'the attached screen');
+    await crash();
+    await waitFor(
+      () => attached.titles.some((title) => /daemon/.test(title)),
+      'a title saying the daemon is away',
+    );
+    attached.type('\x1c');
+    expect((await attached.waitForExit()).exitCode, attached.output).toBe(0);
+    expect(attached.output).toContain(`[detached from ${id}`);
+    await restart();
   });
 });

@@ -534,19 +534,11 @@ describe('tower serve', () => {
       expect(JSON.parse((await runCli(otherDir, ['ls', '--json'])).stdout)).toEqual([]);
     });
 
-    it('attach exits 1 when the daemon dies; the CLI then reports it is not running, until it restarts', async () => {
+    it('while the daemon is down the CLI says it is not running; after a restart its sessions are lost', async () => {
       const spawned = await runCli(otherDir, ['spawn', ...BASH]);
       const id = spawned.stdout.trim();
       expect((await runCli(otherDir, ['send', id, READY_COMMAND, '--enter'])).code).toBe(0);
-      const attached = new AttachedTerminal(otherDir, ['attach', id]);
-      await attached.waitForScreen((rows) => rows.includes(READY_LINE), 'the attached screen');
       await other.crash();
-      const exit = await attached.waitForExit();
-      expect(exit.exitCode, attached.output).toBe(1);
-      await waitFor(
-        () => attached.output.includes('lost connection to the Tower daemon'),
-        'lost-connection message',
-      );
 
       const down = await runCli(otherDir, ['ls']);
       expect(down.code).toBe(3);

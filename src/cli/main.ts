@@ -8,7 +8,7 @@ import type { SessionInfo } from '../protocol/index.js';
 import { resolveStateDir, tokenPath, viewerTokenPath } from '../state/paths.js';
 import { ensureToken, writeNewToken } from '../state/token.js';
 import { addAgentCommands, sendPrompt } from './agents.js';
-import { attach } from './attach.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
 import { escapeLines, terminalJson } from './escape.js';
 import { printLogs } from './logs.js';
 import { collectEnv, parseCount } from './options.js';
@@ -108,14 +108,28 @@ program
 
 program
   .command('attach')
-  .description('attach this terminal to a session (detach with Ctrl-\\)')
+  .description('attach this terminal to a session (detach with Ctrl-\\, or --detach-key)')
   .argument('<session>', SESSION_REF)
-  .action(async (ref: string) => {
-    const client = await connect();
-    const code = await attach(client, await client.sessionId(ref));
-    client.end();
+  .option(
+    '--detach-key <key>',
+    `the key that detaches, e.g. ctrl-] (default: $TOWER_DETACH_KEY, else ${DEFAULT_DETACH_KEY}); press it twice to send it`,
+    parseDetachKey,
+  )
+  .action(async (ref: string, options: { detachKey?: number }) => {
+    // Loaded here: only attach needs a terminal emulator (for the fitted view).
+    const { attach } = await import('./attach.js');
+    const code = await attach({ stateDir: stateDir() }, ref, options.detachKey ?? defaultDetachKey());
     process.exit(code);
   });
+
+function defaultDetachKey(): number {
+  const spec = process.env.TOWER_DETACH_KEY || DEFAULT_DETACH_KEY;
+  try {
+    return parseDetachKey(spec);
+  } catch (error) {
+    throw new UsageError(`TOWER_DETACH_KEY ${(error as Error).message}`, 'tower attach');
+  }
+}
 
 program
   .command('send')
