@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
-import { cliEnv, describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
+import { cliEnv, describeResult, killLeftovers, runCli, runCliOk, startCli } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
@@ -37,11 +37,7 @@ afterAll(async () => {
   await daemon?.dispose();
 });
 
-async function ok(...args: string[]) {
-  const result = await runCli(daemon.stateDir, args);
-  expect(result.code, describeResult(result)).toBe(0);
-  return result;
-}
+const ok = (...args: string[]) => runCliOk(daemon.stateDir, args);
 
 async function spawnScripted(...extra: string[]): Promise<string> {
   const id = (await ok('spawn', 'scripted', '--cwd', '/tmp', ...extra)).stdout.trim();

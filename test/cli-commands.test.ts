@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import type { SessionInfo } from '../dist/protocol/index.js';
-import { AttachedTerminal, describeResult, killLeftovers, runCli } from './support/cli.js';
+import { AttachedTerminal, describeResult, killLeftovers, runCli, runCliOk } from './support/cli.js';
 import { ROOT, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
@@ -28,11 +28,7 @@ afterAll(async () => {
 
 const cli = (...args: string[]) => runCli(daemon.stateDir, args);
 
-async function ok(...args: string[]) {
-  const result = await cli(...args);
-  expect(result.code, `tower ${args.join(' ')}: ${describeResult(result)}`).toBe(0);
-  return result;
-}
+const ok = (...args: string[]) => runCliOk(daemon.stateDir, args);
 
 /** A session with a chosen id (the socket lets a client pick one, as agor-pty clients do). */
 async function sleeper(id: string, name?: string): Promise<string> {

@@ -18,6 +18,7 @@ import {
   killLeftovers,
   type RunningCli,
   runCli,
+  runCliOk,
   startCli,
 } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
@@ -52,11 +53,7 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function ok(args: string[], env?: Record<string, string>) {
-  const result = await runCli(daemon.stateDir, args, { env });
-  expect(result.code, `tower ${JSON.stringify(args)}: ${describeResult(result)}`).toBe(0);
-  return result;
-}
+const ok = (args: string[], env?: Record<string, string>) => runCliOk(daemon.stateDir, args, { env });
 
 function expectNoRawControls(text: string, what: string): void {
   const found = RAW_CONTROL.exec(text);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { scriptedRuntime, waitState, writeRuntimes } from './support/agents.js';
-import { AttachedTerminal, describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
+import { AttachedTerminal, describeResult, killLeftovers, runCliOk, startCli } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
@@ -30,11 +30,7 @@ afterAll(async () => {
   await daemon?.dispose();
 });
 
-async function ok(...args: string[]) {
-  const result = await runCli(daemon.stateDir, args);
-  expect(result.code, `tower ${args.join(' ')}: ${describeResult(result)}`).toBe(0);
-  return result;
-}
+const ok = (...args: string[]) => runCliOk(daemon.stateDir, args);
 
 /** kill -9 the daemon (the test's client goes with it). */
 async function crash(): Promise<void> {

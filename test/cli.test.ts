@@ -24,6 +24,7 @@ import {
   describeResult,
   killLeftovers,
   runCli,
+  runCliOk,
   startCli,
 } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
@@ -83,11 +84,7 @@ afterAll(async () => {
 const cli = (...args: string[]) => runCli(daemon.stateDir, args);
 
 /** Run a command that must succeed. */
-async function ok(...args: string[]): Promise<CliResult> {
-  const result = await cli(...args);
-  expect(result.code, `tower ${args.join(' ')}: ${describeResult(result)}`).toBe(0);
-  return result;
-}
+const ok = (...args: string[]): Promise<CliResult> => runCliOk(daemon.stateDir, args);
 
 async function spawnSession(...args: string[]): Promise<string> {
   const result = await ok('spawn', ...args);

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import * as pty from '@lydell/node-pty';
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
 import xtermHeadless from '@xterm/headless';
+import { expect } from 'vitest';
 import { ROOT, TOWER_BIN, waitFor } from './daemon.js';
 
 const { Terminal } = xtermHeadless;
@@ -103,6 +104,17 @@ export async function runCli(
 
 export function describeResult(result: CliResult): string {
   return `exit ${result.code ?? result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+}
+
+/** Run a command that must succeed; a failure names the command and shows its exit and output. */
+export async function runCliOk(
+  stateDir: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const result = await runCli(stateDir, args, options);
+  expect(result.code, `tower ${JSON.stringify(args)}: ${describeResult(result)}`).toBe(0);
+  return result;
 }
 
 /** `tower attach` (or any CLI command) in a real PTY, rendered by a headless xterm of the same size. */
