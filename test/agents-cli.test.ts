@@ -6,15 +6,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
-import { describeResult, killLeftovers, runCli, startCli } from './support/cli.js';
+import { cliEnv, describeResult, killLeftovers, runCli, runCliOk, startCli } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
 
 beforeAll(async () => {
-  daemon = await startTestDaemon({ serveArgs: ['--no-http', '--resume-lost'] });
-  writeRuntimes(daemon.stateDir, { scripted: scriptedRuntime() });
+  // A turn of the scripted agent lasts 3 s: long enough that a prompt sent by the next CLI command
+  // still finds it busy, even on a loaded machine.
+  daemon = await startTestDaemon({
+    serveArgs: ['--no-http', '--resume-lost'],
+    env: { SCRIPTED_AGENT_WORK_MS: '3000' },
+  });
+  writeRuntimes(daemon.stateDir, {
+    scripted: scriptedRuntime(),
+    keyed: {
+      description: 'needs TOWER_TEST_KEY',
+      command: '/bin/sh',
+      args: ['-c', 'echo "key=[$TOWER_TEST_KEY]"; sleep 120'],
+      credentials: { any_of: [{ env: 'TOWER_TEST_KEY' }], fix: 'set TOWER_TEST_KEY' },
+    },
+  });
   client = await daemon.connect();
 });
 
@@ -24,11 +37,7 @@ afterAll(async () => {
   await daemon?.dispose();
 });
 
-async function ok(...args: string[]) {
-  const result = await runCli(daemon.stateDir, args);
-  expect(result.code, describeResult(result)).toBe(0);
-  return result;
-}
+const ok = (...args: string[]) => runCliOk(daemon.stateDir, args);
 
 async function spawnScripted(...extra: string[]): Promise<string> {
   const id = (await ok('spawn', 'scripted', '--cwd', '/tmp', ...extra)).stdout.trim();
@@ -58,6 +67,42 @@ describe('tower spawn and tower agents', () => {
     expect(stdout).toMatch(/^scripted \(custom\)\s+ready/m);
     const json = JSON.parse((await ok('agents', '--json')).stdout) as { name: string }[];
     expect(json.map((runtime) => runtime.name)).toContain('opencode');
+  });
+});
+
+describe('tower spawn --env', () => {
+  /** The variable exists only in the CLI's environment, never in the daemon's. */
+  const callerEnv = cliEnv({ TOWER_TEST_KEY: 'from-the-caller' });
+  const spawnKeyed = (...extra: string[]) =>
+    runCli(daemon.stateDir, ['spawn', 'keyed', ...extra], { env: callerEnv });
+  const keyLine = async (id: string) => {
+    await waitFor(async () => (await client.screen(id)).text.includes('key=['), 'the key line');
+    return (await client.screen(id)).text.split('\n').find((line) => line.startsWith('key='));
+  };
+
+  it('the gate says where it looked: the daemon environment and the names given, never values', async () => {
+    const blocked = await spawnKeyed('--env', 'OTHER_NAME=secret-value-123');
+    expect(blocked.code, describeResult(blocked)).toBe(1);
+    expect(blocked.stderr).toContain('$TOWER_TEST_KEY');
+    expect(blocked.stderr).toContain("daemon's environment");
+    expect(blocked.stderr).toContain('OTHER_NAME');
+    expect(blocked.stderr).not.toContain('secret-value-123');
+  });
+
+  it("--env NAME passes the caller's value, --env NAME=VALUE sets one; both pass the gate", async () => {
+    const passed = await spawnKeyed('--env', 'TOWER_TEST_KEY');
+    expect(passed.code, describeResult(passed)).toBe(0);
+    expect(await keyLine(passed.stdout.trim())).toBe('key=[from-the-caller]');
+    const set = await spawnKeyed('--env', 'TOWER_TEST_KEY=given', '--env', 'OTHER=1');
+    expect(set.code, describeResult(set)).toBe(0);
+    expect(await keyLine(set.stdout.trim())).toBe('key=[given]');
+  });
+
+  it('--env NAME fails clearly when the caller has no such variable', async () => {
+    const result = await spawnKeyed('--env', 'TOWER_NOT_SET_ANYWHERE');
+    expect(result.code, describeResult(result)).toBe(2);
+    expect(result.stderr).toContain('TOWER_NOT_SET_ANYWHERE');
+    expect(result.stderr).toMatch(/not set/);
   });
 });
 
@@ -116,6 +161,35 @@ describe('tower dispatch', () => {
       'all four answers',
       20_000,
     );
+  });
+});
+
+describe('dispatch --wait and send --prompt --wait', () => {
+  it('say when the agent waits on a dialog, then finish once the prompt is delivered', async () => {
+    const cwd = '/var';
+    const id = (await ok('spawn', 'scripted', '--cwd', cwd)).stdout.trim();
+    await waitState(client, id, 'idle');
+    await ok('send', id, '--prompt', 'ask first');
+    await waitState(client, id, 'needs_input');
+    const dispatch = startCli(daemon.stateDir, [
+      'dispatch',
+      '--runtime',
+      'scripted',
+      '--cwd',
+      cwd,
+      '--max',
+      '1',
+      '--wait',
+      'after the dialog',
+    ]);
+    await waitFor(() => dispatch.stderr().includes('Do you want to proceed'), 'the dialog notice');
+    expect(dispatch.stderr()).toContain(id);
+    expect(dispatch.stdout()).toBe(`${id}\n`);
+    expect(dispatch.child.exitCode).toBe(null);
+    await ok('send', id, 'y');
+    const result = await dispatch.done;
+    expect(result.code, describeResult(result)).toBe(0);
+    await waitFor(async () => (await answers(id)).includes('answer: after the dialog'), 'the answer', 15_000);
   });
 });
 

@@ -24,6 +24,7 @@ import {
   describeResult,
   killLeftovers,
   runCli,
+  runCliOk,
   startCli,
 } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
@@ -84,11 +85,7 @@ afterAll(async () => {
 const cli = (...args: string[]) => runCli(daemon.stateDir, args);
 
 /** Run a command that must succeed. */
-async function ok(...args: string[]): Promise<CliResult> {
-  const result = await cli(...args);
-  expect(result.code, `tower ${args.join(' ')}: ${describeResult(result)}`).toBe(0);
-  return result;
-}
+const ok = (...args: string[]): Promise<CliResult> => runCliOk(daemon.stateDir, args);
 
 async function spawnSession(...args: string[]): Promise<string> {
   const result = await ok('spawn', ...args);
@@ -397,7 +394,9 @@ describe('tower kill and rm', () => {
     const id = await spawnSession('--', '/bin/sh', '-c', 'sleep 60');
     const result = await cli('rm', id);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^tower: session ${id} is running; close it first`));
+    expect(result.stderr).toMatch(
+      new RegExp(`^tower: session ${id} is running; end it first with: tower kill ${id}`),
+    );
     expect((await sessionInfo(id))?.status).toBe('running');
   });
 });
@@ -533,19 +532,11 @@ describe('tower serve', () => {
       expect(JSON.parse((await runCli(otherDir, ['ls', '--json'])).stdout)).toEqual([]);
     });
 
-    it('attach exits 1 when the daemon dies; the CLI then reports it is not running, until it restarts', async () => {
+    it('while the daemon is down the CLI says it is not running; after a restart its sessions are lost', async () => {
       const spawned = await runCli(otherDir, ['spawn', ...BASH]);
       const id = spawned.stdout.trim();
       expect((await runCli(otherDir, ['send', id, READY_COMMAND, '--enter'])).code).toBe(0);
-      const attached = new AttachedTerminal(otherDir, ['attach', id]);
-      await attached.waitForScreen((rows) => rows.includes(READY_LINE), 'the attached screen');
       await other.crash();
-      const exit = await attached.waitForExit();
-      expect(exit.exitCode, attached.output).toBe(1);
-      await waitFor(
-        () => attached.output.includes('lost connection to the Tower daemon'),
-        'lost-connection message',
-      );
 
       const down = await runCli(otherDir, ['ls']);
       expect(down.code).toBe(3);

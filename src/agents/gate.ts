@@ -57,13 +57,27 @@ export function checkRuntime(runtime: AgentRuntime, env: Record<string, string>,
   };
 }
 
-/** Throws a runtime_blocked error saying what is missing and how to fix it. */
-export function requireReady(runtime: AgentRuntime, env: Record<string, string>, cwd: string): GateResult {
+/**
+ * Throws a runtime_blocked error saying what is missing, where the gate looked (the daemon's
+ * environment and the names of the variables given with the spawn, never their values), and how to
+ * fix it.
+ */
+export function requireReady(
+  runtime: AgentRuntime,
+  env: Record<string, string>,
+  cwd: string,
+  givenNames: string[] = [],
+): GateResult {
   const result = checkRuntime(runtime, env, cwd);
   if (result.ready) return result;
+  const given = givenNames.length > 0 ? givenNames.join(', ') : 'none';
+  const looked = result.installed
+    ? ` (looked in the daemon's environment and in the variables given with the spawn: ${given};` +
+      ' tower spawn --env NAME passes yours)'
+    : '';
   throw new TowerError(
     'runtime_blocked',
-    `cannot start ${runtime.name}: ${result.missing.join('; ')}. Fix: ${result.fix}`,
+    `cannot start ${runtime.name}: ${result.missing.join('; ')}${looked}. Fix: ${result.fix}`,
   );
 }
 

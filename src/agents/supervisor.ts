@@ -72,7 +72,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       return this.track(this.manager.create({ ...options, runtime: null }), null, options.env ?? {});
     }
     const runtime = this.registry.get(options.runtime ?? 'shell');
-    requireReady(runtime, env, resolve(cwd));
+    requireReady(runtime, env, resolve(cwd), Object.keys(options.env ?? {}));
     const id = options.id ?? this.manager.newId();
     const launch = runtime.launch?.({
       sessionId: id,

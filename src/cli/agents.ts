@@ -2,12 +2,18 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { TowerClient } from '../client/client.js';
-import type { PromptInfo, RuntimeInfo } from '../protocol/index.js';
+import { followDaemon } from '../client/reconnect.js';
+import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.js';
+import { escapeControls, terminalJson } from './escape.js';
 import { runHook } from './hook.js';
+import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
 import { parseCount } from './options.js';
 import { formatColumns } from './table.js';
+import { localTime } from './time.js';
+import { UsageError } from './usage.js';
 
 type WithClient = <T>(work: (client: TowerClient) => Promise<T>) => Promise<T>;
+const SESSION_REF = 'a session: its id, its name, or a unique prefix of its id';
 
 export function addAgentCommands(program: Command, withClient: WithClient, stateDir: () => string): void {
   program
@@ -16,19 +22,19 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const runtimes = await withClient((client) => client.runtimes());
-      process.stdout.write(
-        options.json ? `${JSON.stringify(runtimes, null, 2)}\n` : formatRuntimes(runtimes),
-      );
+      process.stdout.write(options.json ? `${terminalJson(runtimes, 2)}\n` : formatRuntimes(runtimes));
     });
 
   program
     .command('prompts')
     .description('list queued and recent prompts (of one session, or all)')
-    .argument('[id]')
+    .argument('[session]', SESSION_REF)
     .option('--json', 'print JSON')
-    .action(async (id: string | undefined, options: { json?: boolean }) => {
-      const prompts = await withClient((client) => client.prompts(id));
-      process.stdout.write(options.json ? `${JSON.stringify(prompts, null, 2)}\n` : formatPrompts(prompts));
+    .action(async (ref: string | undefined, options: { json?: boolean }) => {
+      const prompts = await withClient(async (client) =>
+        client.prompts(ref === undefined ? undefined : await client.sessionId(ref)),
+      );
+      process.stdout.write(options.json ? `${terminalJson(prompts, 2)}\n` : formatPrompts(prompts));
     });
 
   program
@@ -45,7 +51,7 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .option('--runtime <name>', 'runtime', 'shell')
     .option('--cwd <dir>', 'only sessions in this directory (and spawn there)')
     .option('--max <n>', 'spawn only while fewer sessions of the runtime run (default 4)', parseCount)
-    .option('--wait', 'wait until the prompt is delivered')
+    .option('--wait', 'wait until the prompt is delivered (saying so while the agent waits on a dialog)')
     .argument('<text>')
     .action(
       async (text: string, options: { runtime: string; cwd?: string; max?: number; wait?: boolean }) => {
@@ -57,7 +63,7 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
             cwd: options.cwd ? resolve(options.cwd) : undefined,
             maxSessions: options.max,
           });
-          process.stdout.write(`${reply.session_id}\n`);
+          process.stdout.write(`${escapeControls(reply.session_id)}\n`);
           if (options.wait) await settled(client, reply.prompt);
         });
       },
@@ -66,19 +72,24 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
   program
     .command('broadcast')
     .description('send one prompt to several sessions (queued where busy)')
-    .argument('<id-and-text...>', 'session ids, then the text')
+    .argument('<sessions-and-text...>', 'sessions (ids, names or id prefixes), then the text')
     .action(async (words: string[]) => {
       const text = words.pop();
-      if (!text || words.length === 0) throw new Error('usage: tower broadcast ID... TEXT');
+      if (!text || words.length === 0)
+        throw new UsageError('give one or more sessions, then the text', 'tower broadcast');
       let failed = false;
       await withClient(async (client) => {
-        for (const id of words) {
+        for (const ref of words) {
+          let id = ref;
           try {
+            id = await client.sessionId(ref);
             const prompt = await client.sendPrompt(id, text);
-            process.stdout.write(`${id}\t${prompt.id}\t${prompt.state}\n`);
+            process.stdout.write(`${escapeControls(id)}\t${prompt.id}\t${prompt.state}\n`);
           } catch (error) {
             failed = true;
-            process.stdout.write(`${id}\t-\tfailed: ${(error as Error).message}\n`);
+            process.stdout.write(
+              `${escapeControls(id)}\t-\tfailed: ${escapeControls((error as Error).message)}\n`,
+            );
           }
         }
       });
@@ -88,11 +99,13 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
   program
     .command('restart')
     .description("relaunch an agent session in its cwd with its runtime's resume flag; prints the new id")
-    .argument('<id>')
+    .argument('<session>', SESSION_REF)
     .option('--fresh', 'start a new conversation instead of resuming')
-    .action(async (id: string, options: { fresh?: boolean }) => {
-      const newId = await withClient((client) => client.restart(id, !options.fresh));
-      process.stdout.write(`${newId}\n`);
+    .action(async (ref: string, options: { fresh?: boolean }) => {
+      const newId = await withClient(async (client) =>
+        client.restart(await client.sessionId(ref), !options.fresh),
+      );
+      process.stdout.write(`${escapeControls(newId)}\n`);
     });
 
   program
@@ -100,17 +113,18 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .description('print attention events as they happen: needs input, turn finished, error, exited')
     .option('--json', 'one JSON object per line')
     .action(async (options: { json?: boolean }) => {
-      await withClient(async (client) => {
-        client.on('attention', (event) => {
-          process.stdout.write(
-            options.json
-              ? `${JSON.stringify(event)}\n`
-              : `${event.at}  ${event.kind.padEnd(13)}  ${event.session_id}  ${event.runtime ?? '-'}  ${event.excerpt}\n`,
-          );
-        });
-        await client.watchAttention();
-        await new Promise<void>((done) => client.on('disconnect', done));
-      });
+      const print = (event: AttentionEvent) =>
+        process.stdout.write(options.json ? `${terminalJson(event)}\n` : formatAttention(event));
+      // Runs until interrupted; waits for the daemon when it goes away (events meanwhile are not replayed).
+      await followDaemon(
+        { stateDir: stateDir() },
+        async (client) => {
+          client.on('attention', print);
+          await client.watchAttention();
+          await new Promise<void>((done) => client.once('disconnect', done));
+        },
+        { away: () => process.stderr.write(DAEMON_AWAY), back: () => process.stderr.write(DAEMON_BACK) },
+      );
     });
 
   program
@@ -137,12 +151,31 @@ export async function sendPrompt(
   await settled(client, prompt);
 }
 
+/** Wait until a prompt is delivered (or fails), saying on stderr whenever the agent waits on a dialog. */
 async function settled(client: TowerClient, prompt: PromptInfo): Promise<void> {
+  const id = prompt.session_id;
+  let shown = '';
+  const dialog = (excerpt: string) => {
+    if (excerpt === shown) return;
+    shown = excerpt;
+    process.stderr.write(
+      `tower: session ${escapeControls(id)} waits on a dialog: ${escapeControls(excerpt)} ` +
+        `(answer it: tower attach ${escapeControls(id)})\n`,
+    );
+  };
   const final = await new Promise<PromptInfo>((done, fail) => {
     client.on('prompt', (event) => {
       if (event.id === prompt.id && event.state !== 'queued' && event.state !== 'delivering') done(event);
     });
+    client.on('attention', (event) => {
+      if (event.session_id === id && event.kind === 'needs_input') dialog(event.excerpt);
+    });
     client.on('disconnect', () => fail(new Error('lost connection to the Tower daemon')));
+    // A dialog already open sends no new event.
+    client
+      .resolveSession(id)
+      .then((session) => session.agent.state === 'needs_input' && dialog(session.agent.reason))
+      .catch(() => {});
   });
   if (final.state !== 'delivered') throw new Error(`prompt ${final.id} ${final.state}: ${final.error ?? ''}`);
 }
@@ -168,8 +201,20 @@ function formatPrompts(prompts: PromptInfo[]): string {
       prompt.id,
       prompt.session_id,
       prompt.state + (prompt.error ? ` (${prompt.error})` : ''),
-      prompt.queued_at,
+      localTime(prompt.queued_at),
       prompt.text.replace(/\s+/g, ' ').slice(0, 60),
     ]),
   );
+}
+
+function formatAttention(event: AttentionEvent): string {
+  const fields = [
+    localTime(event.at),
+    event.kind.padEnd(13),
+    event.session_id,
+    event.name ?? '-',
+    event.runtime ?? '-',
+    event.excerpt,
+  ];
+  return `${fields.map((field) => escapeControls(field)).join('  ')}\n`;
 }

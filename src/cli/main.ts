@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `tower` command. Everything but `serve` and `token` talks to the daemon through the client module. */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ClientError, TowerClient } from '../client/client.js';
@@ -7,15 +8,22 @@ import type { SessionInfo } from '../protocol/index.js';
 import { resolveStateDir, tokenPath, viewerTokenPath } from '../state/paths.js';
 import { ensureToken, writeNewToken } from '../state/token.js';
 import { addAgentCommands, sendPrompt } from './agents.js';
-import { attach } from './attach.js';
-import { parseCount } from './options.js';
+import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
+import { escapeLines, terminalJson } from './escape.js';
+import { printLogs } from './logs.js';
+import { collectEnv, parseCount } from './options.js';
 import { serveCommand } from './serve.js';
 import { formatColumns } from './table.js';
+import { reportUsage, throwUsageErrors, UsageError } from './usage.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('tower')
   .description('Tower: keeps terminal sessions for coding agents alive, lossless, and shareable')
-  .option('--state-dir <dir>', 'state directory (default: $TOWER_STATE_DIR or ~/.tower)')
-  .showHelpAfterError();
+  .version(version, '-V, --version', 'print the version')
+  .option('--state-dir <dir>', 'state directory (default: $TOWER_STATE_DIR or ~/.tower)');
 
 const stateDir = () => resolveStateDir(program.opts<{ stateDir?: string }>().stateDir);
 const connect = () => TowerClient.connect({ stateDir: stateDir() });
@@ -33,6 +41,8 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 program.addCommand(serveCommand(stateDir));
 addAgentCommands(program, withClient, stateDir);
 
+const SESSION_REF = 'a session: its id, its name, or a unique prefix of its id';
+
 program
   .command('spawn')
   .description(
@@ -43,17 +53,31 @@ program
   .option('--runtime <name>', 'the runtime (also: the first argument, when it names one)')
   .option('--cols <n>', 'columns', parseCount)
   .option('--rows <n>', 'rows', parseCount)
+  .option(
+    '--env <name[=value]>',
+    "set a variable for the session (repeatable); NAME alone passes this shell's value",
+    collectEnv,
+    {} as Record<string, string>,
+  )
   .argument('[runtime-or-command...]', 'runtime or command, then its extra arguments after --')
   .action(
     async (
       words: string[],
-      options: { name?: string; cwd: string; runtime?: string; cols?: number; rows?: number },
+      options: {
+        name?: string;
+        cwd: string;
+        runtime?: string;
+        cols?: number;
+        rows?: number;
+        env: Record<string, string>;
+      },
     ) => {
       const common = {
         cwd: resolve(options.cwd),
         name: options.name,
         cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
         rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
+        env: Object.keys(options.env).length > 0 ? options.env : undefined,
       };
       const { sessionId } = await withClient(async (client) => {
         if (options.runtime)
@@ -69,93 +93,125 @@ program
           throw error;
         });
       });
-      process.stdout.write(`${sessionId}\n`);
+      process.stdout.write(`${escapeLines(sessionId)}\n`);
     },
   );
 
 program
   .command('ls')
-  .description('list sessions')
+  .description('list sessions (on a terminal, fitted to its width)')
   .option('--json', 'print JSON (snake_case fields, as in the protocol)')
   .action(async (options: { json?: boolean }) => {
     const sessions = await withClient((client) => client.list());
-    process.stdout.write(options.json ? `${JSON.stringify(sessions, null, 2)}\n` : formatTable(sessions));
+    process.stdout.write(options.json ? `${terminalJson(sessions, 2)}\n` : formatTable(sessions));
   });
 
 program
   .command('attach')
-  .description('attach this terminal to a session (detach with Ctrl-\\)')
-  .argument('<id>')
-  .action(async (id: string) => {
-    const client = await connect();
-    const code = await attach(client, id);
-    client.end();
+  .description('attach this terminal to a session (detach with Ctrl-\\, or --detach-key)')
+  .argument('<session>', SESSION_REF)
+  .option(
+    '--detach-key <key>',
+    `the key that detaches, e.g. ctrl-] (default: $TOWER_DETACH_KEY, else ${DEFAULT_DETACH_KEY}); press it twice to send it`,
+    parseDetachKey,
+  )
+  .action(async (ref: string, options: { detachKey?: number }) => {
+    // Loaded here: only attach needs a terminal emulator (for the fitted view).
+    const { attach } = await import('./attach.js');
+    const code = await attach({ stateDir: stateDir() }, ref, options.detachKey ?? defaultDetachKey());
     process.exit(code);
   });
+
+function defaultDetachKey(): number {
+  const spec = process.env.TOWER_DETACH_KEY || DEFAULT_DETACH_KEY;
+  try {
+    return parseDetachKey(spec);
+  } catch (error) {
+    throw new UsageError(`TOWER_DETACH_KEY ${(error as Error).message}`, 'tower attach');
+  }
+}
 
 program
   .command('send')
   .description('type text into a session, or (--prompt) submit a prompt to an agent, queued while it is busy')
-  .argument('<id>')
+  .argument('<session>', SESSION_REF)
   .argument('[text]')
   .option('--enter', 'press Enter after the text')
   .option('--prompt <text>', 'a prompt: pasted, submitted and verified; waits for delivery unless queued')
   .option('--wait', 'with --prompt: wait for delivery even when queued')
   .action(
     async (
-      id: string,
+      ref: string,
       text: string | undefined,
       options: { enter?: boolean; prompt?: string; wait?: boolean },
     ) => {
-      if (options.prompt !== undefined) {
-        await withClient((client) => sendPrompt(client, id, options.prompt!, options.wait === true));
-        return;
+      if (options.prompt === undefined && text === undefined) {
+        throw new UsageError('nothing to send: give TEXT or --prompt TEXT', 'tower send');
       }
-      if (text === undefined) throw new Error('nothing to send: give TEXT or --prompt TEXT');
-      await withClient((client) => client.write(id, options.enter ? `${text}\r` : text));
+      await withClient(async (client) => {
+        const id = await client.sessionId(ref);
+        if (options.prompt !== undefined)
+          return sendPrompt(client, id, options.prompt, options.wait === true);
+        await client.write(id, options.enter ? `${text}\r` : text!);
+      });
     },
   );
 
 program
   .command('screen')
   .description('print the current screen as plain text')
-  .argument('<id>')
-  .action(async (id: string) => {
-    const screen = await withClient((client) => client.screen(id));
-    process.stdout.write(`${screen.text.replace(/\n+$/, '')}\n`);
+  .argument('<session>', SESSION_REF)
+  .action(async (ref: string) => {
+    const screen = await withClient(async (client) => client.screen(await client.sessionId(ref)));
+    process.stdout.write(`${escapeLines(screen.text.replace(/\n+$/, ''))}\n`);
   });
 
 program
   .command('logs')
-  .description('print raw output bytes from the journal')
-  .argument('<id>')
+  .description('print raw output bytes from the journal (as the program wrote them: nothing is escaped)')
+  .argument('<session>', SESSION_REF)
   .option('--from <offset>', 'start at this absolute offset (default: earliest retained)', parseCount)
-  .option('-f, --follow', 'keep printing new output until the session ends')
-  .action(async (id: string, options: { from?: number; follow?: boolean }) => {
-    const client = await connect();
-    try {
-      await printLogs(client, id, options.from, options.follow === true);
-    } finally {
-      client.end();
-    }
+  .option('-f, --follow', 'keep printing new output until the session ends (waits for a restarting daemon)')
+  .action(async (ref: string, options: { from?: number; follow?: boolean }) => {
+    await printLogs({ stateDir: stateDir() }, ref, options.from, options.follow === true);
   });
 
 program
   .command('kill')
   .description('end a session (SIGHUP, then SIGKILL)')
-  .argument('<id>')
-  .action(async (id: string) => {
-    await withClient((client) => client.close(id));
+  .argument('<session>', SESSION_REF)
+  .action(async (ref: string) => {
+    await withClient(async (client) => client.close(await client.sessionId(ref)));
   });
 
 program
   .command('rm')
   .description('forget an exited or lost session and its output')
-  .argument('<id...>')
-  .action(async (ids: string[]) => {
+  .argument('<session...>', SESSION_REF)
+  .action(async (refs: string[]) => {
     await withClient(async (client) => {
-      for (const id of ids) await client.remove(id);
+      for (const ref of refs) {
+        const id = await client.sessionId(ref);
+        await client.remove(id).catch((error: unknown) => {
+          if (error instanceof ClientError && error.code === 'session_running') {
+            throw new ClientError(
+              error.code,
+              `session ${id} is running; end it first with: tower kill ${id}`,
+            );
+          }
+          throw error;
+        });
+      }
     });
+  });
+
+program
+  .command('rename')
+  .description("change a session's name ('' removes it)")
+  .argument('<session>', SESSION_REF)
+  .argument('<name>')
+  .action(async (ref: string, name: string) => {
+    await withClient(async (client) => client.rename(await client.sessionId(ref), name));
   });
 
 program
@@ -168,29 +224,11 @@ program
     process.stdout.write(`${options.rotate ? writeNewToken(file) : ensureToken(file)}\n`);
   });
 
-async function printLogs(client: TowerClient, id: string, from: number | undefined, follow: boolean) {
-  let offset = from;
-  for (;;) {
-    const chunk = await client.readOutput(id, offset);
-    if (chunk.data.length > 0) process.stdout.write(chunk.data);
-    offset = chunk.offset + chunk.data.length;
-    if (offset >= chunk.lastOffset) break;
-  }
-  if (!follow) return;
-  await new Promise<void>((resolve, reject) => {
-    client.on('output', ({ sessionId, data }) => {
-      if (sessionId === id) process.stdout.write(data);
-    });
-    client.on('closed', ({ sessionId }) => sessionId === id && resolve());
-    client.on('disconnect', () =>
-      reject(new ClientError('disconnected', 'lost connection to the Tower daemon')),
-    );
-    client.subscribe(id, { fromOffset: offset }).catch(reject);
-  });
-}
-
 function formatTable(sessions: SessionInfo[]): string {
   if (sessions.length === 0) return 'no sessions\n';
+  const width = process.stdout.isTTY ? process.stdout.columns : 0;
+  // Name, command and cwd give way, widest first, then bytes and pid go; ids stay whole.
+  const fit = width > 0 ? { width, shrinkable: [1, 6, 7], droppable: [8, 5] } : {};
   return formatColumns(
     ['ID', 'NAME', 'RUNTIME', 'STATUS', 'AGENT', 'PID', 'COMMAND', 'CWD', 'BYTES'],
     sessions.map((s) => [
@@ -204,12 +242,17 @@ function formatTable(sessions: SessionInfo[]): string {
       s.cwd,
       String(s.last_offset),
     ]),
+    fit,
   );
 }
 
+throwUsageErrors(program);
+
 program.parseAsync(process.argv).catch((error: unknown) => {
+  const usage = reportUsage(error);
+  if (usage !== null) process.exit(usage);
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`tower: ${message}\n`);
+  process.stderr.write(`tower: ${escapeLines(message)}\n`);
   const code = error instanceof ClientError && error.code === 'daemon_not_running' ? 3 : 1;
   process.exit(code);
 });

@@ -32,3 +32,21 @@ export function collectOrigin(value: string, previous: string[]): string[] {
   }
   return [...previous, origin];
 }
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Repeatable `--env`: `NAME=VALUE` sets a variable for the session, `NAME` passes this shell's value
+ * of it. Values are never echoed in errors (they may be secrets); names are.
+ */
+export function collectEnv(value: string, previous: Record<string, string>): Record<string, string> {
+  const at = value.indexOf('=');
+  const name = at === -1 ? value : value.slice(0, at);
+  if (!ENV_NAME.test(name)) {
+    throw new InvalidArgumentError('must be NAME=VALUE, or NAME to pass on your value of NAME');
+  }
+  if (at !== -1) return { ...previous, [name]: value.slice(at + 1) };
+  const own = process.env[name];
+  if (own === undefined) throw new InvalidArgumentError(`${name} is not set in this environment`);
+  return { ...previous, [name]: own };
+}

@@ -1,14 +1,8 @@
 /** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
 import { Command, InvalidArgumentError } from 'commander';
-import { startDaemon } from '../server/daemon.js';
-import {
-  DEFAULT_HTTP_HOST,
-  DEFAULT_HTTP_PORT,
-  type HttpServer,
-  isLoopbackHost,
-  startHttp,
-} from '../server/http/server.js';
-import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/manager.js';
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
+import type { HttpServer } from '../server/http/server.js';
+import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
@@ -87,6 +81,9 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   if (Object.keys(options.limit).length > 0 && !prlimitPath()) {
     throw new Error('--limit needs prlimit(1) (util-linux), which is not installed');
   }
+  // Loaded here, not at the top: every other command starts without the daemon and the web server.
+  const { startDaemon } = await import('../server/daemon.js');
+  const { startHttp } = await import('../server/http/server.js');
   const daemon = await startDaemon({
     stateDir: dir,
     ringBytes: options.ringMib * MIB,

@@ -16,16 +16,10 @@ import type {
 import { LineSplitter } from '../protocol/ndjson.js';
 import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
 import { readToken } from '../state/token.js';
+import { ClientError } from './errors.js';
+import { resolveSessionRef } from './session-ref.js';
 
-export class ClientError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ClientError';
-  }
-}
+export { ClientError };
 
 export interface ConnectOptions {
   stateDir?: string;
@@ -74,6 +68,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly splitter = new LineSplitter(MAX_REPLY_LINE);
+  private closed = false;
 
   private constructor(private readonly socket: Socket) {
     super();
@@ -83,6 +78,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       }
     });
     socket.on('close', () => {
+      this.closed = true;
       for (const { reject } of this.pending.values())
         reject(new ClientError('disconnected', 'daemon closed the connection'));
       this.pending.clear();
@@ -152,6 +148,16 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     return ((await this.request({ type: 'list_sessions' })) as DaemonMessageOf<'session_list'>).sessions;
   }
 
+  /** The session a reference names: an exact id, else an exact name, else a unique id prefix. */
+  async resolveSession(ref: string): Promise<SessionInfo> {
+    return resolveSessionRef(await this.list(), ref);
+  }
+
+  /** The id of the session a reference names (see resolveSession). */
+  async sessionId(ref: string): Promise<string> {
+    return (await this.resolveSession(ref)).id;
+  }
+
   async write(sessionId: string, data: Buffer | string): Promise<void> {
     await this.request({
       type: 'write_input',
@@ -189,6 +195,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
 
   async close(sessionId: string): Promise<void> {
     await this.request({ type: 'close_session', session_id: sessionId });
+  }
+
+  /** A new display name ('' for none); watchers get a session_event `renamed`. */
+  async rename(sessionId: string, name: string): Promise<void> {
+    await this.request({ type: 'rename_session', session_id: sessionId, name });
   }
 
   async remove(sessionId: string): Promise<void> {
@@ -285,6 +296,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
 
   resumeStream(): void {
     this.socket.resume();
+  }
+
+  /** The connection is closed (by either side); requests now fail with `disconnected`. */
+  get disconnected(): boolean {
+    return this.closed;
   }
 
   end(): void {

@@ -4,7 +4,15 @@
  */
 
 /** What a `session_event` (socket) or a session event on /api/events (web) says happened. */
-export const SESSION_EVENT_NAMES = ['created', 'exited', 'removed', 'resized', 'status', 'journal'] as const;
+export const SESSION_EVENT_NAMES = [
+  'created',
+  'exited',
+  'removed',
+  'resized',
+  'status',
+  'renamed',
+  'journal',
+] as const;
 export type SessionEventName = (typeof SESSION_EVENT_NAMES)[number];
 
 /** Why output cannot be read from disk: never written (a full disk), damaged, or unreadable. */

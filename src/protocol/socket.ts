@@ -15,6 +15,7 @@ import { OUTPUT_GAP_REASONS, SESSION_EVENT_NAMES } from './names.js';
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 const offset = z.number().int().min(0);
+const sessionName = z.string().max(200, 'a session name is at most 200 characters');
 const base64 = z
   .string()
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
@@ -47,7 +48,7 @@ export const CreateSessionRequest = request(
       .describe('added to the environment; kept in memory only, never stored (values may hold secrets)'),
     cols: cols.optional().describe('default 80'),
     rows: rows.optional().describe('default 24'),
-    name: z.string().max(200).optional().describe('extension: a display name'),
+    name: sessionName.optional().describe('extension: a display name'),
     args: z
       .array(z.string())
       .optional()
@@ -141,10 +142,16 @@ export const RemoveSessionRequest = request(
   { session_id: sessionId },
   'Extension. Forget an exited or lost session and its output. Reply: session_removed.',
 );
+export const RenameSessionRequest = request(
+  'rename_session',
+  { session_id: sessionId, name: sessionName.describe('the new display name; empty: no name') },
+  'Extension. Give a session another display name (kept across restarts); watchers get a session_event ' +
+    'renamed. Reply: ack.',
+);
 export const WatchSessionsRequest = request(
   'watch_sessions',
   {},
-  'Extension. From now on, receive a session_event whenever a session is created, exits, is resized or removed.',
+  'Extension. From now on, receive a session_event whenever a session is created, exits, is resized, renamed or removed, or its agent status changes.',
 );
 
 export const ClientMessage = z.discriminatedUnion('type', [
@@ -161,6 +168,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   ReadScreenRequest,
   ReadOutputRequest,
   RemoveSessionRequest,
+  RenameSessionRequest,
   WatchSessionsRequest,
   ...AgentClientMessages,
 ]);
@@ -323,7 +331,9 @@ export const DaemonMessage = z.discriminatedUnion('type', [
     {
       event: z
         .enum(SESSION_EVENT_NAMES)
-        .describe('journal: saving output to disk stopped or started working again'),
+        .describe(
+          'renamed: its name changed; journal: saving output to disk stopped or started working again',
+        ),
       session: SessionInfo,
     },
     'Extension: sent after watch_sessions.',

@@ -221,6 +221,10 @@ export class SocketConnection implements MessageWriter {
         manager.remove(request.session_id);
         this.send({ type: 'session_removed', session_id: request.session_id, req_id: reqId });
         return;
+      case 'rename_session':
+        manager.rename(request.session_id, request.name);
+        this.ack(reqId);
+        return;
       case 'watch_sessions':
         manager.off('session', this.onSessionEvent);
         manager.on('session', this.onSessionEvent);

@@ -14,6 +14,7 @@ import { Journal } from '../terminal/journal.js';
 import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
 import { checkCwd, defaultShell, resolveCommand } from './command.js';
+import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from './defaults.js';
 import { sessionEnvironment } from './environment.js';
 import { enforceJournalBudget } from './journal-budget.js';
 import type { SessionMeta } from './meta.js';
@@ -56,8 +57,6 @@ interface ManagerEvents {
 }
 
 const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_JOURNAL_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
-export const DEFAULT_MAX_SESSIONS = 64;
 const OFFSET_SAVE_INTERVAL_MS = 2000;
 /** Ended sessions that keep their screen model and output in memory (the most recently used). */
 const WARM_ENDED_SESSIONS = 16;
@@ -189,6 +188,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   close(id: string): Promise<void> {
     const session = this.get(id);
     return session.ended ? Promise.resolve() : endSession(session);
+  }
+
+  rename(id: string, name: string): void {
+    const session = this.get(id);
+    session.meta.name = name === '' ? null : name;
+    this.save(session);
+    this.emit('session', 'renamed', session.info());
   }
 
   remove(id: string): void {

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import * as pty from '@lydell/node-pty';
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
 import xtermHeadless from '@xterm/headless';
+import { expect } from 'vitest';
 import { ROOT, TOWER_BIN, waitFor } from './daemon.js';
 
 const { Terminal } = xtermHeadless;
@@ -105,6 +106,17 @@ export function describeResult(result: CliResult): string {
   return `exit ${result.code ?? result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 
+/** Run a command that must succeed; a failure names the command and shows its exit and output. */
+export async function runCliOk(
+  stateDir: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const result = await runCli(stateDir, args, options);
+  expect(result.code, `tower ${JSON.stringify(args)}: ${describeResult(result)}`).toBe(0);
+  return result;
+}
+
 /** `tower attach` (or any CLI command) in a real PTY, rendered by a headless xterm of the same size. */
 export class AttachedTerminal {
   readonly terminal: HeadlessTerminal;
@@ -113,12 +125,18 @@ export class AttachedTerminal {
   output = '';
   /** What the local terminal answered to queries it saw (sent to the attach process as input). */
   readonly replies: string[] = [];
+  /** Every window title the process set, in order. */
+  readonly titles: string[] = [];
   exit: { exitCode: number; signal?: number } | null = null;
   private readonly exited: Promise<{ exitCode: number; signal?: number }>;
   private writes: Promise<void> = Promise.resolve();
   private readonly decoder = new TextDecoder();
 
-  constructor(stateDir: string, args: string[], options: { cols?: number; rows?: number } = {}) {
+  constructor(
+    stateDir: string,
+    args: string[],
+    options: { cols?: number; rows?: number; env?: Record<string, string> } = {},
+  ) {
     const cols = options.cols ?? 100;
     const rows = options.rows ?? 30;
     this.terminal = new Terminal({ cols, rows, scrollback: 1000, allowProposedApi: true });
@@ -127,10 +145,11 @@ export class AttachedTerminal {
       cols,
       rows,
       cwd: ROOT,
-      env: cliEnv({ TERM: 'xterm-256color' }),
+      env: cliEnv({ TERM: 'xterm-256color', ...options.env }),
       encoding: null,
     });
     terminals.add(this);
+    this.terminal.onTitleChange((title) => this.titles.push(title));
     const onData = (chunk: Buffer) => {
       this.output += this.decoder.decode(chunk, { stream: true });
       const bytes = new Uint8Array(chunk);

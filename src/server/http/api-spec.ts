@@ -260,7 +260,7 @@ export const API = {
     method: 'GET',
     url: '/api/events',
     summary:
-      'Server-sent events: a session was created, exited, resized or removed, or its agent status changed ' +
+      'Server-sent events: a session was created, exited, resized, renamed or removed, or its agent status changed ' +
       '(status); attention (needs input, turn finished, error, exited); prompt (a prompt changed state)',
     access: 'read',
     responses: { 200: sse('each event is named by its `event` field', WorkspaceEvent) },

@@ -17,8 +17,7 @@ import { registerSse } from './sse.js';
 import { registerTerminalSocket } from './terminal-socket.js';
 import { registerWebApp } from './web-app.js';
 
-export const DEFAULT_HTTP_HOST = '127.0.0.1';
-export const DEFAULT_HTTP_PORT = 7681;
+export { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from './listen-address.js';
 
 export interface HttpOptions {
   stateDir: string;
@@ -102,10 +101,6 @@ function displayHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** One shared daemon connection, replaced if it drops, and fresh ones for streams. */
