@@ -9,25 +9,20 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHROMIUM,
   CuttableProxy,
+  failWithoutChromium,
   freePort,
   HAVE_CHROMIUM,
   launchChromium,
   openSession,
   pane,
-  STRICT,
   terminalText,
   typeInto,
   waitForText,
 } from './support/browser.js';
 import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
 
-describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace (strict mode)', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
-  });
-});
+failWithoutChromium('web workspace');
 
 describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
   let daemon: TestDaemon;

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { describe, it } from 'vitest';
 import { ROOT, waitFor } from './daemon.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -15,6 +16,15 @@ export const WEB_DIST = join(ROOT, 'web', 'dist', 'index.html');
 
 if (!HAVE_CHROMIUM && !STRICT) {
   process.stderr.write(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)\n`);
+}
+
+/** Under TOWER_TEST_STRICT=1 a missing Chromium fails the suite instead of skipping it. */
+export function failWithoutChromium(suite: string): void {
+  describe.runIf(!HAVE_CHROMIUM && STRICT)(`${suite} (strict mode)`, () => {
+    it('needs Chromium', () => {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
+    });
+  });
 }
 
 export function launchChromium(): Promise<Browser> {
@@ -42,6 +52,56 @@ export const terminalText = (page: Page, id: string) =>
     .evaluate((element) => (element as HTMLElement & { terminalText(): string }).terminalText(), undefined, {
       timeout: 2000,
     });
+
+export interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** Where a terminal is on the page: its pane's visible area, the whole screen, the cursor's cell. */
+export interface TerminalGeometry {
+  cols: number;
+  rows: number;
+  fontSize: number;
+  renderer: string;
+  /** The terminal's area in the pane (what is not clipped). */
+  view: Box;
+  /** The terminal screen: every row and column. */
+  screen: Box;
+  cursor: Box;
+}
+
+export const terminalGeometry = (page: Page, id: string): Promise<TerminalGeometry> =>
+  pane(page, id)
+    .locator('.terminal-view')
+    .evaluate((element) => {
+      const term = (element as HTMLElement & { terminal: import('@xterm/xterm').Terminal }).terminal;
+      const box = ({ left, top, right, bottom }: DOMRect) => ({ left, top, right, bottom });
+      const screen = element.querySelector('.xterm-screen')!.getBoundingClientRect();
+      const buffer = term.buffer.active;
+      const cellWidth = screen.width / term.cols;
+      const cellHeight = screen.height / term.rows;
+      const left = screen.left + buffer.cursorX * cellWidth;
+      const top = screen.top + (buffer.baseY + buffer.cursorY - buffer.viewportY) * cellHeight;
+      return {
+        cols: term.cols,
+        rows: term.rows,
+        fontSize: term.options.fontSize ?? 0,
+        renderer: (element as HTMLElement).dataset.renderer ?? '',
+        view: box(element.getBoundingClientRect()),
+        screen: box(screen),
+        cursor: { left, top, right: left + cellWidth, bottom: top + cellHeight },
+      };
+    });
+
+/** Whether `inner` lies within `outer` (to within half a pixel of rounding). */
+export const inside = (inner: Box, outer: Box) =>
+  inner.left >= outer.left - 0.5 &&
+  inner.top >= outer.top - 0.5 &&
+  inner.right <= outer.right + 0.5 &&
+  inner.bottom <= outer.bottom + 0.5;
 
 export const waitForText = (page: Page, id: string, pattern: RegExp, what: string, timeoutMs = 10_000) =>
   waitFor(

@@ -77,6 +77,7 @@ export class TerminalView {
     );
     // For tests and the devtools console (the WebGL renderer leaves no text in the DOM).
     Object.defineProperty(this.element, 'terminalText', { value: () => this.text() });
+    Object.defineProperty(this.element, 'terminal', { value: this.term });
     this.resizeObserver = new ResizeObserver(() => this.scheduleFit());
     this.connection = new TerminalConnection(sessionId, {
       hello: (message) => this.onHello(message),
