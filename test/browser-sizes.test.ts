@@ -3,8 +3,6 @@
  * follows the window that typed last, and every other window shows the whole screen — scaled down
  * to fit its pane when the session is larger, at its natural size when smaller — never a crop.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,42 +12,37 @@ import {
   launchChromium,
   openSession,
   pane,
+  startWebDaemon,
   type TerminalGeometry,
   terminalGeometry,
   typeInto,
+  type WebDaemon,
   waitForText,
 } from './support/browser.js';
-import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { waitFor } from './support/daemon.js';
 
 failWithoutChromium('terminal sizes');
 
 const BASE_FONT_SIZE = 13;
 
 describe.runIf(HAVE_CHROMIUM)('several windows on one session in Chromium', () => {
-  let daemon: TestDaemon;
+  let web: WebDaemon;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const pageErrors: string[] = [];
-  let base: string;
-  let token: string;
   let large: Page;
   let small: Page;
   let id: string;
 
-  const sessionSize = async () => {
-    const response = await fetch(`${base}/api/sessions/${id}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const { session } = (await response.json()) as { session: { cols: number; rows: number } };
-    return session;
-  };
+  const sessionSize = async () =>
+    (await web.api<{ session: { cols: number; rows: number } }>('GET', `/api/sessions/${id}`)).session;
 
   async function openWindow(width: number, height: number): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height } });
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${base}/#token=${token}`);
+    await page.goto(`${web.base}/#token=${web.token}`);
     await page.locator(`.session-item[data-session-id="${id}"]`).waitFor();
     await openSession(page, id);
     return page;
@@ -70,16 +63,8 @@ describe.runIf(HAVE_CHROMIUM)('several windows on one session in Chromium', () =
     }, 'the window to take the session size');
 
   beforeAll(async () => {
-    daemon = await startTestDaemon();
-    if (!daemon.httpUrl) throw new Error('the daemon printed no web workspace URL');
-    base = daemon.httpUrl;
-    token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
-    const response = await fetch(`${base}/api/sessions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'shared' }),
-    });
-    id = ((await response.json()) as { session: { id: string } }).session.id;
+    web = await startWebDaemon();
+    id = await web.spawnShell('shared');
     browser = await launchChromium();
     large = await openWindow(1400, 900);
     small = await openWindow(820, 560);
@@ -89,7 +74,7 @@ describe.runIf(HAVE_CHROMIUM)('several windows on one session in Chromium', () =
   afterAll(async () => {
     for (const context of contexts) await context.close();
     await browser?.close();
-    await daemon?.dispose();
+    await web?.daemon.dispose();
   });
 
   it('typing in the large window: the small one shows its whole screen, scaled down to fit', async () => {

@@ -2,12 +2,12 @@
  * Driving the web workspace in a real browser: Debian's Chromium through playwright-core, page
  * helpers that read xterm.js's buffer, and a TCP proxy that can cut connections.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { describe, it } from 'vitest';
-import { ROOT, waitFor } from './daemon.js';
+import { ROOT, startTestDaemon, type TestDaemon, waitFor } from './daemon.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const STRICT = process.env.TOWER_TEST_STRICT === '1';
@@ -41,6 +41,38 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** The real daemon with its web server, and its API called with the admin token as Bearer. */
+export interface WebDaemon {
+  daemon: TestDaemon;
+  base: string;
+  token: string;
+  api<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A shell started through the API; its id. */
+  spawnShell(name: string): Promise<string>;
+}
+
+export async function startWebDaemon(options: { serveArgs?: string[] } = {}): Promise<WebDaemon> {
+  const daemon = await startTestDaemon(options);
+  if (!daemon.httpUrl) throw new Error('the daemon printed no web workspace URL');
+  const base = daemon.httpUrl;
+  const token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status}`);
+    return (await response.json()) as T;
+  };
+  const spawnShell = async (name: string) =>
+    (await api<{ session: { id: string } }>('POST', '/api/sessions', { name })).session.id;
+  return { daemon, base, token, api, spawnShell };
 }
 
 export const pane = (page: Page, id: string) => page.locator(`.pane[data-session-id="${id}"]`);
