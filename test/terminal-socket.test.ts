@@ -352,6 +352,46 @@ describe('WebSocket terminal route', () => {
     expectContiguous(browser.framesAfterSnapshot(), fresh.offset);
   });
 
+  it('a screen-only snapshot paints the visible screen without scrollback, then frames from its offset', async () => {
+    const sessionId = await interactiveShell({ cols: 60, rows: 12 });
+    await client.write(sessionId, 'seq 1 100; echo SEQ-$((5*5))\n');
+    await waitFor(async () => (await client.screen(sessionId)).text.includes('SEQ-25'), 'the rows');
+    const browser = await openBrowser(sessionId);
+    const first = await browser.next('snapshot');
+    expect(first.screen_only).toBeUndefined();
+    expect(first.data).toContain('\r\n42');
+
+    browser.send({ type: 'snapshot', screen_only: true });
+    const screenOnly = await browser.next('snapshot', 2);
+    expect(screenOnly.screen_only).toBe(true);
+    const terminal = new Terminal({ cols: screenOnly.cols, rows: screenOnly.rows, allowProposedApi: true });
+    await new Promise<void>((r) => terminal.write(screenOnly.data, r));
+    expect(terminal.buffer.active.length).toBe(screenOnly.rows); // nothing scrolled off
+    const screen = await client.screen(sessionId);
+    const lines: string[] = [];
+    for (let y = 0; y < terminal.rows; y++)
+      lines.push(terminal.buffer.active.getLine(y)!.translateToString(true).trimEnd());
+    expect(lines.join('\n')).toBe(screen.text);
+
+    browser.send({ type: 'input', seq: 1, data: 'echo AFTER-$((3*3))\n' });
+    await waitFor(() => browser.tail().includes('AFTER-9\r\n'), 'output after the screen-only snapshot');
+    expectContiguous(browser.framesAfterSnapshot(), screenOnly.offset);
+  });
+
+  it('a screen-only request is not lost to a whole snapshot already on its way', async () => {
+    const sessionId = await interactiveShell();
+    const browser = await openBrowser(sessionId);
+    await browser.next('snapshot');
+    browser.send({ type: 'snapshot' });
+    browser.send({ type: 'snapshot', screen_only: true });
+    await waitFor(() => browser.messages('snapshot').some((m) => m.screen_only), 'the screen-only snapshot');
+    browser.send({ type: 'input', seq: 1, data: 'echo LAST-$((4*4))\n' });
+    await waitFor(() => browser.tail().includes('LAST-16\r\n'), 'output after it');
+    const snapshots = browser.messages('snapshot');
+    expect(snapshots.at(-1)?.screen_only).toBe(true);
+    expectContiguous(browser.framesAfterSnapshot(), snapshots.at(-1)!.offset);
+  });
+
   it('bad messages get an error and the socket stays open', async () => {
     const sessionId = await interactiveShell();
     const browser = await openBrowser(sessionId);
