@@ -16,6 +16,9 @@ const THEME = {
   brightBlack: '#5c6678',
 };
 
+/** Lines the browser terminal keeps: the snapshot's scrollback plus older output loaded on scroll-up. */
+const SCROLLBACK_LINES = 10_000;
+
 export interface TerminalParts {
   term: Terminal;
   fit: FitAddon;
@@ -28,7 +31,7 @@ export function createTerminal(options: { narrow: boolean; viewer: boolean }): T
     cursorBlink: true,
     fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, "Liberation Mono", monospace',
     fontSize: options.narrow ? 11 : 13,
-    scrollback: 5000,
+    scrollback: SCROLLBACK_LINES,
     theme: THEME,
     macOptionIsMeta: true,
     rightClickSelectsWord: true,

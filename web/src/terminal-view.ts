@@ -19,6 +19,7 @@ import { QueryReplies } from './query-replies.js';
 import { SearchBox } from './search-box.js';
 import { type ConnectionState, TerminalConnection } from './terminal-connection.js';
 import { showNaturalSize, showWholeScreen } from './terminal-fit.js';
+import { TerminalHistory } from './terminal-history.js';
 import { createTerminal, loadAddons, shortcutKeys } from './terminal-setup.js';
 import type { Role, WsServerMessage } from './types.js';
 
@@ -47,6 +48,7 @@ export class TerminalView {
   private readonly searchBox: SearchBox;
   private readonly queries: QueryReplies;
   private readonly connection: TerminalConnection;
+  private readonly history: TerminalHistory;
   private readonly resizeObserver: ResizeObserver;
   private role: Role | null;
   private owner = false;
@@ -72,7 +74,7 @@ export class TerminalView {
     this.overlay = h('div.terminal-overlay', { hidden: true });
     this.banner = h('div.terminal-banner', { hidden: true });
     this.badges = h('span.pane-badges');
-    this.searchBox = new SearchBox(this.search, this.term);
+    this.searchBox = new SearchBox(this.search, this.term, () => this.history.load(true));
     this.element = h('div.terminal-view', null, this.host, this.searchBox.element, this.overlay, this.banner);
     // For tests and the devtools console (the WebGL renderer leaves no text in the DOM).
     Object.defineProperty(this.element, 'terminalText', { value: () => this.text() });
@@ -81,11 +83,25 @@ export class TerminalView {
     this.connection = new TerminalConnection(sessionId, {
       hello: (message) => this.onHello(message),
       snapshot: (message) => this.onSnapshot(message),
-      output: (bytes, end) => this.term.write(bytes, () => this.connection.ack(end)),
+      output: (bytes, end) => {
+        if (!this.history.holds(bytes, end)) this.term.write(bytes, () => this.connection.ack(end));
+      },
       size: (message) => this.onSize(message),
       exit: (message) => this.onExit(message),
       error: (message) => this.showBanner(`${message.error}: ${message.message}`, 'error'),
       state: (state, detail) => this.onState(state, detail),
+    });
+    this.history = new TerminalHistory({
+      sessionId,
+      term: this.term,
+      requestScreenOnly: () => this.connection.requestSnapshot(true),
+      requestSnapshot: () => this.connection.requestSnapshot(),
+      sizeTo: (cols, rows) => this.sizeTo(cols, rows),
+      ack: (offset) => this.connection.ack(offset),
+      rebuilt: (added, previousTop) => {
+        if (previousTop !== null) this.term.scrollToLine(previousTop + added);
+        this.searchBox.refresh();
+      },
     });
     this.renderBadges();
   }
@@ -96,6 +112,10 @@ export class TerminalView {
     this.element.dataset.renderer = loadAddons({ term: this.term, fit: this.fit, search: this.search });
     this.term.attachCustomKeyEventHandler(shortcutKeys(this.term, () => this.searchBox.open()));
     this.term.onData((data) => this.onData(data));
+    // Scrolled to the top of what the terminal holds: load older output if the journal has it.
+    this.term.onScroll((top) => {
+      if (top === 0 && this.term.buffer.active.baseY > 0) this.history.load(false);
+    });
     this.resizeObserver.observe(this.element);
     this.connection.connect();
   }
@@ -185,6 +205,7 @@ export class TerminalView {
     this.term.options.disableStdin = message.role === 'viewer';
     this.element.classList.toggle('view-only', message.role === 'viewer');
     this.owner = false;
+    this.history.reset(message.session.first_offset);
     this.sizeTo(message.session.cols, message.session.rows);
     const session = message.session;
     if (session.status === 'running') this.banner.hidden = true;
@@ -202,6 +223,11 @@ export class TerminalView {
   }
 
   private onSnapshot(message: Msg<'snapshot'>): void {
+    if (message.screen_only) {
+      this.history.screenOnly(message);
+      return;
+    }
+    this.history.wholeSnapshot();
     // In-band reset (RIS): ordered after anything still queued for the old screen.
     this.term.write('\x1bc');
     this.sizeTo(message.cols, message.rows);
