@@ -27,7 +27,8 @@ export function failWithoutChromium(suite: string): void {
   });
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches (a GPU setup, a device scale). */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(WEB_DIST)) throw new Error('web/dist is missing: run npm run build (or npm run build:web)');
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -39,6 +40,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
 }

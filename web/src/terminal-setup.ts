@@ -3,9 +3,9 @@ import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
-import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { copyText } from './clipboard.js';
+import { type Renderer, useWebgl } from './terminal-renderer.js';
 
 const THEME = {
   background: '#0f131a',
@@ -41,23 +41,17 @@ export function createTerminal(options: { narrow: boolean; viewer: boolean }): T
 }
 
 /**
- * Load the addons once the terminal is open. WebGL when the browser has it, else xterm's DOM
- * renderer (headless browsers without a GPU, lost contexts). Returns the renderer in use.
+ * Load the addons once the terminal is open. WebGL while the browser has it and it draws, else
+ * xterm's DOM renderer (see terminal-renderer.ts). Returns the renderer in use; `fellBack` says
+ * when WebGL is dropped later.
  */
-export function loadAddons({ term, fit, search }: TerminalParts): 'webgl' | 'dom' {
+export function loadAddons({ term, fit, search }: TerminalParts, fellBack: () => void): Renderer {
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
   term.loadAddon(fit);
   term.loadAddon(search);
   term.loadAddon(new WebLinksAddon());
-  try {
-    const webgl = new WebglAddon();
-    webgl.onContextLoss(() => webgl.dispose());
-    term.loadAddon(webgl);
-    return 'webgl';
-  } catch {
-    return 'dom';
-  }
+  return useWebgl(term, fellBack);
 }
 
 /**

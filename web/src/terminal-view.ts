@@ -109,7 +109,10 @@ export class TerminalView {
   /** Call once the element is in the document (xterm measures its font there). */
   mount(): void {
     this.term.open(this.host);
-    this.element.dataset.renderer = loadAddons({ term: this.term, fit: this.fit, search: this.search });
+    const parts = { term: this.term, fit: this.fit, search: this.search };
+    this.element.dataset.renderer = loadAddons(parts, () => {
+      this.element.dataset.renderer = 'dom';
+    });
     this.term.attachCustomKeyEventHandler(shortcutKeys(this.term, () => this.searchBox.open()));
     this.term.onData((data) => this.onData(data));
     // Scrolled to the top of what the terminal holds: load older output if the journal has it.
