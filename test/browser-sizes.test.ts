@@ -135,6 +135,23 @@ describe.runIf(HAVE_CHROMIUM)('several windows on one session in Chromium', () =
     expectWholeScreen(watcher);
   });
 
+  it('a split pane too narrow even for the smallest font still shows the whole screen', async () => {
+    await typeInto(large, id, 'clear; seq 1 60; echo large-again\n');
+    await waitForText(large, id, /^large-again\nsize-prompt> ?$/m, 'the output in the large window');
+    const owner = await sizedLikeSession(large);
+    const other = await web.spawnShell('other');
+    await small.locator('.layout-button[data-layout="4"]').click();
+    await small.locator(`.session-item[data-session-id="${other}"]`).click();
+    await pane(small, other).locator('.xterm').waitFor();
+    expect(await small.locator('.pane').count()).toBe(2);
+    await waitForText(small, id, /^large-again\nsize-prompt> ?$/m, 'the output in the split pane');
+    const watcher = await waitFor(async () => {
+      const geometry = await terminalGeometry(small, id);
+      return geometry.cols === owner.cols && inside(geometry.screen, geometry.view) && geometry;
+    }, 'the split pane to show the whole screen');
+    expectWholeScreen(watcher);
+  });
+
   it('raised no page errors', () => {
     expect(pageErrors).toEqual([]);
   });
