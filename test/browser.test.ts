@@ -3,33 +3,30 @@
  * daemon (bin/tower.js serve) and its HTTP server, with real shells on real PTYs.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CHROMIUM,
   CuttableProxy,
+  failWithoutChromium,
   freePort,
   HAVE_CHROMIUM,
   launchChromium,
   openSession,
   pane,
-  STRICT,
+  startWebDaemon,
   terminalText,
   typeInto,
+  type WebDaemon,
   waitForText,
 } from './support/browser.js';
-import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
+import { type TestDaemon, TOWER_BIN } from './support/daemon.js';
 
-describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace (strict mode)', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
-  });
-});
+failWithoutChromium('web workspace');
 
 describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
+  let web: WebDaemon;
   let daemon: TestDaemon;
   let browser: Browser;
   let base: string;
@@ -40,22 +37,10 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
   const pageErrors: string[] = [];
   const proxy = new CuttableProxy();
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(response.ok, `${method} ${path}: HTTP ${response.status}`).toBe(true);
-    return response.json() as Promise<Record<string, unknown>>;
-  };
+  const api = <T>(method: string, path: string, body?: unknown) => web.api<T>(method, path, body);
   const screenText = async (id: string) =>
-    ((await api('GET', `/api/sessions/${id}/screen`)) as { text: string }).text;
-  const spawnViaApi = async (name: string) =>
-    ((await api('POST', '/api/sessions', { name })) as { session: { id: string } }).session.id;
+    (await api<{ text: string }>('GET', `/api/sessions/${id}/screen`)).text;
+  const spawnViaApi = (name: string) => web.spawnShell(name);
 
   const newPage = async (context: BrowserContext) => {
     const created = await context.newPage();
@@ -69,13 +54,11 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     // A fixed port, so the page can reconnect to the daemon after it restarts (last test), and a
     // proxy in front of it that can cut connections (its origin must be allowed).
     const proxyPort = await proxy.listen();
-    daemon = await startTestDaemon({
+    web = await startWebDaemon({
       serveArgs: ['--port', String(await freePort()), '--allow-origin', `http://127.0.0.1:${proxyPort}`],
     });
-    if (!daemon.httpUrl) throw new Error('the daemon printed no web workspace URL');
-    base = daemon.httpUrl;
+    ({ daemon, base, token } = web);
     proxy.target = Number(new URL(base).port);
-    token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
     browser = await launchChromium();
     admin = await browser.newContext({
       viewport: { width: 1400, height: 820 },
@@ -287,9 +270,10 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
     // It went through the prompt queue (typed, submitted, verified), and the composer says so.
     for (const id of [alpha, beta]) {
       const states = async () => {
-        const { prompts } = (await api('GET', `/api/sessions/${id}/prompts`)) as {
-          prompts: Array<{ text: string; state: string }>;
-        };
+        const { prompts } = await api<{ prompts: Array<{ text: string; state: string }> }>(
+          'GET',
+          `/api/sessions/${id}/prompts`,
+        );
         return prompts.filter((p) => p.text === 'echo composed-$((3*3))').map((p) => p.state);
       };
       await expect.poll(states).toEqual(['delivered']);

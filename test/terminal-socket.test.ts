@@ -1,49 +1,22 @@
 /**
- * GET /ws/terminal/:id over the real daemon: a Fastify app built here registers the route, and
- * `ws` plays the browser (binary output frames with an 8-byte offset header, JSON control messages).
+ * GET /ws/terminal/:id over the real daemon (support/terminal-route.ts), `ws` playing the browser:
+ * attach, offsets and reconnection, input once, roles, sizes, flow control, errors, exit.
+ * Snapshots have their own file (terminal-socket-snapshots.test.ts).
  */
-import websocket from '@fastify/websocket';
-import xtermHeadless from '@xterm/headless';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { TowerClient } from '../dist/client/client.js';
-import type { SessionEventListener } from '../dist/server/http/context.js';
-import { registerTerminalSocket, WINDOW_HIGH } from '../dist/server/http/terminal-socket.js';
-import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
-import { type BrowserOptions, expectContiguous, TestBrowser } from './support/terminal-browser.js';
+import type { TowerClient } from '../dist/client/client.js';
+import { WINDOW_HIGH } from '../dist/server/http/terminal-socket.js';
+import { readAllOutput, waitFor } from './support/daemon.js';
+import { type BrowserOptions, expectContiguous } from './support/terminal-browser.js';
+import { startTerminalRoute, type TerminalRoute } from './support/terminal-route.js';
 
-const { Terminal } = xtermHeadless;
 const MB = 1024 * 1024;
 
 describe('WebSocket terminal route', () => {
-  let daemon: TestDaemon;
+  let route: TerminalRoute;
   let client: TowerClient;
-  let app: FastifyInstance;
-  let base: string;
-  const browsers: TestBrowser[] = [];
-
-  async function openBrowser(sessionId: string, options: BrowserOptions = {}): Promise<TestBrowser> {
-    const query = new URLSearchParams();
-    if (options.offset !== undefined) query.set('offset', String(options.offset));
-    if (options.client !== undefined) query.set('client', options.client);
-    const ws = new WebSocket(`${base}/ws/terminal/${encodeURIComponent(sessionId)}?${query}`, {
-      headers: { 'x-test-role': options.role ?? 'admin' },
-    });
-    const browser = new TestBrowser(ws, options.keepFrames ?? true, options.autoAck ?? true);
-    browsers.push(browser);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    return browser;
-  }
-
-  async function interactiveShell(extra: Record<string, unknown> = {}): Promise<string> {
-    const { sessionId } = await client.createSession({ shell: '/bin/sh', env: { PS1: '$ ' }, ...extra });
-    await waitFor(async () => (await client.screen(sessionId)).text.includes('$'), 'the prompt');
-    return sessionId;
-  }
+  const openBrowser = (sessionId: string, options?: BrowserOptions) => route.openBrowser(sessionId, options);
+  const interactiveShell = (extra?: Record<string, unknown>) => route.interactiveShell(extra);
 
   /** Print `megabytes` MB of numbered lines, then FLOOD-42, and wait until the program has printed it all. */
   async function flood(sessionId: string, megabytes: number): Promise<void> {
@@ -60,37 +33,12 @@ describe('WebSocket terminal route', () => {
   }
 
   beforeAll(async () => {
-    daemon = await startTestDaemon({ serveArgs: ['--no-http'] });
-    client = await daemon.connect();
-    const shared = await daemon.connect();
-    app = Fastify();
-    await app.register(websocket);
-    app.addHook('onRequest', async (request) => {
-      request.towerRole = request.headers['x-test-role'] === 'viewer' ? 'viewer' : 'admin';
-    });
-    // As server.ts does: session changes from the shared connection, for the size owners.
-    const listeners = new Set<SessionEventListener>();
-    shared.on('session_event', (message) => {
-      for (const listener of listeners) listener(message);
-    });
-    await shared.watch();
-    registerTerminalSocket(app, {
-      client: shared,
-      connect: () => TowerClient.connect({ stateDir: daemon.stateDir }),
-      onSessionEvent: (listener) => {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    });
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    base = address.replace(/^http/, 'ws');
+    route = await startTerminalRoute();
+    client = route.client;
   });
 
   afterAll(async () => {
-    for (const browser of browsers) browser.ws.terminate();
-    await app?.close();
-    client?.end();
-    await daemon?.dispose();
+    await route?.close();
   });
 
   it('attach: hello, a snapshot, then contiguous binary frames; typing produces output', async () => {
@@ -108,39 +56,6 @@ describe('WebSocket terminal route', () => {
     expect(await browser.next('input_ack')).toEqual({ type: 'input_ack', seq: 1 });
     await waitFor(() => browser.text().includes('MARK-42\r\n'), 'the echo');
     expectContiguous(browser.frames(), snapshot.offset);
-  });
-
-  it('a snapshot and the frames after it reproduce the daemon screen in xterm', async () => {
-    const sessionId = await interactiveShell({ cols: 70, rows: 20 });
-    await client.write(
-      sessionId,
-      'for i in $(seq 1 60); do printf "\\033[3%dmrow %d\\033[0m\\n" $((i % 7)) $i; done\n',
-    );
-    await waitFor(async () => (await client.screen(sessionId)).text.includes('row 60'), 'rows');
-    const browser = await openBrowser(sessionId);
-    const snapshot = await browser.next('snapshot');
-    browser.send({ type: 'input', seq: 1, data: 'printf "\\033[2J\\033[5;7Hmoved-%s" here\n' });
-    await waitFor(() => browser.text().includes('moved-here'), 'moved text');
-    const screen = await waitFor(async () => {
-      const current = await client.screen(sessionId);
-      return current.offset === browser.end && current.text.includes('moved-here') && current;
-    }, 'the daemon screen to match the frames received');
-
-    const terminal = new Terminal({ cols: snapshot.cols, rows: snapshot.rows, allowProposedApi: true });
-    const write = (data: string | Uint8Array) => new Promise<void>((r) => terminal.write(data, r));
-    await write(snapshot.data);
-    for (const frame of browser.frames()) await write(frame.data!);
-    const buffer = terminal.buffer.active;
-    const lines: string[] = [];
-    for (let y = 0; y < terminal.rows; y++)
-      lines.push(
-        buffer
-          .getLine(buffer.baseY + y)!
-          .translateToString(true)
-          .trimEnd(),
-      );
-    expect(lines.join('\n')).toBe(screen.text);
-    expect([buffer.cursorX, buffer.cursorY]).toEqual([screen.cursor_x, screen.cursor_y]);
   });
 
   it('reconnecting with ?offset gets exactly the bytes that follow, no gap and no duplicate', async () => {
@@ -277,12 +192,12 @@ describe('WebSocket terminal route', () => {
     const browserTcp = (browser.ws as unknown as { _socket: import('node:net').Socket })._socket;
     browserTcp.pause();
     const rssBefore = process.memoryUsage.rss();
-    const daemonRssBefore = daemon.rssBytes();
+    const daemonRssBefore = route.daemon.rssBytes();
     let rssPeak = rssBefore;
     let daemonRssPeak = daemonRssBefore;
     const sampler = setInterval(() => {
       rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
-      daemonRssPeak = Math.max(daemonRssPeak, daemon.rssBytes());
+      daemonRssPeak = Math.max(daemonRssPeak, route.daemon.rssBytes());
     }, 50);
 
     // Enough that buffering it all would show: unbounded, this process grows by well over 150 MB.
@@ -325,7 +240,7 @@ describe('WebSocket terminal route', () => {
     const lying = setInterval(() => browser.send({ type: 'ack', offset: Number.MAX_SAFE_INTEGER }), 10);
     let bufferedPeak = 0;
     const sampler = setInterval(() => {
-      for (const socket of app.websocketServer.clients)
+      for (const socket of route.app.websocketServer.clients)
         bufferedPeak = Math.max(bufferedPeak, socket.bufferedAmount);
     }, 10);
     await flood(sessionId, 60);
@@ -340,17 +255,6 @@ describe('WebSocket terminal route', () => {
     await waitFor(() => browser.tail().includes('AFTER-25\r\n'), 'output after the resync');
     expectContiguous(browser.framesAfterSnapshot(), resync.offset);
   }, 180_000);
-
-  it('a snapshot request gets a fresh snapshot, then frames from its offset', async () => {
-    const sessionId = await interactiveShell();
-    const browser = await openBrowser(sessionId);
-    await browser.next('snapshot');
-    browser.send({ type: 'input', seq: 1, data: 'seq 1 3000; echo DONE-$((2*4))\n' });
-    browser.send({ type: 'snapshot' });
-    const fresh = await browser.next('snapshot', 2);
-    await waitFor(() => browser.tail().includes('DONE-8\r\n'), 'output after the snapshot');
-    expectContiguous(browser.framesAfterSnapshot(), fresh.offset);
-  });
 
   it('bad messages get an error and the socket stays open', async () => {
     const sessionId = await interactiveShell();

@@ -180,12 +180,16 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     await this.request({ type: 'resize', session_id: sessionId, cols, rows });
   }
 
-  async subscribe(sessionId: string, start: { fromOffset?: number; snapshot?: boolean } = {}): Promise<void> {
+  async subscribe(
+    sessionId: string,
+    start: { fromOffset?: number; snapshot?: boolean; screenOnly?: boolean } = {},
+  ): Promise<void> {
     await this.request({
       type: 'subscribe',
       session_id: sessionId,
       from_offset: start.fromOffset,
       snapshot: start.snapshot,
+      screen_only: start.screenOnly,
     });
   }
 

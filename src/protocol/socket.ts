@@ -88,6 +88,13 @@ export const SubscribeRequest = request(
       .boolean()
       .optional()
       .describe('extension: begin with a snapshot, then bytes from its offset (attach)'),
+    screen_only: z
+      .boolean()
+      .optional()
+      .describe(
+        'extension: with snapshot, that snapshot holds the visible screen only, no scrollback ' +
+          '(to paint after older output replayed from read_output); later resyncs are whole',
+      ),
   },
   'Receive session_output from now on (or from from_offset), then session_closed when the program ends. ' +
     'A subscriber that falls behind the in-memory ring is resynced: by a snapshot message if it gave from_offset ' +
@@ -297,6 +304,10 @@ export const DaemonMessage = z.discriminatedUnion('type', [
         .describe(
           'ANSI that paints the screen, its modes and up to 1000 lines of scrollback into a fresh terminal',
         ),
+      screen_only: z
+        .boolean()
+        .optional()
+        .describe('extension: true when it holds the visible screen only (subscribe screen_only)'),
       req_id: reqId,
     },
     'Extension: the screen as of offset (answer to get_snapshot, or the start of a snapshot subscription).',

@@ -94,7 +94,17 @@ export const WsClientMessage = z.discriminatedUnion('type', [
   z
     .object({ type: z.literal('ack'), offset })
     .describe('The client has rendered output up to offset (send from the terminal write callback).'),
-  z.object({ type: z.literal('snapshot') }).describe('Ask for a fresh snapshot (after a local reset).'),
+  z
+    .object({
+      type: z.literal('snapshot'),
+      screen_only: z
+        .boolean()
+        .optional()
+        .describe(
+          'the visible screen only, no scrollback: to paint after older output replayed from the journal',
+        ),
+    })
+    .describe('Ask for a fresh snapshot (after a local reset); output continues from its offset.'),
 ]);
 export type WsClientMessage = z.infer<typeof WsClientMessage>;
 
@@ -117,6 +127,7 @@ export const WsServerMessage = z.discriminatedUnion('type', [
     cursor_y: z.number().int(),
     alt_screen: z.boolean(),
     data: z.string(),
+    screen_only: z.boolean().optional().describe('true: the visible screen only, as asked for'),
   }),
   z.object({ type: z.literal('input_ack'), seq: z.number().int() }),
   z.object({

@@ -261,7 +261,7 @@ export class SocketConnection implements MessageWriter {
     this.subscriptions.set(sessionId, entry);
     entry.subscription = session.subscribe(
       sink,
-      { fromOffset: request.from_offset, snapshot: request.snapshot },
+      { fromOffset: request.from_offset, snapshot: request.snapshot, screenOnly: request.screen_only },
       (error) => this.replyError(error, undefined, sessionId),
     );
   }

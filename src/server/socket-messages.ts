@@ -57,6 +57,7 @@ export function snapshotMessage(
     cursor_y: snapshot.cursorY,
     alt_screen: snapshot.altScreen,
     data: snapshot.data,
+    ...(snapshot.screenOnly ? { screen_only: true } : {}),
     req_id: reqId,
   };
 }

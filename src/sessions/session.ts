@@ -164,11 +164,11 @@ export class Session extends EventEmitter<SessionEvents> {
     this.subscriptions.delete(subscription);
   }
 
-  async snapshot(): Promise<ScreenSnapshot> {
+  async snapshot(options: { screenOnly?: boolean } = {}): Promise<ScreenSnapshot> {
     this.emit('used');
     this.flush();
     this.ensureScreen();
-    return this.screen.snapshot(this.id);
+    return this.screen.snapshot(this.id, options);
   }
 
   async text(): Promise<ScreenText> {

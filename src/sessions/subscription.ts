@@ -34,7 +34,7 @@ export interface SubscriptionSource {
   };
   readonly ended: boolean;
   readonly exit: PtyExit | null;
-  snapshot(): Promise<ScreenSnapshot>;
+  snapshot(options?: { screenOnly?: boolean }): Promise<ScreenSnapshot>;
 }
 
 export interface SubscribeStart {
@@ -42,6 +42,8 @@ export interface SubscribeStart {
   fromOffset?: number;
   /** Begin with a snapshot, then bytes from its offset. */
   snapshot?: boolean;
+  /** With `snapshot`: that first snapshot holds the visible screen only (later resyncs are whole). */
+  screenOnly?: boolean;
 }
 
 export class Subscription {
@@ -69,7 +71,7 @@ export class Subscription {
       this.cursor = start.fromOffset;
       this.catchingUp = true;
     } else if (start.snapshot || start.fromOffset !== undefined) {
-      this.resync();
+      this.resync(start.snapshot === true && start.screenOnly === true);
       return;
     }
     this.pump();
@@ -128,9 +130,9 @@ export class Subscription {
     this.done = true;
   }
 
-  private resync(): void {
+  private resync(screenOnly = false): void {
     this.resyncing = true;
-    this.source.snapshot().then(
+    this.source.snapshot({ screenOnly }).then(
       (snapshot) => {
         if (this.done) return;
         this.cursor = snapshot.offset;

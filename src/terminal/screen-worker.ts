@@ -170,12 +170,12 @@ function cursorColumn(terminal: HeadlessTerminal): number {
   return Math.min(terminal.buffer.active.cursorX, terminal.cols - 1);
 }
 
-function snapshotOf(session: Session, offset: number): ScreenSnapshot {
+function snapshotOf(session: Session, offset: number, screenOnly = false): ScreenSnapshot {
   const { terminal } = session;
   const buffer = terminal.buffer.active;
-  const data =
-    session.serializer.serialize({ scrollback: session.scrollback }) + stateSerializeOmits(session);
-  return { ...geometryOf(terminal, offset), altScreen: buffer.type === 'alternate', data };
+  const scrollback = screenOnly ? 0 : session.scrollback;
+  const data = session.serializer.serialize({ scrollback }) + stateSerializeOmits(session);
+  return { ...geometryOf(terminal, offset), altScreen: buffer.type === 'alternate', data, screenOnly };
 }
 
 /** Size and cursor, shared by snapshots and text: exact as of `offset`. */
@@ -274,8 +274,11 @@ function handle(command: ScreenCommand): void {
     case 'snapshot':
     case 'text': {
       const offset = session.writtenOffset;
-      const produce = command.kind === 'snapshot' ? snapshotOf : textOf;
-      afterParsing(session, () => answer(command.requestId, () => produce(session, offset)));
+      const produce = () =>
+        command.kind === 'snapshot'
+          ? snapshotOf(session, offset, command.screenOnly)
+          : textOf(session, offset);
+      afterParsing(session, () => answer(command.requestId, produce));
       break;
     }
     case 'answer':

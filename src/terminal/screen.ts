@@ -16,6 +16,8 @@ export interface ScreenSnapshot {
   altScreen: boolean;
   /** ANSI that, written into a fresh terminal of cols×rows, reproduces visible rows, cursor, modes, plus scrollback. */
   data: string;
+  /** The visible screen only, no scrollback (to paint after history replayed from the journal). */
+  screenOnly: boolean;
 }
 
 export interface ScreenText {
@@ -48,7 +50,7 @@ export type ScreenCommand =
     }
   | { kind: 'write'; id: string; data: Uint8Array; endOffset: number }
   | { kind: 'resize'; id: string; cols: number; rows: number }
-  | { kind: 'snapshot' | 'text'; id: string; requestId: number }
+  | { kind: 'snapshot' | 'text'; id: string; requestId: number; screenOnly?: boolean }
   | { kind: 'answer'; id: string }
   | { kind: 'dispose'; id: string };
 
@@ -170,8 +172,8 @@ export class ScreenHost {
     this.send({ kind: 'resize', id, cols, rows });
   }
 
-  snapshot(id: string): Promise<ScreenSnapshot> {
-    return this.request('snapshot', id) as Promise<ScreenSnapshot>;
+  snapshot(id: string, options: { screenOnly?: boolean } = {}): Promise<ScreenSnapshot> {
+    return this.request('snapshot', id, options.screenOnly) as Promise<ScreenSnapshot>;
   }
 
   text(id: string): Promise<ScreenText> {
@@ -194,13 +196,17 @@ export class ScreenHost {
     await this.worker.terminate();
   }
 
-  private request(kind: 'snapshot' | 'text', id: string): Promise<ScreenSnapshot | ScreenText> {
+  private request(
+    kind: 'snapshot' | 'text',
+    id: string,
+    screenOnly?: boolean,
+  ): Promise<ScreenSnapshot | ScreenText> {
     if (this.failure) return Promise.reject(this.failure);
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       this.pending.set(requestId, { resolve, reject });
       this.worker.ref();
-      this.send({ kind, id, requestId });
+      this.send({ kind, id, requestId, screenOnly });
     });
   }
 

@@ -54,10 +54,38 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 const session = (id: string) => `/api/sessions/${encodeURIComponent(id)}`;
 
+/** Raw output bytes from the journal, from `from` up to `to`: where they start and the retained range. */
+export interface OutputRange {
+  start: number;
+  bytes: Uint8Array;
+  firstOffset: number;
+}
+
+async function output(id: string, from: number, to: number): Promise<OutputRange> {
+  const path = `${session(id)}/output?from=${from}&to=${to}`;
+  let response: Response;
+  try {
+    response = await fetch(path, { credentials: 'same-origin' });
+  } catch (error) {
+    throw new ApiError(0, 'network', `cannot reach the Tower server (${(error as Error).message})`);
+  }
+  if (!response.ok) {
+    const problem = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
+    throw new ApiError(response.status, problem.error ?? `http_${response.status}`, problem.message ?? '');
+  }
+  return {
+    start: Number(response.headers.get('X-Tower-Offset')),
+    bytes: new Uint8Array(await response.arrayBuffer()),
+    firstOffset: Number(response.headers.get('X-Tower-First-Offset')),
+  };
+}
+
 export const api = {
   login: (token: string) => request<{ role: Role }>('POST', '/api/login', { token }),
   logout: () => request<{ ok: true }>('POST', '/api/logout'),
   sessions: async () => (await request<{ sessions: SessionInfo[] }>('GET', '/api/sessions')).sessions,
+  session: async (id: string) => (await request<{ session: SessionInfo }>('GET', session(id))).session,
+  output,
   runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),
   create: async (body: {
     runtime?: string;

@@ -18,6 +18,8 @@ export class SearchBox {
   constructor(
     private readonly search: SearchAddon,
     private readonly term: Terminal,
+    /** The bar opened: a chance to load older output to search. */
+    private readonly opened: () => void = () => {},
   ) {
     this.input = h('input.search-input', {
       type: 'search',
@@ -55,10 +57,16 @@ export class SearchBox {
 
   open(): void {
     this.element.hidden = false;
+    this.opened();
     const selection = this.term.getSelection();
     if (selection && !selection.includes('\n')) this.input.value = selection;
     this.input.focus();
     this.input.select();
+  }
+
+  /** The terminal's content was replaced: find the current text again. */
+  refresh(): void {
+    if (!this.element.hidden && this.input.value) this.find('next', true);
   }
 
   close(): void {

@@ -118,8 +118,11 @@ export class TerminalConnection {
     });
   }
 
-  requestSnapshot(): void {
-    if (this.ready) this.send({ type: 'snapshot' });
+  /** A fresh snapshot (`screenOnly`: the visible screen without scrollback); false when not connected. */
+  requestSnapshot(screenOnly = false): boolean {
+    if (!this.ready) return false;
+    this.send(screenOnly ? { type: 'snapshot', screen_only: true } : { type: 'snapshot' });
+    return true;
   }
 
   /** Stop for good: the view is gone. */

@@ -3,9 +3,9 @@ import { FitAddon } from '@xterm/addon-fit';
 import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
-import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { copyText } from './clipboard.js';
+import { type Renderer, useWebgl } from './terminal-renderer.js';
 
 const THEME = {
   background: '#0f131a',
@@ -15,6 +15,9 @@ const THEME = {
   black: '#1c2230',
   brightBlack: '#5c6678',
 };
+
+/** Lines the browser terminal keeps: the snapshot's scrollback plus older output loaded on scroll-up. */
+const SCROLLBACK_LINES = 10_000;
 
 export interface TerminalParts {
   term: Terminal;
@@ -28,7 +31,7 @@ export function createTerminal(options: { narrow: boolean; viewer: boolean }): T
     cursorBlink: true,
     fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, "Liberation Mono", monospace',
     fontSize: options.narrow ? 11 : 13,
-    scrollback: 5000,
+    scrollback: SCROLLBACK_LINES,
     theme: THEME,
     macOptionIsMeta: true,
     rightClickSelectsWord: true,
@@ -38,23 +41,17 @@ export function createTerminal(options: { narrow: boolean; viewer: boolean }): T
 }
 
 /**
- * Load the addons once the terminal is open. WebGL when the browser has it, else xterm's DOM
- * renderer (headless browsers without a GPU, lost contexts). Returns the renderer in use.
+ * Load the addons once the terminal is open. WebGL while the browser has it and it draws, else
+ * xterm's DOM renderer (see terminal-renderer.ts). Returns the renderer in use; `fellBack` says
+ * when WebGL is dropped later.
  */
-export function loadAddons({ term, fit, search }: TerminalParts): 'webgl' | 'dom' {
+export function loadAddons({ term, fit, search }: TerminalParts, fellBack: () => void): Renderer {
   term.loadAddon(new Unicode11Addon());
   term.unicode.activeVersion = '11';
   term.loadAddon(fit);
   term.loadAddon(search);
   term.loadAddon(new WebLinksAddon());
-  try {
-    const webgl = new WebglAddon();
-    webgl.onContextLoss(() => webgl.dispose());
-    term.loadAddon(webgl);
-    return 'webgl';
-  } catch {
-    return 'dom';
-  }
+  return useWebgl(term, fellBack);
 }
 
 /**

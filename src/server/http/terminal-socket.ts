@@ -80,8 +80,8 @@ class TerminalSocket implements SizePeer {
   private sent = 0;
   private acked = 0;
   private reading = true;
-  /** Output is dropped until a snapshot arrives (attach, or the browser asked for one). */
-  private awaitingSnapshot = false;
+  /** Output is dropped until a snapshot arrives (attach, or the browser asked for one): which kind. */
+  private awaiting: 'whole' | 'screen' | null = null;
 
   constructor(
     private readonly socket: BrowserSocket,
@@ -144,7 +144,7 @@ class TerminalSocket implements SizePeer {
     this.sizes.join(this.sessionId, this, session.cols, session.rows);
 
     // Output may arrive in the same read as the subscribe reply, before the await below returns.
-    if (offset === undefined) this.awaitingSnapshot = true;
+    if (offset === undefined) this.awaiting = 'whole';
     else this.sent = this.acked = offset;
     const subscribed = daemon.subscribe(
       this.sessionId,
@@ -157,7 +157,7 @@ class TerminalSocket implements SizePeer {
   }
 
   private forwardOutput(event: OutputEvent): void {
-    if (event.sessionId !== this.sessionId || event.offset === undefined || this.awaitingSnapshot) return;
+    if (event.sessionId !== this.sessionId || event.offset === undefined || this.awaiting) return;
     let { offset, data } = event;
     if (offset + data.length <= this.sent) return;
     if (offset < this.sent) {
@@ -175,7 +175,7 @@ class TerminalSocket implements SizePeer {
 
   private forwardSnapshot(snapshot: DaemonMessageOf<'snapshot'>): void {
     if (snapshot.session_id !== this.sessionId) return;
-    this.awaitingSnapshot = false;
+    this.awaiting = null;
     this.sent = this.acked = snapshot.offset;
     const { session_id: _session, req_id: _request, ...screen } = snapshot;
     this.send(screen);
@@ -232,7 +232,7 @@ class TerminalSocket implements SizePeer {
         this.regulate();
         return;
       case 'snapshot':
-        this.resubscribe();
+        this.resubscribe(message.screen_only === true);
         return;
       case 'input':
         if (this.role !== 'admin') this.sendError('forbidden', 'viewers cannot type');
@@ -274,14 +274,17 @@ class TerminalSocket implements SizePeer {
    * A fresh snapshot by subscribing again: the daemon ends the old subscription and starts the new
    * one with a snapshot, then bytes from its offset, so no byte is missed or repeated in between.
    * The browser has reset its terminal, so output still in flight before the snapshot is dropped
-   * and counts as ACKed. While one is on its way, asking again changes nothing.
+   * and counts as ACKed. `screenOnly`: the visible screen without scrollback, for a browser that
+   * replays older output before painting it. While one is on its way, asking again changes nothing,
+   * except that a screen-only request is not lost to a whole snapshot on its way: the browser waits
+   * for exactly that one (and takes a screen-only one where it asked for a whole one).
    */
-  private resubscribe(): void {
-    if (this.awaitingSnapshot) return;
-    this.awaitingSnapshot = true;
+  private resubscribe(screenOnly: boolean): void {
+    if (this.awaiting && !(screenOnly && this.awaiting === 'whole')) return;
+    this.awaiting = screenOnly ? 'screen' : 'whole';
     this.acked = this.sent;
     this.daemon
-      ?.subscribe(this.sessionId, { snapshot: true })
+      ?.subscribe(this.sessionId, { snapshot: true, screenOnly })
       .catch((error: unknown) =>
         this.sendError(
           error instanceof ClientError ? error.code : 'internal',

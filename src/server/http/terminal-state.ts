@@ -37,12 +37,13 @@ export class InputLedger {
 
 /**
  * One explicit size owner per session, across every WebSocket watching it: the client that last
- * typed, or one that claims the size with a `resize`. Everyone else fits the owner's size.
+ * typed, or one that claims the size with a `resize`. Everyone else shows the owner's layout whole
+ * (scaled down to fit its window when larger: see docs/ARCHITECTURE.md, "Terminal size").
  *
  * A `resize` from a client that is not the owner is taken as an explicit claim: it makes that
  * client the owner and resizes the session. Browsers therefore send `resize` only while they own
- * the size (a window resize) or when the user asks to take it over; a non-owner fits its view to
- * the `size` it was told instead of asking for its own. Typing also makes a client the owner,
+ * the size (a window resize) or when the user asks to take it over; a non-owner shows the `size`
+ * it was told instead of asking for its own. Typing also makes a client the owner,
  * so the person at the keyboard always sees the program laid out for their window.
  */
 
