@@ -63,15 +63,29 @@ describe('tower spawn and tower agents', () => {
 
 describe('tower send --prompt, prompts and broadcast', () => {
   it('delivers a prompt and exits once it is taken; says queued for a busy agent', async () => {
-    const id = await spawnScripted();
+    // A turn long enough to outlast starting the next CLI on a loaded machine.
+    const id = await spawnScripted('--', '--work-ms=4000');
     const first = await ok('send', id, '--prompt', 'hello there');
     expect(first.stdout).toBe('');
     const queued = await ok('send', id, '--prompt', 'while busy');
     expect(queued.stdout).toMatch(/^queued p-[0-9a-f]+: the agent is not idle/);
     const list = await ok('prompts', id);
     expect(list.stdout).toMatch(/delivered .*hello there/);
-    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 15_000);
+    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 30_000);
     expect(await answers(id)).toEqual(['answer: hello there', 'answer: while busy']);
+  });
+
+  it('never glues a prompt onto the user draft: says it waits, and the agent gets each on its own', async () => {
+    const id = await spawnScripted();
+    await ok('send', id, 'half typed ');
+    await waitFor(async () => (await client.screen(id)).text.includes('ready> half typed'), 'the draft');
+    const queued = await ok('send', id, '--prompt', 'do X');
+    expect(queued.stdout).toMatch(/^queued p-[0-9a-f]+: the input line holds a draft/);
+    expect((await ok('prompts', id)).stdout).toMatch(/queued \(the input line holds a draft/);
+    expect(await answers(id)).toEqual([]);
+    await ok('send', id, '--enter', '');
+    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 15_000);
+    expect(await answers(id)).toEqual(['answer: half typed', 'answer: do X']);
   });
 
   it('fails with the reason for a session that is not running', async () => {

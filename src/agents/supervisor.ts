@@ -137,12 +137,14 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     return this.spawn({ ...common, runtime: runtime.name, resume: resume && !!runtime.spec.resume_args });
   }
 
-  /** Someone typed into the session: a shell may have started a command. */
-  inputTyped(sessionId: string): void {
-    this.agents.get(sessionId)?.tracker.poke();
+  /** A client typed into the session: a shell may have started a command; a draft may be on the input line. */
+  inputTyped(sessionId: string, data: Buffer): void {
+    const agent = this.agents.get(sessionId);
+    agent?.queue.typed(data);
+    agent?.tracker.poke();
   }
 
-  sendPrompt(sessionId: string, text: string): PromptInfo {
+  sendPrompt(sessionId: string, text: string): Promise<PromptInfo> {
     return this.agent(sessionId).queue.enqueue(text);
   }
 
@@ -175,11 +177,11 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** An idle session of the runtime (and cwd) takes it; else a new one, up to the limit; else the shortest queue. */
-  dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): {
+  async dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): Promise<{
     session: Session;
     spawned: boolean;
     prompt: PromptInfo;
-  } {
+  }> {
     this.registry.get(options.runtime);
     const cwd = options.cwd ? resolve(options.cwd) : undefined;
     const candidates = [...this.agents.values()].filter(
@@ -189,14 +191,15 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
         (cwd === undefined || agent.session.meta.cwd === cwd),
     );
     const idle = candidates.find((agent) => agent.tracker.state === 'idle' && !agent.queue.busy);
-    if (idle) return { session: idle.session, spawned: false, prompt: idle.queue.enqueue(options.text) };
+    if (idle)
+      return { session: idle.session, spawned: false, prompt: await idle.queue.enqueue(options.text) };
     const limit = options.maxSessions ?? this.options.dispatchLimit ?? DEFAULT_DISPATCH_LIMIT;
     if (candidates.length < limit) {
       const session = this.spawn({ runtime: options.runtime, cwd });
-      return { session, spawned: true, prompt: this.sendPrompt(session.id, options.text) };
+      return { session, spawned: true, prompt: await this.sendPrompt(session.id, options.text) };
     }
     const least = candidates.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
-    return { session: least.session, spawned: false, prompt: least.queue.enqueue(options.text) };
+    return { session: least.session, spawned: false, prompt: await least.queue.enqueue(options.text) };
   }
 
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
@@ -212,7 +215,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private statusChanged(agent: Agent, change: StatusChange): void {
-    agent.queue.pump();
+    agent.queue.statusChanged(change);
     const { state } = change.status;
     const kind: AttentionKind | null =
       state === 'needs_input'
@@ -265,6 +268,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private forget(sessionId: string): void {
     this.agents.get(sessionId)?.tracker.stop();
+    this.agents.get(sessionId)?.queue.stop();
     this.agents.delete(sessionId);
   }
 }

@@ -131,7 +131,8 @@ export async function sendPrompt(
   await client.watchAttention();
   const prompt = await client.sendPrompt(id, text);
   if (prompt.state === 'queued' && !wait) {
-    process.stdout.write(`queued ${prompt.id}: the agent is not idle; it goes in when it is\n`);
+    const why = prompt.waiting ?? 'the agent is not idle; it goes in when it is';
+    process.stdout.write(`queued ${prompt.id}: ${why}\n`);
     return;
   }
   await settled(client, prompt);
@@ -167,7 +168,7 @@ function formatPrompts(prompts: PromptInfo[]): string {
     prompts.map((prompt) => [
       prompt.id,
       prompt.session_id,
-      prompt.state + (prompt.error ? ` (${prompt.error})` : ''),
+      prompt.state + (prompt.error || prompt.waiting ? ` (${prompt.error ?? prompt.waiting})` : ''),
       prompt.queued_at,
       prompt.text.replace(/\s+/g, ' ').slice(0, 60),
     ]),

@@ -39,6 +39,10 @@ export const PromptInfo = z
     queued_at: z.string(),
     delivered_at: z.string().nullable(),
     error: z.string().nullable().describe('why delivery failed'),
+    waiting: z
+      .string()
+      .nullable()
+      .describe("why a queued prompt waits although the agent is idle (the user's draft on the input line)"),
   })
   .describe('A prompt and its delivery.');
 export type PromptInfo = z.infer<typeof PromptInfo>;
@@ -194,4 +198,5 @@ export const AgentErrorCodes = [
   'unknown_prompt',
   'prompt_not_queued',
   'not_an_agent',
+  'queue_full',
 ] as const;

@@ -184,11 +184,15 @@ export const API = {
     url: '/api/sessions/:id/prompt',
     summary:
       'Send a prompt: typed (bracketed paste), submitted and verified while the agent is idle; queued (FIFO) ' +
-      'while it is busy or needs input. Follow it with prompt events on /api/events.',
+      "while it is busy or needs input, or while the user's unsent draft is on its input line (`waiting` says so). " +
+      'Follow it with prompt events on /api/events.',
     access: 'admin',
     body: PromptBody,
     responses: { 202: json('accepted: queued or delivering', PromptResponse) },
-    errors: { 409: 'session_not_running, or not_an_agent (a session from an earlier daemon run)' },
+    errors: {
+      409: 'session_not_running, or not_an_agent (a session from an earlier daemon run)',
+      429: 'queue_full: the session already holds 100 queued prompts',
+    },
   },
   sessionPrompts: {
     method: 'GET',
