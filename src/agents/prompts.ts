@@ -19,7 +19,8 @@ import type { StatusChange, StatusTracker } from './status.js';
 const MAX_SUBMITS = 3;
 const VERIFY_MS = 2500;
 const VERIFY_POLL_MS = 100;
-const RECENT_KEPT = 20;
+/** Finished prompts kept per session (in memory and in tower.db). */
+export const RECENT_KEPT = 20;
 /** Prompts one session may hold waiting; past it send_prompt fails with queue_full. */
 export const MAX_QUEUED_PROMPTS = 100;
 /** How often a queue held by a draft looks at the input line again. */

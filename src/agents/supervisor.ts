@@ -1,7 +1,7 @@
 /**
  * The agents layer over the sessions: spawns runtimes through the credential gate, keeps each
- * session's status and prompt queue, turns status changes into attention events, and restarts
- * and dispatches.
+ * session's status and prompt queue (its history in tower.db), turns status changes into attention
+ * events, and restarts and dispatches.
  */
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
@@ -12,7 +12,8 @@ import { TowerError } from '../protocol/index.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import { describeRuntime, requireReady } from './gate.js';
-import { PromptQueue } from './prompts.js';
+import { PromptStore } from './prompt-store.js';
+import { PromptQueue, RECENT_KEPT } from './prompts.js';
 import { RuntimeRegistry } from './registry.js';
 import { type AgentRuntime, PLAIN_PROMPT } from './spec.js';
 import { type StatusChange, StatusTracker } from './status.js';
@@ -52,6 +53,9 @@ const EXCERPT_SETTLE_MS = 150;
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
   private readonly agents = new Map<string, Agent>();
+  private readonly promptStore: PromptStore;
+  /** The prompts of sessions from earlier daemon runs, which have no queue. */
+  private readonly history = new Map<string, PromptInfo[]>();
 
   constructor(
     private readonly manager: SessionManager,
@@ -59,9 +63,32 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   ) {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
+    this.promptStore = new PromptStore(manager.database, RECENT_KEPT);
+    this.restoreHistory();
     manager.on('session', (event, info) => {
       if (event === 'removed') this.forget(info.id);
     });
+  }
+
+  /** Every session is from an earlier run now: prompts it never delivered are failed, saying why. */
+  private restoreHistory(): void {
+    for (const [sessionId, prompts] of this.promptStore.all()) {
+      const session = this.manager.all().find((candidate) => candidate.id === sessionId);
+      if (!session) {
+        this.promptStore.remove(sessionId);
+        continue;
+      }
+      const why =
+        session.meta.status === 'lost'
+          ? 'not delivered: the session was lost when the daemon stopped'
+          : 'not delivered: the session ended first';
+      for (const prompt of prompts) {
+        if (prompt.state !== 'queued' && prompt.state !== 'delivering') continue;
+        Object.assign(prompt, { state: 'failed', error: why });
+        this.promptStore.save(prompt);
+      }
+      this.history.set(sessionId, prompts);
+    }
   }
 
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
@@ -148,18 +175,25 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     return this.agent(sessionId).queue.enqueue(text);
   }
 
+  /** Queued and recent prompts: of a session's queue, or its history if it is from an earlier run. */
   listPrompts(sessionId?: string): PromptInfo[] {
-    const agents = sessionId ? [this.agent(sessionId)] : [...this.agents.values()];
-    return agents.flatMap((agent) => agent.queue.list());
+    if (sessionId !== undefined) {
+      const id = this.manager.get(sessionId).id;
+      return this.agents.get(id)?.queue.list() ?? [...(this.history.get(id) ?? [])];
+    }
+    return [
+      ...[...this.history.values()].flat(),
+      ...[...this.agents.values()].flatMap((agent) => agent.queue.list()),
+    ];
   }
 
   cancelPrompt(promptId: string): PromptInfo {
     for (const agent of this.agents.values()) {
       const cancelled = agent.queue.cancel(promptId);
       if (cancelled) return cancelled;
-      if (agent.queue.list().some((prompt) => prompt.id === promptId)) {
-        throw new TowerError('prompt_not_queued', `prompt ${promptId} is no longer queued`);
-      }
+    }
+    if (this.listPrompts().some((prompt) => prompt.id === promptId)) {
+      throw new TowerError('prompt_not_queued', `prompt ${promptId} is no longer queued`);
     }
     throw new TowerError('unknown_prompt', `unknown prompt: ${promptId}`);
   }
@@ -205,6 +239,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
     const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
     const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? PLAIN_PROMPT, (prompt) => {
+      this.promptStore.save(prompt);
       this.emit('prompt', prompt);
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
@@ -270,5 +305,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     this.agents.get(sessionId)?.tracker.stop();
     this.agents.get(sessionId)?.queue.stop();
     this.agents.delete(sessionId);
+    this.history.delete(sessionId);
+    this.promptStore.remove(sessionId);
   }
 }

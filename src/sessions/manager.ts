@@ -82,6 +82,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.offsetTimer.unref();
   }
 
+  /** tower.db, for the agents layer's own tables. */
+  get database(): SessionStore['database'] {
+    return this.store.database;
+  }
+
   newId(): string {
     let id: string;
     do id = randomBytes(4).toString('hex');

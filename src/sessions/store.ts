@@ -81,6 +81,11 @@ export class SessionStore {
     );
   }
 
+  /** The open database, for the layers above that keep their own tables in tower.db. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   save(meta: SessionMeta, offsets: { first: number; last: number }): void {
     this.upsertStatement.run({
       id: meta.id,
