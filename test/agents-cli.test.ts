@@ -14,7 +14,11 @@ let client: TowerClient;
 
 beforeAll(async () => {
   daemon = await startTestDaemon({ serveArgs: ['--no-http', '--resume-lost'] });
-  writeRuntimes(daemon.stateDir, { scripted: scriptedRuntime() });
+  writeRuntimes(daemon.stateDir, {
+    scripted: scriptedRuntime(),
+    // Turns long enough to outlast starting the next CLI on a loaded machine.
+    unhurried: scriptedRuntime({ args: ['--work-ms=3000'] }),
+  });
   client = await daemon.connect();
 });
 
@@ -113,7 +117,7 @@ describe('tower dispatch', () => {
   it('uses an idle session, spawns when none is idle, and queues once the limit is reached', async () => {
     const cwd = '/usr';
     const dispatch = async (text: string) =>
-      (await ok('dispatch', '--runtime', 'scripted', '--cwd', cwd, '--max', '2', text)).stdout.trim();
+      (await ok('dispatch', '--runtime', 'unhurried', '--cwd', cwd, '--max', '2', text)).stdout.trim();
     const first = await dispatch('d1');
     await waitFor(async () => (await answers(first)).includes('answer: d1'), 'd1 answered', 15_000);
     await waitState(client, first, 'idle');
@@ -121,14 +125,14 @@ describe('tower dispatch', () => {
     // first is busy with d2: a second session is started.
     const second = await dispatch('d3');
     expect(second).not.toBe(first);
-    expect(await sessionInfo(client, second)).toMatchObject({ runtime: 'scripted', cwd });
+    expect(await sessionInfo(client, second)).toMatchObject({ runtime: 'unhurried', cwd });
     // both busy or starting, limit 2: queued on one of them.
     const third = await dispatch('d4');
     expect([first, second]).toContain(third);
     await waitFor(
       async () => [...(await answers(first)), ...(await answers(second))].length === 4,
       'all four answers',
-      20_000,
+      30_000,
     );
   });
 });
