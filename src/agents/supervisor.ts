@@ -1,7 +1,8 @@
 /**
  * The agents layer over the sessions: spawns runtimes through the credential gate, keeps each
  * session's status and prompt queue (its history in tower.db), turns status changes into attention
- * events, and restarts and dispatches.
+ * events (kept in a backlog for late clients), reports sessions lost in a crash, and restarts and
+ * dispatches.
  */
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
@@ -10,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
-import type { Session } from '../sessions/session.js';
+import type { Session, SessionMeta } from '../sessions/session.js';
+import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
 import { PromptStore } from './prompt-store.js';
 import { PromptQueue, RECENT_KEPT } from './prompts.js';
@@ -47,12 +49,26 @@ interface SupervisorEvents {
   prompt: [PromptInfo];
 }
 
+/** A session the last daemon run left running, and what became of it at this start. */
+export interface LostSession {
+  id: string;
+  name: string | null;
+  runtime: string | null;
+  /** The program and its arguments. */
+  command: string;
+  cwd: string;
+  /** Running when the last daemon run stopped (else lost in an earlier run, relaunched now). */
+  lostNow: boolean;
+  relaunchedAs: string | null;
+}
+
 const DEFAULT_DISPATCH_LIMIT = 4;
 const EXCERPT_SETTLE_MS = 150;
 
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
   private readonly agents = new Map<string, Agent>();
+  private readonly attentionLog = new AttentionLog();
   private readonly promptStore: PromptStore;
   /** The prompts of sessions from earlier daemon runs, which have no queue. */
   private readonly history = new Map<string, PromptInfo[]>();
@@ -127,6 +143,40 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     const old = this.manager.get(sessionId);
     if (!old.ended) await this.manager.close(sessionId);
     return this.relaunch(old, resume);
+  }
+
+  /**
+   * At start, after resumeLost: one `lost` attention event for each session the last daemon run left
+   * running; returns those and the relaunched ones, with what became of each.
+   */
+  reportLost(relaunched: Session[]): LostSession[] {
+    const relaunchedAs = new Map(relaunched.map((session) => [session.meta.resumedFrom, session.id]));
+    const lostNow = new Set(this.manager.lostAtStart);
+    return this.manager
+      .all()
+      .filter((session) => lostNow.has(session.id) || relaunchedAs.has(session.id))
+      .map(({ meta }) => {
+        const newId = relaunchedAs.get(meta.id) ?? null;
+        if (lostNow.has(meta.id)) {
+          const fate = newId ? `relaunched as ${newId}` : 'its output is kept';
+          this.emitAttention(meta, 'lost', `lost when the daemon stopped; ${fate}`);
+        }
+        const command = [meta.command, ...meta.args].join(' ');
+        return {
+          id: meta.id,
+          name: meta.name,
+          runtime: meta.runtime,
+          command,
+          cwd: meta.cwd,
+          lostNow: lostNow.has(meta.id),
+          relaunchedAs: newId,
+        };
+      });
+  }
+
+  /** The attention events held for clients that connect now (all, or those after the event `after`). */
+  recentAttention(after?: string): AttentionEvent[] {
+    return this.attentionLog.since(after);
   }
 
   /** After a daemon restart: relaunch every lost agent session that can resume. */
@@ -279,15 +329,21 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
         () => '',
       );
     }
-    const { meta } = agent.session;
-    this.emit('attention', {
+    this.emitAttention(agent.session.meta, kind, excerpt);
+  }
+
+  private emitAttention(meta: SessionMeta, kind: AttentionKind, excerpt: string): void {
+    const event: AttentionEvent = {
+      id: this.attentionLog.nextId(),
       kind,
       session_id: meta.id,
       runtime: meta.runtime,
       name: meta.name ?? basename(meta.cwd),
       excerpt,
       at: new Date().toISOString(),
-    });
+    };
+    this.attentionLog.add(event);
+    this.emit('attention', event);
   }
 
   private agent(sessionId: string): Agent {

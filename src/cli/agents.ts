@@ -97,7 +97,9 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
 
   program
     .command('events')
-    .description('print attention events as they happen: needs input, turn finished, error, exited')
+    .description(
+      'print the recent attention events, then each as it happens: needs input, turn finished, error, exited, lost',
+    )
     .option('--json', 'one JSON object per line')
     .action(async (options: { json?: boolean }) => {
       await withClient(async (client) => {
@@ -108,7 +110,8 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
               : `${event.at}  ${event.kind.padEnd(13)}  ${event.session_id}  ${event.runtime ?? '-'}  ${event.excerpt}\n`,
           );
         });
-        await client.watchAttention();
+        // Replayed first: what happened before this started (the sessions a crash lost, for one).
+        await client.watchAttention({ replay: true });
         await new Promise<void>((done) => client.on('disconnect', done));
       });
     });

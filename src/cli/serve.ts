@@ -1,5 +1,6 @@
 /** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
 import { Command } from 'commander';
+import type { LostSession } from '../agents/supervisor.js';
 import { startDaemon } from '../server/daemon.js';
 import {
   DEFAULT_HTTP_HOST,
@@ -11,6 +12,7 @@ import {
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
+import { formatColumns } from './table.js';
 
 const MIB = 1024 * 1024;
 
@@ -86,6 +88,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
     process.stdout.write(`Tower web workspace: ${http.url}/#token=${ensureToken(tokenPath(dir))}\n`);
     if (!isLoopbackHost(options.host)) process.stderr.write(exposureWarning(options));
   }
+  if (daemon.lost.length > 0) process.stdout.write(lostReport(daemon.lost));
   const stop = () => {
     (http?.close() ?? Promise.resolve())
       .catch(() => {})
@@ -94,6 +97,37 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** Sessions the crash took, each once: the ids to look at or restart, and what --resume-lost relaunched. */
+function lostReport(lost: LostSession[]): string {
+  const lostNow = lost.filter((session) => session.lostNow).length;
+  const relaunched = lost.filter((session) => session.relaunchedAs !== null).length;
+  const head =
+    lostNow === 0
+      ? `${relaunched} ${relaunched === 1 ? 'session' : 'sessions'} lost in an earlier run relaunched (--resume-lost):`
+      : `${lostNow} ${lostNow === 1 ? 'session was' : 'sessions were'} lost when the daemon stopped` +
+        (relaunched > 0
+          ? `; ${relaunched} relaunched (--resume-lost):`
+          : ' (their output is kept; `tower restart ID` relaunches one):');
+  const table = formatColumns(
+    ['SESSION', 'NAME', 'PROGRAM', 'CWD', ''],
+    lost.map((session) =>
+      [
+        session.id,
+        session.name ?? '-',
+        session.runtime ?? session.command,
+        session.cwd,
+        session.relaunchedAs ? `relaunched as ${session.relaunchedAs}` : '',
+      ].map(visible),
+    ),
+  );
+  return `${head}\n${table.trimEnd().replace(/^/gm, '  ')}\n`;
+}
+
+/** A session's name or path as one line of plain text: control characters shown, not obeyed. */
+function visible(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function exposureWarning(options: ServeOptions): string {

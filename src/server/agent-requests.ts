@@ -58,6 +58,11 @@ export class AgentRequests {
           this.send({ type: 'runtime_list', runtimes, req_id: reqId });
         });
       case 'watch_attention':
+        if (request.replay) {
+          for (const event of supervisor.recentAttention(request.after)) {
+            this.send({ type: 'attention', event, replayed: true });
+          }
+        }
         if (!this.watching) {
           this.watching = true;
           supervisor.on('attention', this.onAttention);

@@ -58,6 +58,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly offsetTimer: NodeJS.Timeout;
   private readonly dirtyOffsets = new Set<Session>();
   private readonly warn: (message: string) => void;
+  /** Ids of the sessions the last daemon run left running: they became lost at this start. */
+  readonly lostAtStart: string[] = [];
 
   constructor(private readonly options: ManagerOptions) {
     super();
@@ -209,7 +211,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         continue;
       }
       const meta: SessionMeta = { ...stored };
-      if (meta.status === 'running') meta.status = 'lost';
+      if (meta.status === 'running') {
+        meta.status = 'lost';
+        this.lostAtStart.push(meta.id);
+      }
       const journal = this.openJournal(meta.id, true);
       this.adopt(new Session(meta, journal, this.screen, null, this.screenLag()));
     }

@@ -265,7 +265,8 @@ export const API = {
     url: '/api/events',
     summary:
       'Server-sent events: a session was created, exited, resized or removed, or its agent status changed ' +
-      '(status); attention (needs input, turn finished, error, exited); prompt (a prompt changed state)',
+      '(status); attention (needs input, turn finished, error, exited, lost; id = the event id), the recent ' +
+      'ones first (replayed: true; after Last-Event-ID only the later ones); prompt (a prompt changed state)',
     access: 'read',
     responses: { 200: sse('each event is named by its `event` field', WorkspaceEvent) },
   },
