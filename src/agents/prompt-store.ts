@@ -3,7 +3,7 @@
  * session like the queue itself: every waiting and current prompt, and the last finished ones.
  */
 import type Database from 'better-sqlite3';
-import { type PromptInfo, PromptState } from '../protocol/index.js';
+import { type PromptInfo, PromptState, type SessionStatus } from '../protocol/index.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS prompts (
@@ -54,8 +54,34 @@ export class PromptStore {
     });
   }
 
+  /**
+   * At start, when no session runs: every stored prompt by session, in the order they were queued.
+   * Prompts a session never got are failed, saying why; those of sessions that are gone, forgotten.
+   */
+  restore(statusOf: (sessionId: string) => SessionStatus | undefined): Map<string, PromptInfo[]> {
+    const bySession = this.all();
+    for (const [sessionId, prompts] of bySession) {
+      const status = statusOf(sessionId);
+      if (status === undefined) {
+        this.remove(sessionId);
+        bySession.delete(sessionId);
+        continue;
+      }
+      const why =
+        status === 'lost'
+          ? 'not delivered: the session was lost when the daemon stopped'
+          : 'not delivered: the session ended first';
+      for (const prompt of prompts) {
+        if (prompt.state !== 'queued' && prompt.state !== 'delivering') continue;
+        Object.assign(prompt, { state: 'failed', error: why });
+        this.save(prompt);
+      }
+    }
+    return bySession;
+  }
+
   /** Every stored prompt by session, in the order they were queued; rows that are not prompts are skipped. */
-  all(): Map<string, PromptInfo[]> {
+  private all(): Map<string, PromptInfo[]> {
     const rows = this.db.prepare('SELECT * FROM prompts ORDER BY rowid').all() as Row[];
     const bySession = new Map<string, PromptInfo[]>();
     for (const row of rows) {

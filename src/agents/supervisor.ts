@@ -80,31 +80,12 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
     this.promptStore = new PromptStore(manager.database, RECENT_KEPT);
-    this.restoreHistory();
+    // Every session is from an earlier daemon run now.
+    const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
+    for (const [id, prompts] of this.promptStore.restore(statusOf)) this.history.set(id, prompts);
     manager.on('session', (event, info) => {
       if (event === 'removed') this.forget(info.id);
     });
-  }
-
-  /** Every session is from an earlier run now: prompts it never delivered are failed, saying why. */
-  private restoreHistory(): void {
-    for (const [sessionId, prompts] of this.promptStore.all()) {
-      const session = this.manager.all().find((candidate) => candidate.id === sessionId);
-      if (!session) {
-        this.promptStore.remove(sessionId);
-        continue;
-      }
-      const why =
-        session.meta.status === 'lost'
-          ? 'not delivered: the session was lost when the daemon stopped'
-          : 'not delivered: the session ended first';
-      for (const prompt of prompts) {
-        if (prompt.state !== 'queued' && prompt.state !== 'delivering') continue;
-        Object.assign(prompt, { state: 'failed', error: why });
-        this.promptStore.save(prompt);
-      }
-      this.history.set(sessionId, prompts);
-    }
   }
 
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
