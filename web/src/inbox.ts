@@ -10,7 +10,8 @@ import { h, icon } from './dom.js';
 import { sessionTitle, statusText } from './status-badge.js';
 import type { AttentionEvent, SessionInfo } from './types.js';
 
-type Kind = 'needs_input' | 'turn_finished' | 'exited' | 'lost';
+/** Errors reach the page as session exits, or as prompt states in the composer. */
+type Kind = Exclude<AttentionEvent['kind'], 'error'>;
 
 interface Entry {
   id: number;
