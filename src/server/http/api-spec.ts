@@ -197,10 +197,11 @@ export const API = {
   sessionPrompts: {
     method: 'GET',
     url: '/api/sessions/:id/prompts',
-    summary: "A session's recent, current and queued prompts, oldest first",
+    summary:
+      "A session's recent, current and queued prompts, oldest first (kept across daemon restarts; those a " +
+      'lost session never got are failed)',
     access: 'read',
     responses: { 200: json('prompts', PromptListResponse) },
-    errors: { 409: 'not_an_agent' },
   },
   prompts: {
     method: 'GET',
