@@ -1,13 +1,20 @@
 /**
  * Each built-in runtime's screen patterns (data in src/agents/runtimes/) against screens recorded from
  * the real CLIs (test/fixtures/screens/<runtime>/<state>*.txt, 80x24). The file name says what a
- * person sees; the table below says where the screen alone cannot tell and why.
+ * person sees; the table below says where the screen alone cannot tell and why. The input line must
+ * read empty on every recorded screen (placeholders included) and hold a draft typed into it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILT_IN_RUNTIMES } from '../dist/agents/registry.js';
-import { compilePatterns, lastContentLine, readScreen } from '../dist/agents/screen-patterns.js';
+import {
+  compileInputPatterns,
+  compilePatterns,
+  lastContentLine,
+  readInputLine,
+  readScreen,
+} from '../dist/agents/screen-patterns.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'screens');
 
@@ -27,6 +34,22 @@ const KNOWN_AMBIGUOUS: Record<string, string> = {
   // Codex draws nothing while an answer streams: its OSC 7501 "working" says busy.
   'codex/busy.txt': 'idle',
   'codex/busy-2.txt': 'idle',
+};
+
+/**
+ * A draft on a recorded idle or answered screen, drawn as each CLI draws typed text (see
+ * docs/agents-findings.md, "typing"): it replaces the placeholder or follows the empty prompt mark,
+ * and Claude Code and Codex drop their "? for shortcuts" hint.
+ */
+const DRAFT = 'half typed';
+const WITH_DRAFT: Record<string, (screen: string) => string> = {
+  claude: (s) => s.replace(/^❯[ \u00a0]*$/m, `❯ ${DRAFT}`).replace('? for shortcuts', '               '),
+  codex: (s) => s.replace(/^› Ask Codex to do anything$/m, `› ${DRAFT}`).replace('? for shortcuts', ''),
+  gemini: (s) => s.replace(/^ > {3}Type your message or @path\/to\/file$/m, ` > ${DRAFT}`),
+  opencode: (s) =>
+    s
+      .replace(/┃ {2}Ask anything… .*$/m, `┃  ${DRAFT}`)
+      .replace(/┃\n(\s*┃\n\s*┃ {2}Build)/, `┃  ${DRAFT}\n$1`),
 };
 
 /** Tower's screen text: visible rows with trailing spaces trimmed. */
@@ -53,6 +76,22 @@ for (const runtime of readdirSync(FIXTURES)) {
     it('finds the answer line for an excerpt', () => {
       const text = screenText(join(FIXTURES, runtime, 'answered.txt'));
       expect(lastContentLine(text, patterns)).toBe('hello there');
+    });
+
+    const input = compileInputPatterns(spec.prompt);
+    it('reads the input line as empty on every recorded screen with one (placeholders are not drafts)', () => {
+      for (const file of readdirSync(join(FIXTURES, runtime))) {
+        if (file.startsWith('needs_input')) continue; // the dialog replaces the input line
+        expect(readInputLine(screenText(join(FIXTURES, runtime, file)), input), file).toBe('');
+      }
+    });
+
+    it('reads a draft typed into the input line, below earlier prompts', () => {
+      for (const file of ['idle.txt', 'answered.txt']) {
+        const screen = WITH_DRAFT[runtime]!(screenText(join(FIXTURES, runtime, file)));
+        expect(screen, file).toContain(DRAFT);
+        expect(readInputLine(screen, input), file).toBe(DRAFT);
+      }
     });
   });
 }

@@ -21,6 +21,8 @@ beforeAll(async () => {
   });
   writeRuntimes(daemon.stateDir, {
     scripted: scriptedRuntime(),
+    // Turns long enough to outlast starting the next CLI on a loaded machine.
+    unhurried: scriptedRuntime({ args: ['--work-ms=3000'] }),
     keyed: {
       description: 'needs TOWER_TEST_KEY',
       command: '/bin/sh',
@@ -108,15 +110,29 @@ describe('tower spawn --env', () => {
 
 describe('tower send --prompt, prompts and broadcast', () => {
   it('delivers a prompt and exits once it is taken; says queued for a busy agent', async () => {
-    const id = await spawnScripted();
+    // A turn long enough to outlast starting the next CLI on a loaded machine.
+    const id = await spawnScripted('--', '--work-ms=4000');
     const first = await ok('send', id, '--prompt', 'hello there');
     expect(first.stdout).toBe('');
     const queued = await ok('send', id, '--prompt', 'while busy');
     expect(queued.stdout).toMatch(/^queued p-[0-9a-f]+: the agent is not idle/);
     const list = await ok('prompts', id);
     expect(list.stdout).toMatch(/delivered .*hello there/);
-    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 15_000);
+    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 30_000);
     expect(await answers(id)).toEqual(['answer: hello there', 'answer: while busy']);
+  });
+
+  it('never glues a prompt onto the user draft: says it waits, and the agent gets each on its own', async () => {
+    const id = await spawnScripted();
+    await ok('send', id, 'half typed ');
+    await waitFor(async () => (await client.screen(id)).text.includes('ready> half typed'), 'the draft');
+    const queued = await ok('send', id, '--prompt', 'do X');
+    expect(queued.stdout).toMatch(/^queued p-[0-9a-f]+: the input line holds a draft/);
+    expect((await ok('prompts', id)).stdout).toMatch(/queued \(the input line holds a draft/);
+    expect(await answers(id)).toEqual([]);
+    await ok('send', id, '--enter', '');
+    await waitFor(async () => (await answers(id)).length === 2, 'both answers', 15_000);
+    expect(await answers(id)).toEqual(['answer: half typed', 'answer: do X']);
   });
 
   it('fails with the reason for a session that is not running', async () => {
@@ -144,7 +160,7 @@ describe('tower dispatch', () => {
   it('uses an idle session, spawns when none is idle, and queues once the limit is reached', async () => {
     const cwd = '/usr';
     const dispatch = async (text: string) =>
-      (await ok('dispatch', '--runtime', 'scripted', '--cwd', cwd, '--max', '2', text)).stdout.trim();
+      (await ok('dispatch', '--runtime', 'unhurried', '--cwd', cwd, '--max', '2', text)).stdout.trim();
     const first = await dispatch('d1');
     await waitFor(async () => (await answers(first)).includes('answer: d1'), 'd1 answered', 15_000);
     await waitState(client, first, 'idle');
@@ -152,14 +168,14 @@ describe('tower dispatch', () => {
     // first is busy with d2: a second session is started.
     const second = await dispatch('d3');
     expect(second).not.toBe(first);
-    expect(await sessionInfo(client, second)).toMatchObject({ runtime: 'scripted', cwd });
+    expect(await sessionInfo(client, second)).toMatchObject({ runtime: 'unhurried', cwd });
     // both busy or starting, limit 2: queued on one of them.
     const third = await dispatch('d4');
     expect([first, second]).toContain(third);
     await waitFor(
       async () => [...(await answers(first)), ...(await answers(second))].length === 4,
       'all four answers',
-      20_000,
+      30_000,
     );
   });
 });

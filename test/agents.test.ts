@@ -22,6 +22,7 @@ beforeAll(async () => {
   writeRuntimes(daemon.stateDir, {
     scripted: scriptedRuntime(),
     deaf: scriptedRuntime({ args: ['--deaf'] }),
+    endless: scriptedRuntime({ args: ['--work-ms=600000'] }),
     gated: scriptedRuntime({
       credentials: { any_of: [{ env: 'TOWER_TEST_GATED_KEY' }], fix: 'set TOWER_TEST_GATED_KEY' },
     }),
@@ -103,6 +104,21 @@ describe('status and prompts (scripted agent, screen channel)', () => {
     expect(screen).toContain('approved: ask to delete');
     expect(screen).toContain('answer: after approval');
     expect(events.states(id)).toEqual(expect.arrayContaining(['needs_input', 'busy', 'idle']));
+  });
+
+  it('holds at most 100 queued prompts per session; the next one is refused with queue_full', async () => {
+    const id = await spawnScripted('endless');
+    const first = await client.sendPrompt(id, 'a turn that never ends');
+    expect((await events.settled(first.id)).state).toBe('delivered');
+    await waitState(client, id, 'busy');
+    const queued = await Promise.all(Array.from({ length: 100 }, (_, i) => client.sendPrompt(id, `q${i}`)));
+    expect(queued.every((prompt) => prompt.state === 'queued')).toBe(true);
+    await expect(client.sendPrompt(id, 'one too many')).rejects.toMatchObject({
+      code: 'queue_full',
+      message: expect.stringContaining('already holds 100 queued prompts'),
+    });
+    await client.cancelPrompt(queued[0]!.id);
+    expect((await client.sendPrompt(id, 'room again')).state).toBe('queued');
   });
 
   it('retries the submit key, then reports a prompt the agent never takes as failed, with an error event', async () => {

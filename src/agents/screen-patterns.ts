@@ -1,4 +1,4 @@
-/** Reads a runtime's state off its screen text with the patterns it declares as data. */
+/** Reads a runtime's state and its input line off its screen text with the patterns it declares as data. */
 import type { AgentState } from '../protocol/index.js';
 import type { RuntimeSpec } from './spec.js';
 
@@ -34,6 +34,34 @@ export function readScreen(text: string, patterns: CompiledPatterns): ScreenRead
     }
   }
   return null;
+}
+
+export interface InputPatterns {
+  line: RegExp[];
+  placeholder: RegExp[];
+}
+
+export function compileInputPatterns(prompt: RuntimeSpec['prompt']): InputPatterns {
+  return {
+    line: prompt.input_line.map((source) => new RegExp(source, 'gm')),
+    placeholder: prompt.placeholder.map((source) => new RegExp(source)),
+  };
+}
+
+/**
+ * What the input line holds: '' when it is empty or shows a placeholder, null when no pattern finds
+ * it. The last match counts: earlier prompts stay on screen above the input line.
+ */
+export function readInputLine(text: string, patterns: InputPatterns): string | null {
+  let last: RegExpExecArray | null = null;
+  for (const pattern of patterns.line) {
+    for (const match of text.matchAll(pattern)) {
+      if (!last || match.index >= last.index) last = match;
+    }
+  }
+  if (!last) return null;
+  const held = (last[1] ?? '').trim();
+  return patterns.placeholder.some((pattern) => pattern.test(held)) ? '' : held;
 }
 
 function lineAt(text: string, index: number): string {

@@ -42,6 +42,23 @@ export const RuntimeSpec = z
         paste: z.enum(['bracketed', 'typed']).default('bracketed'),
         submit: z.string().default('\r').describe('the key that submits, e.g. "\\r"'),
         submit_delay_ms: z.number().int().min(0).max(5000).default(150),
+        input_line: z
+          .array(regex)
+          .default([])
+          .describe(
+            'screen patterns of the input line; group 1 is the text it holds; the last match on screen counts',
+          ),
+        placeholder: z
+          .array(regex)
+          .default([])
+          .describe('what an empty input line shows in place of text (tested against group 1 of input_line)'),
+        draft_wait_ms: z
+          .number()
+          .int()
+          .min(1000)
+          .max(3_600_000)
+          .default(120_000)
+          .describe("how long a prompt waits for the user's unsent draft to be submitted or cleared"),
       })
       .strict()
       .prefault({}),

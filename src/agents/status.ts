@@ -71,7 +71,8 @@ export class StatusTracker {
     return this.session.agentStatus.state;
   }
 
-  private get quietMs(): number {
+  /** Output quiet this long means not busy. */
+  get quietMs(): number {
     return this.statusSpec.quiet_ms;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The agents layer over the sessions: spawns runtimes through the credential gate, keeps each
- * session's status and prompt queue, turns status changes into attention events, and restarts
- * and dispatches.
+ * session's status and prompt queue (its history in tower.db), turns status changes into attention
+ * events (kept in a backlog for late clients), reports sessions lost in a crash, and restarts and
+ * dispatches.
  */
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
@@ -10,9 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
+import type { SessionMeta } from '../sessions/meta.js';
 import type { Session } from '../sessions/session.js';
+import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
-import { PromptQueue } from './prompts.js';
+import { PromptStore } from './prompt-store.js';
+import { PromptQueue, RECENT_KEPT } from './prompts.js';
 import { RuntimeRegistry } from './registry.js';
 import { type AgentRuntime, PLAIN_PROMPT } from './spec.js';
 import { type StatusChange, StatusTracker } from './status.js';
@@ -46,12 +50,29 @@ interface SupervisorEvents {
   prompt: [PromptInfo];
 }
 
+/** A session the last daemon run left running, and what became of it at this start. */
+export interface LostSession {
+  id: string;
+  name: string | null;
+  runtime: string | null;
+  /** The program and its arguments. */
+  command: string;
+  cwd: string;
+  /** Running when the last daemon run stopped (else lost in an earlier run, relaunched now). */
+  lostNow: boolean;
+  relaunchedAs: string | null;
+}
+
 const DEFAULT_DISPATCH_LIMIT = 4;
 const EXCERPT_SETTLE_MS = 150;
 
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
   private readonly agents = new Map<string, Agent>();
+  private readonly attentionLog = new AttentionLog();
+  private readonly promptStore: PromptStore;
+  /** The prompts of sessions from earlier daemon runs, which have no queue. */
+  private readonly history = new Map<string, PromptInfo[]>();
 
   constructor(
     private readonly manager: SessionManager,
@@ -59,6 +80,10 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   ) {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
+    this.promptStore = new PromptStore(manager.database, RECENT_KEPT);
+    // Every session is from an earlier daemon run now.
+    const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
+    for (const [id, prompts] of this.promptStore.restore(statusOf)) this.history.set(id, prompts);
     manager.on('session', (event, info) => {
       if (event === 'removed') this.forget(info.id);
     });
@@ -102,6 +127,40 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     return this.relaunch(old, resume);
   }
 
+  /**
+   * At start, after resumeLost: one `lost` attention event for each session the last daemon run left
+   * running; returns those and the relaunched ones, with what became of each.
+   */
+  reportLost(relaunched: Session[]): LostSession[] {
+    const relaunchedAs = new Map(relaunched.map((session) => [session.meta.resumedFrom, session.id]));
+    const lostNow = new Set(this.manager.lostAtStart);
+    return this.manager
+      .all()
+      .filter((session) => lostNow.has(session.id) || relaunchedAs.has(session.id))
+      .map(({ meta }) => {
+        const newId = relaunchedAs.get(meta.id) ?? null;
+        if (lostNow.has(meta.id)) {
+          const fate = newId ? `relaunched as ${newId}` : 'its output is kept';
+          this.emitAttention(meta, 'lost', `lost when the daemon stopped; ${fate}`);
+        }
+        const command = [meta.command, ...meta.args].join(' ');
+        return {
+          id: meta.id,
+          name: meta.name,
+          runtime: meta.runtime,
+          command,
+          cwd: meta.cwd,
+          lostNow: lostNow.has(meta.id),
+          relaunchedAs: newId,
+        };
+      });
+  }
+
+  /** The attention events held for clients that connect now (all, or those after the event `after`). */
+  recentAttention(after?: string): AttentionEvent[] {
+    return this.attentionLog.since(after);
+  }
+
   /** After a daemon restart: relaunch every lost agent session that can resume. */
   resumeLost(): Session[] {
     const sessions = this.manager.all();
@@ -137,27 +196,36 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     return this.spawn({ ...common, runtime: runtime.name, resume: resume && !!runtime.spec.resume_args });
   }
 
-  /** Someone typed into the session: a shell may have started a command. */
-  inputTyped(sessionId: string): void {
-    this.agents.get(sessionId)?.tracker.poke();
+  /** A client typed into the session: a shell may have started a command; a draft may be on the input line. */
+  inputTyped(sessionId: string, data: Buffer): void {
+    const agent = this.agents.get(sessionId);
+    agent?.queue.typed(data);
+    agent?.tracker.poke();
   }
 
-  sendPrompt(sessionId: string, text: string): PromptInfo {
+  sendPrompt(sessionId: string, text: string): Promise<PromptInfo> {
     return this.agent(sessionId).queue.enqueue(text);
   }
 
+  /** Queued and recent prompts: of a session's queue, or its history if it is from an earlier run. */
   listPrompts(sessionId?: string): PromptInfo[] {
-    const agents = sessionId ? [this.agent(sessionId)] : [...this.agents.values()];
-    return agents.flatMap((agent) => agent.queue.list());
+    if (sessionId !== undefined) {
+      const id = this.manager.get(sessionId).id;
+      return this.agents.get(id)?.queue.list() ?? [...(this.history.get(id) ?? [])];
+    }
+    return [
+      ...[...this.history.values()].flat(),
+      ...[...this.agents.values()].flatMap((agent) => agent.queue.list()),
+    ];
   }
 
   cancelPrompt(promptId: string): PromptInfo {
     for (const agent of this.agents.values()) {
       const cancelled = agent.queue.cancel(promptId);
       if (cancelled) return cancelled;
-      if (agent.queue.list().some((prompt) => prompt.id === promptId)) {
-        throw new TowerError('prompt_not_queued', `prompt ${promptId} is no longer queued`);
-      }
+    }
+    if (this.listPrompts().some((prompt) => prompt.id === promptId)) {
+      throw new TowerError('prompt_not_queued', `prompt ${promptId} is no longer queued`);
     }
     throw new TowerError('unknown_prompt', `unknown prompt: ${promptId}`);
   }
@@ -175,11 +243,11 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** An idle session of the runtime (and cwd) takes it; else a new one, up to the limit; else the shortest queue. */
-  dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): {
+  async dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): Promise<{
     session: Session;
     spawned: boolean;
     prompt: PromptInfo;
-  } {
+  }> {
     this.registry.get(options.runtime);
     const cwd = options.cwd ? resolve(options.cwd) : undefined;
     const candidates = [...this.agents.values()].filter(
@@ -189,19 +257,21 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
         (cwd === undefined || agent.session.meta.cwd === cwd),
     );
     const idle = candidates.find((agent) => agent.tracker.state === 'idle' && !agent.queue.busy);
-    if (idle) return { session: idle.session, spawned: false, prompt: idle.queue.enqueue(options.text) };
+    if (idle)
+      return { session: idle.session, spawned: false, prompt: await idle.queue.enqueue(options.text) };
     const limit = options.maxSessions ?? this.options.dispatchLimit ?? DEFAULT_DISPATCH_LIMIT;
     if (candidates.length < limit) {
       const session = this.spawn({ runtime: options.runtime, cwd });
-      return { session, spawned: true, prompt: this.sendPrompt(session.id, options.text) };
+      return { session, spawned: true, prompt: await this.sendPrompt(session.id, options.text) };
     }
     const least = candidates.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
-    return { session: least.session, spawned: false, prompt: least.queue.enqueue(options.text) };
+    return { session: least.session, spawned: false, prompt: await least.queue.enqueue(options.text) };
   }
 
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
     const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
     const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? PLAIN_PROMPT, (prompt) => {
+      this.promptStore.save(prompt);
       this.emit('prompt', prompt);
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
@@ -212,7 +282,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private statusChanged(agent: Agent, change: StatusChange): void {
-    agent.queue.pump();
+    agent.queue.statusChanged(change);
     const { state } = change.status;
     const kind: AttentionKind | null =
       state === 'needs_input'
@@ -241,15 +311,21 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
         () => '',
       );
     }
-    const { meta } = agent.session;
-    this.emit('attention', {
+    this.emitAttention(agent.session.meta, kind, excerpt);
+  }
+
+  private emitAttention(meta: SessionMeta, kind: AttentionKind, excerpt: string): void {
+    const event: AttentionEvent = {
+      id: this.attentionLog.nextId(),
       kind,
       session_id: meta.id,
       runtime: meta.runtime,
       name: meta.name ?? basename(meta.cwd),
       excerpt,
       at: new Date().toISOString(),
-    });
+    };
+    this.attentionLog.add(event);
+    this.emit('attention', event);
   }
 
   private agent(sessionId: string): Agent {
@@ -265,6 +341,9 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   private forget(sessionId: string): void {
     this.agents.get(sessionId)?.tracker.stop();
+    this.agents.get(sessionId)?.queue.stop();
     this.agents.delete(sessionId);
+    this.history.delete(sessionId);
+    this.promptStore.remove(sessionId);
   }
 }

@@ -110,17 +110,20 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
 
   program
     .command('events')
-    .description('print attention events as they happen: needs input, turn finished, error, exited')
+    .description(
+      'print the recent attention events, then each as it happens: needs input, turn finished, error, exited, lost',
+    )
     .option('--json', 'one JSON object per line')
     .action(async (options: { json?: boolean }) => {
       const print = (event: AttentionEvent) =>
         process.stdout.write(options.json ? `${terminalJson(event)}\n` : formatAttention(event));
-      // Runs until interrupted; waits for the daemon when it goes away (events meanwhile are not replayed).
+      // Runs until interrupted; waits for the daemon when it goes away, and replays its recent events.
       await followDaemon(
         { stateDir: stateDir() },
         async (client) => {
           client.on('attention', print);
-          await client.watchAttention();
+          // Replayed first: what happened before this connected (the sessions a crash lost, for one).
+          await client.watchAttention({ replay: true });
           await new Promise<void>((done) => client.once('disconnect', done));
         },
         { away: () => process.stderr.write(DAEMON_AWAY), back: () => process.stderr.write(DAEMON_BACK) },
@@ -145,7 +148,8 @@ export async function sendPrompt(
   await client.watchAttention();
   const prompt = await client.sendPrompt(id, text);
   if (prompt.state === 'queued' && !wait) {
-    process.stdout.write(`queued ${prompt.id}: the agent is not idle; it goes in when it is\n`);
+    const why = prompt.waiting ?? 'the agent is not idle; it goes in when it is';
+    process.stdout.write(`queued ${prompt.id}: ${why}\n`);
     return;
   }
   await settled(client, prompt);
@@ -200,7 +204,7 @@ function formatPrompts(prompts: PromptInfo[]): string {
     prompts.map((prompt) => [
       prompt.id,
       prompt.session_id,
-      prompt.state + (prompt.error ? ` (${prompt.error})` : ''),
+      prompt.state + (prompt.error || prompt.waiting ? ` (${prompt.error ?? prompt.waiting})` : ''),
       localTime(prompt.queued_at),
       prompt.text.replace(/\s+/g, ' ').slice(0, 60),
     ]),

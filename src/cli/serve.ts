@@ -1,12 +1,15 @@
 /** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
 import { Command, InvalidArgumentError } from 'commander';
+import type { LostSession } from '../agents/supervisor.js';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
 import type { HttpServer } from '../server/http/server.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
+import { escapeControls } from './escape.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
+import { formatColumns } from './table.js';
 
 const MIB = 1024 * 1024;
 
@@ -117,6 +120,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
     process.stdout.write(`Tower web workspace: ${http.url}/#token=${ensureToken(tokenPath(dir))}\n`);
     if (!isLoopbackHost(options.host)) process.stderr.write(exposureWarning(options));
   }
+  if (daemon.lost.length > 0) process.stdout.write(lostReport(daemon.lost));
   const stop = () => {
     (http?.close() ?? Promise.resolve())
       .catch(() => {})
@@ -125,6 +129,30 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** Sessions the crash took, each once: the ids to look at or restart, and what --resume-lost relaunched. */
+function lostReport(lost: LostSession[]): string {
+  const lostNow = lost.filter((session) => session.lostNow).length;
+  const relaunched = lost.filter((session) => session.relaunchedAs !== null).length;
+  const head =
+    lostNow === 0
+      ? `${relaunched} ${relaunched === 1 ? 'session' : 'sessions'} lost in an earlier run relaunched (--resume-lost):`
+      : `${lostNow} ${lostNow === 1 ? 'session was' : 'sessions were'} lost when the daemon stopped` +
+        (relaunched > 0
+          ? `; ${relaunched} relaunched (--resume-lost):`
+          : ' (their output is kept; `tower restart ID` relaunches one):');
+  const table = formatColumns(
+    ['SESSION', 'NAME', 'PROGRAM', 'CWD', ''],
+    lost.map((session) => [
+      session.id,
+      session.name ?? '-',
+      session.runtime ?? session.command,
+      session.cwd,
+      session.relaunchedAs ? `relaunched as ${session.relaunchedAs}` : '',
+    ]),
+  );
+  return `${head}\n${table.trimEnd().replace(/^/gm, '  ')}\n`;
 }
 
 function exposureWarning(options: ServeOptions): string {

@@ -44,7 +44,8 @@ interface ClientEvents {
   snapshot: [DaemonMessageOf<'snapshot'>];
   closed: [ClosedEvent];
   session_event: [DaemonMessageOf<'session_event'>];
-  attention: [AttentionEvent];
+  /** `replayed`: from the daemon's backlog (watchAttention with replay), not new. */
+  attention: [AttentionEvent, boolean];
   prompt: [PromptInfo];
   error: [ClientError];
   disconnect: [];
@@ -279,9 +280,12 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     })) as DaemonMessageOf<'dispatched'>;
   }
 
-  /** From now on, emit 'attention' and 'prompt' events. */
-  async watchAttention(): Promise<void> {
-    await this.request({ type: 'watch_attention' });
+  /**
+   * From now on, emit 'attention' and 'prompt' events. `replay`: first the recent attention events the
+   * daemon holds (after the one with id `after`, if it still holds it), before this resolves.
+   */
+  async watchAttention(options: { replay?: boolean; after?: string } = {}): Promise<void> {
+    await this.request({ type: 'watch_attention', replay: options.replay, after: options.after });
   }
 
   async watch(): Promise<void> {
@@ -343,7 +347,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         this.emit('session_event', message);
         return;
       case 'attention':
-        this.emit('attention', message.event);
+        this.emit('attention', message.event, message.replayed === true);
         return;
       case 'prompt_event':
         this.emit('prompt', message.prompt);

@@ -39,6 +39,10 @@ export const PromptInfo = z
     queued_at: z.string(),
     delivered_at: z.string().nullable(),
     error: z.string().nullable().describe('why delivery failed'),
+    waiting: z
+      .string()
+      .nullable()
+      .describe("why a queued prompt waits although the agent is idle (the user's draft on the input line)"),
   })
   .describe('A prompt and its delivery.');
 export type PromptInfo = z.infer<typeof PromptInfo>;
@@ -61,11 +65,19 @@ export const RuntimeInfo = z
   .describe('One runtime in runtime_list.');
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
 
-export const AttentionKind = z.enum(['needs_input', 'turn_finished', 'error', 'exited']);
+export const AttentionKind = z
+  .enum(['needs_input', 'turn_finished', 'error', 'exited', 'lost'])
+  .describe(
+    'lost: the session was running when the daemon stopped (raised once, when the daemon starts again)',
+  );
 export type AttentionKind = z.infer<typeof AttentionKind>;
+
+/** Attention events the daemon keeps for clients that connect later (watch_attention with replay). */
+export const ATTENTION_BACKLOG = 100;
 
 export const AttentionEvent = z
   .object({
+    id: z.string().describe('unique; watch_attention replays the events after one'),
     kind: AttentionKind,
     session_id: z.string(),
     runtime: z.string().nullable(),
@@ -114,8 +126,21 @@ export const ListRuntimesRequest = request(
 );
 export const WatchAttentionRequest = request(
   'watch_attention',
-  {},
-  'Extension. From now on, receive attention messages (needs input, turn finished, error, exited) and prompt_event.',
+  {
+    replay: z
+      .boolean()
+      .optional()
+      .describe(
+        `first send the recent attention events the daemon holds (this run's last ${ATTENTION_BACKLOG}), marked replayed`,
+      ),
+    after: z
+      .string()
+      .max(64)
+      .optional()
+      .describe('with replay: only those after this event id (all, if the daemon no longer holds it)'),
+  },
+  'Extension. From now on, receive attention messages (needs input, turn finished, error, exited, lost) and ' +
+    'prompt_event.',
 );
 export const RestartSessionRequest = request(
   'restart_session',
@@ -175,7 +200,14 @@ export const AgentDaemonMessages = [
     { runtimes: z.array(RuntimeInfo), req_id: reqId },
     'Extension: answer to list_runtimes.',
   ),
-  reply('attention', { event: AttentionEvent }, 'Extension: sent after watch_attention.'),
+  reply(
+    'attention',
+    {
+      event: AttentionEvent,
+      replayed: z.boolean().optional().describe('from the backlog (watch_attention with replay), not new'),
+    },
+    'Extension: sent after watch_attention.',
+  ),
   reply(
     'dispatched',
     {
@@ -194,4 +226,5 @@ export const AgentErrorCodes = [
   'unknown_prompt',
   'prompt_not_queued',
   'not_an_agent',
+  'queue_full',
 ] as const;

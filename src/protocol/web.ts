@@ -230,7 +230,11 @@ export const SessionEventMessage = z
   })
   .describe('A session changed; status: its agent state changed.');
 export const AttentionEventMessage = z
-  .object({ event: z.literal('attention'), attention: AttentionEvent })
+  .object({
+    event: z.literal('attention'),
+    attention: AttentionEvent,
+    replayed: z.boolean().optional().describe('happened before this stream opened (sent first, once)'),
+  })
   .describe('A session wants a person: needs input, finished a turn, failed or exited.');
 export const PromptEventMessage = z
   .object({ event: z.literal('prompt'), prompt: PromptInfo })

@@ -32,12 +32,9 @@ export class AgentRequests {
     const reqId = request.req_id;
     switch (request.type) {
       case 'send_prompt':
-        this.send({
-          type: 'prompt_accepted',
-          prompt: supervisor.sendPrompt(request.session_id, request.text),
-          req_id: reqId,
+        return supervisor.sendPrompt(request.session_id, request.text).then((prompt) => {
+          this.send({ type: 'prompt_accepted', prompt, req_id: reqId });
         });
-        return;
       case 'list_prompts':
         this.send({
           type: 'prompt_list',
@@ -61,6 +58,11 @@ export class AgentRequests {
           this.send({ type: 'runtime_list', runtimes, req_id: reqId });
         });
       case 'watch_attention':
+        if (request.replay) {
+          for (const event of supervisor.recentAttention(request.after)) {
+            this.send({ type: 'attention', event, replayed: true });
+          }
+        }
         if (!this.watching) {
           this.watching = true;
           supervisor.on('attention', this.onAttention);
@@ -77,16 +79,17 @@ export class AgentRequests {
             req_id: reqId,
           });
         });
-      case 'dispatch': {
-        const { session, spawned, prompt } = supervisor.dispatch({
-          runtime: request.runtime,
-          cwd: request.cwd,
-          text: request.text,
-          maxSessions: request.max_sessions,
-        });
-        this.send({ type: 'dispatched', session_id: session.id, spawned, prompt, req_id: reqId });
-        return;
-      }
+      case 'dispatch':
+        return supervisor
+          .dispatch({
+            runtime: request.runtime,
+            cwd: request.cwd,
+            text: request.text,
+            maxSessions: request.max_sessions,
+          })
+          .then(({ session, spawned, prompt }) => {
+            this.send({ type: 'dispatched', session_id: session.id, spawned, prompt, req_id: reqId });
+          });
     }
   }
 

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { AgentSupervisor } from '../agents/supervisor.js';
+import { AgentSupervisor, type LostSession } from '../agents/supervisor.js';
 import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
 import { socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
@@ -22,6 +22,8 @@ export interface Daemon {
   readonly socketPath: string;
   readonly manager: SessionManager;
   readonly supervisor: AgentSupervisor;
+  /** Sessions the last run left running (lost now), and those relaunched with resumeLost. */
+  readonly lost: LostSession[];
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     hookCommand: [process.execPath, TOWER_BIN, '--state-dir', stateDir, 'hook'],
     dispatchLimit: options.dispatchLimit,
   });
-  if (options.resumeLost) supervisor.resumeLost();
+  const lost = supervisor.reportLost(options.resumeLost ? supervisor.resumeLost() : []);
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -58,6 +60,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     socketPath: path,
     manager,
     supervisor,
+    lost,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -119,7 +119,8 @@ export class SocketConnection implements MessageWriter {
     }
     const sessionId = 'session_id' in request ? request.session_id : undefined;
     // Requests are handled in arrival order and answered at once where they can be, so a client
-    // without req_id can match errors to requests by order. Only close, snapshot and screen wait.
+    // without req_id can match errors to requests by order. Only close, snapshot, screen and the
+    // agent requests that may read the screen (prompts, dispatch) wait.
     try {
       this.dispatch(request)?.catch((error: unknown) => this.replyError(error, request.req_id, sessionId));
     } catch (error) {
@@ -165,11 +166,13 @@ export class SocketConnection implements MessageWriter {
         });
         return;
       }
-      case 'write_input':
-        manager.get(request.session_id).write(Buffer.from(request.data, 'base64'));
-        this.supervisor.inputTyped(request.session_id);
+      case 'write_input': {
+        const data = Buffer.from(request.data, 'base64');
+        manager.get(request.session_id).write(data);
+        this.supervisor.inputTyped(request.session_id, data);
         this.ack(reqId);
         return;
+      }
       case 'resize':
         manager.resize(request.session_id, request.cols, request.rows);
         this.ack(reqId);

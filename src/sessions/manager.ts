@@ -21,6 +21,7 @@ import type { SessionMeta } from './meta.js';
 import { FailureLog, restoreSessions, SessionFiles } from './persistence.js';
 import { withProcessLimits } from './process-limits.js';
 import { Session } from './session.js';
+import type { SessionStore } from './store.js';
 
 export interface ManagerOptions {
   stateDir: string;
@@ -75,6 +76,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly failures: FailureLog;
   private budgetCheck: NodeJS.Immediate | undefined;
   private readonly warn: (message: string) => void;
+  /** Ids of the sessions the last daemon run left running: they became lost at this start. */
+  readonly lostAtStart: string[] = [];
 
   constructor(private readonly options: ManagerOptions) {
     super();
@@ -97,12 +100,20 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       for (const session of this.sessions.values()) session.screenParsed(session.journal.end);
     };
     for (const meta of restoreSessions(this.files, this.warn)) {
-      if (meta.status === 'running') meta.status = 'lost';
+      if (meta.status === 'running') {
+        meta.status = 'lost';
+        this.lostAtStart.push(meta.id);
+      }
       this.adopt(new Session(meta, this.openJournal(meta.id, true), this.screen, null, this.screenLag()));
     }
     this.enforceBudget();
     this.offsetTimer = setInterval(() => this.saveDirty(), OFFSET_SAVE_INTERVAL_MS);
     this.offsetTimer.unref();
+  }
+
+  /** tower.db, for the agents layer's own tables. */
+  get database(): SessionStore['database'] {
+    return this.files.store.database;
   }
 
   newId(): string {

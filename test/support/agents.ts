@@ -8,7 +8,7 @@ import { ROOT, waitFor } from './daemon.js';
 export const SCRIPTED_AGENT = join(ROOT, 'test', 'fixtures', 'scripted-agent.mjs');
 
 /** The runtimes.json entry of the scripted agent (see test/fixtures/scripted-agent.mjs). */
-export function scriptedRuntime(extra: Record<string, unknown> = {}) {
+export function scriptedRuntime(extra: Record<string, unknown> & { prompt?: Record<string, unknown> } = {}) {
   return {
     description: 'scripted test agent',
     command: SCRIPTED_AGENT,
@@ -20,6 +20,7 @@ export function scriptedRuntime(extra: Record<string, unknown> = {}) {
     },
     resume_args: ['--resumed'],
     ...extra,
+    prompt: { input_line: ['^ready>(.*)$'], ...extra.prompt },
   };
 }
 

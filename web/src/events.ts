@@ -1,9 +1,10 @@
 /**
  * Live changes from GET /api/events (server-sent events, each named by its `event` field):
  * session changes (created, exited, resized, removed, and status: the agent state changed), each
- * `{event, session}`; `attention {attention}` (needs input, turn finished…); `prompt {prompt}` (a
- * prompt changed state). Each (re)connection starts with a fresh list, since changes made while
- * the stream was down are not replayed.
+ * `{event, session}`; `attention {attention, replayed?}` (needs input, turn finished, lost…; the
+ * recent ones first, replayed; an EventSource that reconnects by itself sends Last-Event-ID and gets
+ * only later ones); `prompt {prompt}` (a prompt changed state). Each (re)connection starts with a
+ * fresh list, since other changes made while the stream was down are not replayed.
  */
 import { SESSION_EVENT_NAMES } from '../../src/protocol/names.js';
 import type { AttentionEvent, PromptInfo, SessionEventName, SessionInfo } from './types.js';
@@ -15,7 +16,8 @@ export interface SessionEvent {
 
 export interface SessionEventHandlers {
   event(event: SessionEvent): void;
-  attention(event: AttentionEvent): void;
+  /** `replayed`: it happened before this stream opened (the server sends the recent ones first). */
+  attention(event: AttentionEvent, replayed: boolean): void;
   prompt(prompt: PromptInfo): void;
   /** The stream (re)opened: fetch the whole list again. */
   resync(): void;
@@ -43,7 +45,7 @@ export class SessionEvents {
       }
       const event = typeof data.event === 'string' ? data.event : message.type;
       if (event === 'attention' && isObject(data.attention)) {
-        this.handlers.attention(data.attention as unknown as AttentionEvent);
+        this.handlers.attention(data.attention as unknown as AttentionEvent, data.replayed === true);
       } else if (event === 'prompt' && isObject(data.prompt)) {
         this.handlers.prompt(data.prompt as unknown as PromptInfo);
       } else if (isObject(data.session) && typeof data.session.id === 'string') {

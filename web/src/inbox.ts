@@ -1,14 +1,17 @@
 /**
  * The attention inbox: sessions that want the user. An agent needs input (an approval, a question)
- * or finished its turn (attention events from /api/events, with a one-line excerpt), or a session
- * exited. Each adds an entry, a browser notification when allowed, and a count in the document
- * title. Opening the inbox marks everything read; opening a session clears its entries.
+ * or finished its turn (attention events from /api/events, with a one-line excerpt), a session
+ * exited, or was lost when the daemon stopped. Each adds an entry, a browser notification when
+ * allowed, and a count in the document title. Events from before the page connected (replayed) add an
+ * entry only while they still stand, and notify nobody. Opening the inbox marks everything read;
+ * opening a session clears its entries.
  */
 import { h, icon } from './dom.js';
 import { sessionTitle, statusText } from './status-badge.js';
 import type { AttentionEvent, SessionInfo } from './types.js';
 
-type Kind = 'needs_input' | 'turn_finished' | 'exited';
+/** Errors reach the page as session exits, or as prompt states in the composer. */
+type Kind = Exclude<AttentionEvent['kind'], 'error'>;
 
 interface Entry {
   id: number;
@@ -24,8 +27,11 @@ const KIND_TEXT: Record<Kind, string> = {
   needs_input: 'needs input',
   turn_finished: 'finished its turn',
   exited: 'exited',
+  lost: 'was lost',
 };
 const BASE_TITLE = 'Tower';
+/** Attention event ids already taken in, so a replay after a reconnect adds nothing twice. */
+const SEEN_KEPT = 500;
 
 export class Inbox {
   readonly button: HTMLButtonElement;
@@ -35,6 +41,7 @@ export class Inbox {
   private readonly permission: HTMLButtonElement;
   private entries: Entry[] = [];
   private nextId = 1;
+  private readonly seenEvents: string[] = [];
 
   constructor(
     private readonly onOpen: (sessionId: string) => void,
@@ -85,15 +92,25 @@ export class Inbox {
    * plain shell's every command, and not while the user is watching that session. Exits and
    * errors arrive as session events (above), once.
    */
-  attention(event: AttentionEvent, session: SessionInfo | undefined): void {
-    if (event.kind !== 'needs_input' && event.kind !== 'turn_finished') return;
-    if (event.kind === 'turn_finished') {
-      if (event.runtime === null || event.runtime === 'shell') return;
+  attention(event: AttentionEvent, session: SessionInfo | undefined, replayed = false): void {
+    if (this.seenEvents.includes(event.id)) return;
+    this.seenEvents.push(event.id);
+    if (this.seenEvents.length > SEEN_KEPT) this.seenEvents.shift();
+    const { kind } = event;
+    if (kind !== 'needs_input' && kind !== 'turn_finished' && kind !== 'lost') return;
+    if (kind === 'turn_finished') {
+      if (replayed || event.runtime === null || event.runtime === 'shell') return;
       if (this.watching(event.session_id)) return;
     }
+    // From before the page connected: only what still wants the user.
+    if (replayed && (session === undefined || (kind === 'needs_input' && session.agent.state !== kind)))
+      return;
     const title = session?.name || event.name || event.session_id;
-    const excerpt = event.excerpt.trim();
-    this.add(event.session_id, event.kind, title, excerpt || KIND_TEXT[event.kind], session?.cwd ?? '');
+    const text = event.excerpt.trim() || KIND_TEXT[kind];
+    this.add(event.session_id, kind, title, text, session?.cwd ?? '', {
+      at: new Date(event.at),
+      notify: !replayed,
+    });
   }
 
   /** The user opened this session: its entries are dealt with. */
@@ -107,13 +124,20 @@ export class Inbox {
     return this.entries.filter((entry) => !entry.read).length;
   }
 
-  private add(sessionId: string, kind: Kind, title: string, text: string, cwd: string): void {
+  private add(
+    sessionId: string,
+    kind: Kind,
+    title: string,
+    text: string,
+    cwd: string,
+    { at = new Date(), notify = true } = {},
+  ): void {
     // A newer entry of the same kind for the session replaces the old one.
     this.entries = this.entries.filter((entry) => entry.sessionId !== sessionId || entry.kind !== kind);
-    this.entries.unshift({ id: this.nextId++, sessionId, kind, title, text, at: new Date(), read: false });
+    this.entries.unshift({ id: this.nextId++, sessionId, kind, title, text, at, read: false });
     this.entries = this.entries.slice(0, 100);
     this.render();
-    if ('Notification' in window && Notification.permission === 'granted') {
+    if (notify && 'Notification' in window && Notification.permission === 'granted') {
       try {
         const notification = new Notification(`${title} ${KIND_TEXT[kind]}`, {
           tag: `tower-${sessionId}`,

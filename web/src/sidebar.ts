@@ -1,6 +1,7 @@
 /**
  * The session list: name or id, status (the agent's state while it runs), runtime, queued prompts,
- * command, cwd and host of every session; click to open.
+ * command, cwd and host of every session; click to open. A session restarted into a new one is
+ * listed under it, collapsed, not on its own.
  */
 import { h, icon } from './dom.js';
 import { commandLine, queueTag, runtimeTag, sessionTitle, statusBadge } from './status-badge.js';
@@ -41,20 +42,50 @@ export class Sidebar {
   }
 
   render(): void {
-    const sessions = this.store.list();
+    const groups = this.store.grouped();
     const visible = new Set(this.store.panes);
     this.spawnButton.hidden = !this.store.canControl;
-    this.empty.hidden = sessions.length > 0;
-    const queued = sessions.map((session) => this.store.queued(session.id));
-    const key = JSON.stringify([sessions, queued, [...visible], this.store.focused, this.store.canControl]);
+    this.empty.hidden = groups.length > 0;
+    const queued = this.store.list().map((session) => this.store.queued(session.id));
+    const key = JSON.stringify([groups, queued, [...visible], this.store.focused, this.store.canControl]);
     if (key === this.drawn) return;
+    // Keep a group the user expanded open across redraws.
+    const expanded = new Set(
+      [...this.list.querySelectorAll<HTMLDetailsElement>('details.session-earlier[open]')].map(
+        (details) => details.dataset.sessionId,
+      ),
+    );
     this.drawn = key;
     this.list.replaceChildren(
-      ...sessions.map((session, i) => this.item(session, visible.has(session.id), queued[i] ?? 0)),
+      ...groups.map(({ session, earlier }) => {
+        const item = this.item(session, visible);
+        if (earlier.length > 0)
+          item.append(this.earlier(session.id, earlier, visible, expanded.has(session.id)));
+        return item;
+      }),
     );
   }
 
-  private item(session: SessionInfo, shown: boolean, queued: number): HTMLElement {
+  /** The sessions this one replaced, in a collapsed group under it. */
+  private earlier(id: string, sessions: SessionInfo[], visible: Set<string>, open: boolean): HTMLElement {
+    const count = `${sessions.length} earlier session${sessions.length === 1 ? '' : 's'}`;
+    return h(
+      'details.session-earlier',
+      {
+        open,
+        dataset: { sessionId: id },
+        // Its clicks and keys are its own, not the item's it sits in.
+        onclick: (event: Event) => event.stopPropagation(),
+        onkeydown: (event: Event) => event.stopPropagation(),
+      },
+      h('summary', { title: 'sessions this one was restarted from' }, count),
+      h('ul', null, ...sessions.map((session) => this.item(session, visible))),
+    );
+  }
+
+  private item(session: SessionInfo, visible: Set<string>): HTMLElement {
+    const shown = visible.has(session.id);
+    const queued = this.store.queued(session.id);
     const actions: HTMLElement[] = [];
     if (this.store.canControl) {
       if (session.status === 'running') {

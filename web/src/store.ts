@@ -2,6 +2,8 @@
  * The workspace's state: the sessions the server reported, their prompts, the open tabs (in the
  * user's order), which of them are shown in the split view, and the layout. Tabs, panes and layout
  * persist in localStorage, so a reload (or another window) comes back to the same arrangement.
+ * A session restarted (here, elsewhere, or by serve --resume-lost) is replaced by the new one, whose
+ * `resumed_from` names it: its tab and pane follow, unless the user opened it after it was replaced.
  */
 import type { PromptInfo, Role, SessionInfo } from './types.js';
 
@@ -52,6 +54,8 @@ export class Store {
   focused: string | null;
   /** Set once the first session list arrived: until then unknown tab ids are kept. */
   private loaded = false;
+  /** Replaced sessions the user opened anyway: their tabs stay theirs. */
+  private readonly keptOpen = new Set<string>();
   private readonly listeners = new Set<(change: Change) => void>();
 
   constructor() {
@@ -94,16 +98,82 @@ export class Store {
   // ------------------------------------------------------------ sessions
 
   setSessions(list: SessionInfo[]): void {
+    const arrived = list.filter((session) => !this.sessions.has(session.id));
     this.sessions.clear();
     for (const session of list) this.sessions.set(session.id, session);
     this.loaded = true;
     this.emit('sessions');
     this.prune();
+    this.follow(arrived);
   }
 
   upsert(session: SessionInfo): void {
+    const arrived = !this.sessions.has(session.id);
     this.sessions.set(session.id, session);
     this.emit('sessions');
+    if (arrived) this.follow([session]);
+  }
+
+  /** The session that replaced this one, to the end of the chain (the newest, where restarted twice). */
+  successor(id: string, direct = this.directSuccessors()): string | null {
+    let last: string | null = null;
+    // Bounded by the session count: a chain of restarts never loops, but stored data might.
+    for (let at = direct.get(id), steps = 0; at && steps < this.sessions.size; at = direct.get(at), steps++) {
+      last = at;
+    }
+    return last;
+  }
+
+  /** Sessions in creation order, each with the ones it replaced (newest first), which are not listed alone. */
+  grouped(): { session: SessionInfo; earlier: SessionInfo[] }[] {
+    const direct = this.directSuccessors();
+    const earlier = new Map<string, SessionInfo[]>();
+    for (const session of this.list()) {
+      const next = this.successor(session.id, direct);
+      if (next !== null) earlier.set(next, [session, ...(earlier.get(next) ?? [])]);
+    }
+    return this.list()
+      .filter((session) => !direct.has(session.id))
+      .map((session) => ({ session, earlier: earlier.get(session.id) ?? [] }));
+  }
+
+  /** For each replaced session, the newest session whose resumed_from names it. */
+  private directSuccessors(): Map<string, string> {
+    const newest = new Map<string, SessionInfo>();
+    for (const session of this.sessions.values()) {
+      const old = session.resumed_from;
+      if (!old || !this.sessions.has(old)) continue;
+      const known = newest.get(old);
+      if (!known || session.created_at > known.created_at) newest.set(old, session);
+    }
+    return new Map([...newest].map(([old, session]) => [old, session.id]));
+  }
+
+  /** Sessions that just arrived replace the ones they resume in tabs and panes: the page follows a restart. */
+  private follow(arrived: SessionInfo[]): void {
+    if (!arrived.some((session) => session.resumed_from)) return;
+    const direct = this.directSuccessors();
+    let moved = false;
+    for (const old of [...this.tabs]) {
+      const next = this.successor(old, direct);
+      if (next === null || this.keptOpen.has(old)) continue;
+      if (!arrived.some((session) => this.replaces(session.id, old))) continue;
+      this.tabs = replaceOnce(this.tabs, old, next);
+      this.panes = replaceOnce(this.panes, old, next);
+      if (this.focused === old) this.focused = next;
+      moved = true;
+    }
+    if (moved) this.emit('tabs');
+  }
+
+  /** `id` resumes `old`, directly or through sessions in between. */
+  private replaces(id: string, old: string): boolean {
+    let at = this.sessions.get(id);
+    for (let steps = 0; at?.resumed_from && steps < this.sessions.size; steps++) {
+      if (at.resumed_from === old) return true;
+      at = this.sessions.get(at.resumed_from);
+    }
+    return false;
   }
 
   remove(id: string): void {
@@ -159,6 +229,7 @@ export class Store {
 
   /** Open a session: add its tab, and show it (in the focused pane if every pane is taken). */
   open(id: string): void {
+    if (this.successor(id) !== null) this.keptOpen.add(id);
     if (!this.tabs.includes(id)) this.tabs.push(id);
     if (!this.panes.includes(id)) {
       if (this.panes.length < this.layout) this.panes.push(id);
@@ -217,6 +288,12 @@ export class Store {
       if (!this.panes.includes(id)) this.panes.push(id);
     }
   }
+}
+
+/** `list` with `old` replaced by `next` where it stood, or just without `old` if `next` is there already. */
+function replaceOnce(list: string[], old: string, next: string): string[] {
+  if (!list.includes(old)) return list;
+  return list.includes(next) ? list.filter((id) => id !== old) : list.map((id) => (id === old ? next : id));
 }
 
 export function isPending(prompt: PromptInfo): boolean {

@@ -112,7 +112,8 @@ export class Workspace {
         else store.upsert(session);
         this.inbox.sessionChanged(event, session);
       },
-      attention: (event) => this.inbox.attention(event, store.sessions.get(event.session_id)),
+      attention: (event, replayed) =>
+        this.inbox.attention(event, store.sessions.get(event.session_id), replayed),
       prompt: (prompt) => store.upsertPrompt(prompt),
       resync: () => void this.refresh(),
       trouble: () => void this.refresh(),
@@ -141,8 +142,8 @@ export class Workspace {
   private async restart(id: string): Promise<void> {
     try {
       const { session } = await api.restart(id);
+      // The new session takes the old one's tab and pane (the store follows a restart).
       this.store.upsert(session);
-      this.store.close(id);
       this.open(session.id);
     } catch (error) {
       this.say(`Could not restart ${id}: ${(error as Error).message}`);

@@ -34,6 +34,10 @@ export const claude = defineRuntime(
       ],
       fix: 'run `claude` once and log in, or set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN with ANTHROPIC_BASE_URL)',
     },
+    prompt: {
+      // The input line sits between two rules at the bottom; earlier prompts above keep the same mark.
+      input_line: ['^[>❯](.*)$'],
+    },
     status: {
       needs_input: [
         '^\\s*Do you want to (proceed|make this edit|create|allow)',

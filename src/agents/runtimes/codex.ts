@@ -19,6 +19,15 @@ export const codex = defineRuntime(
       any_of: [{ env: 'OPENAI_API_KEY' }, { env: 'CODEX_API_KEY' }, { file: '~/.codex/auth.json' }],
       fix: 'run `codex login`, set OPENAI_API_KEY, or configure a model_provider in ~/.codex/config.toml',
     },
+    prompt: {
+      input_line: ['^›(.*)$'],
+      // An empty composer shows one of these, picked at random when Codex starts.
+      placeholder: [
+        '^(Ask Codex to do anything|Explain this codebase|Summarize recent commits|Implement \\{feature\\}' +
+          '|Find and fix a bug in @filename|Write tests for @filename|Improve documentation in @filename' +
+          '|Run /review on my current changes|Use /skills to list available skills)$',
+      ],
+    },
     status: {
       needs_input: [
         'Would you like to (run|make|apply)',

@@ -21,6 +21,10 @@ export const gemini = defineRuntime(
       ],
       fix: 'run `gemini` once and sign in with Google, or set GEMINI_API_KEY',
     },
+    prompt: {
+      input_line: ['^ ?> (.*)$'],
+      placeholder: ['^Type your message or @path/to/file$'],
+    },
     status: {
       needs_input: ['Allow execution', 'Apply this change\\?', 'Do you want to proceed', 'Do you trust'],
       busy: ['esc to cancel'],

@@ -16,6 +16,11 @@ export const opencode = defineRuntime(
       ],
       fix: 'run `opencode auth login`, or set your provider API key',
     },
+    prompt: {
+      // The prompt box: the input's last line, a blank line, then the agent and model (`Build · …`).
+      input_line: ['^[ \\t]*┃(.*)\\n[ \\t]*┃[ \\t]*\\n[ \\t]*┃[ \\t]+\\S+ · '],
+      placeholder: ['^Ask anything… '],
+    },
     status: {
       // Its permission dialog replaces the prompt box; Enter takes the preselected "Allow once".
       needs_input: ['△ Permission required', 'Allow once\\s+Allow always\\s+Reject'],

@@ -184,19 +184,24 @@ export const API = {
     url: '/api/sessions/:id/prompt',
     summary:
       'Send a prompt: typed (bracketed paste), submitted and verified while the agent is idle; queued (FIFO) ' +
-      'while it is busy or needs input. Follow it with prompt events on /api/events.',
+      "while it is busy or needs input, or while the user's unsent draft is on its input line (`waiting` says so). " +
+      'Follow it with prompt events on /api/events.',
     access: 'admin',
     body: PromptBody,
     responses: { 202: json('accepted: queued or delivering', PromptResponse) },
-    errors: { 409: 'session_not_running, or not_an_agent (a session from an earlier daemon run)' },
+    errors: {
+      409: 'session_not_running, or not_an_agent (a session from an earlier daemon run)',
+      429: 'queue_full: the session already holds 100 queued prompts',
+    },
   },
   sessionPrompts: {
     method: 'GET',
     url: '/api/sessions/:id/prompts',
-    summary: "A session's recent, current and queued prompts, oldest first",
+    summary:
+      "A session's recent, current and queued prompts, oldest first (kept across daemon restarts; those a " +
+      'lost session never got are failed)',
     access: 'read',
     responses: { 200: json('prompts', PromptListResponse) },
-    errors: { 409: 'not_an_agent' },
   },
   prompts: {
     method: 'GET',
@@ -260,8 +265,9 @@ export const API = {
     method: 'GET',
     url: '/api/events',
     summary:
-      'Server-sent events: a session was created, exited, resized, renamed or removed, or its agent status changed ' +
-      '(status); attention (needs input, turn finished, error, exited); prompt (a prompt changed state)',
+      'Server-sent events: a session was created, exited, resized, renamed or removed, or its agent status ' +
+      'changed (status); attention (needs input, turn finished, error, exited, lost; id = the event id), the ' +
+      'recent ones first (replayed: true; after Last-Event-ID only the later ones); prompt (a prompt changed state)',
     access: 'read',
     responses: { 200: sse('each event is named by its `event` field', WorkspaceEvent) },
   },

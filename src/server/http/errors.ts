@@ -32,6 +32,7 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   unknown_prompt: 404,
   prompt_not_queued: 409,
   not_an_agent: 409,
+  queue_full: 429,
   disconnected: 503,
   daemon_not_running: 503,
 };

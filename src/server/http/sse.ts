@@ -45,7 +45,7 @@ class EventStream {
     client.once('disconnect', () => this.fail('lost the connection to the Tower daemon'));
   }
 
-  send(event: string, data: unknown, id?: number): void {
+  send(event: string, data: unknown, id?: number | string): void {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
     this.write(`${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
@@ -109,6 +109,11 @@ class TextCursor {
   }
 }
 
+function lastEventId(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  return text && text.length <= 64 ? text : undefined;
+}
+
 function parseOffset(value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
@@ -165,20 +170,29 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
     }
   });
 
-  route(app, API.events, async ({ reply }) => {
+  route(app, API.events, async ({ request, reply }) => {
     const client = await ctx.connect();
+    // Events that come before the stream is open (the replayed attention events) wait for it.
+    const early: Array<[WorkspaceEvent, string | undefined]> = [];
+    let send = (event: WorkspaceEvent, id?: string): void => {
+      early.push([event, id]);
+    };
+    client.on('session_event', ({ event, session }) => send({ event, session }));
+    client.on('attention', (attention, replayed) =>
+      send({ event: 'attention', attention, ...(replayed ? { replayed } : {}) }, attention.id),
+    );
+    client.on('prompt', (prompt) => send({ event: 'prompt', prompt }));
     try {
       await client.watch();
-      await client.watchAttention();
+      // A reconnecting EventSource names the last attention event it got: only later ones again.
+      await client.watchAttention({ replay: true, after: lastEventId(request.headers['last-event-id']) });
     } catch (error) {
       client.end();
       throw error;
     }
     const stream = openStream(reply, client, () => {});
-    const send = (event: WorkspaceEvent) => stream.send(event.event, event);
-    client.on('session_event', ({ event, session }) => send({ event, session }));
-    client.on('attention', (attention) => send({ event: 'attention', attention }));
-    client.on('prompt', (prompt) => send({ event: 'prompt', prompt }));
+    send = (event, id) => stream.send(event.event, event, id);
+    for (const [event, id] of early.splice(0)) send(event, id);
   });
 }
 
