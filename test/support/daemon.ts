@@ -35,6 +35,17 @@ function withFreePort(args: string[]): string[] {
   return args.includes('--port') || args.includes('--no-http') ? args : [...args, '--port', '0'];
 }
 
+/**
+ * Sessions start the user's shell, which reads the machine's rc files: a test daemon gets an empty HOME
+ * of its own (unless the test gives one), so no rc file on the machine (a pyenv rehash waiting on a stale
+ * lock, say) can slow or change a session.
+ */
+let emptyHome: string | undefined;
+function testHome(): string {
+  emptyHome ??= mkdtempSync(join(tmpdir(), 'tower-test-home-'));
+  return emptyHome;
+}
+
 function launch(
   stateDir: string,
   extraArgs: string[] = [],
@@ -45,7 +56,7 @@ function launch(
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...extraEnv, TOWER_STATE_DIR: stateDir },
+      env: { ...process.env, HOME: testHome(), ...extraEnv, TOWER_STATE_DIR: stateDir },
     });
     let output = '';
     const onData = (chunk: Buffer) => {
