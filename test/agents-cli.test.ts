@@ -228,11 +228,14 @@ describe('tower restart and resuming lost sessions', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const id = await spawnScripted();
     await ok('send', id, '--prompt', 'ask first');
-    await waitFor(() => watcher.stdout().includes('"needs_input"'), 'needs_input event line');
-    const line = watcher
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('"needs_input"'))!;
+    // Events from before it started are replayed first: pick this session's.
+    const ours = () =>
+      watcher
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('"needs_input"') && l.includes(id));
+    await waitFor(ours, 'needs_input event line');
+    const line = ours()!;
     expect(JSON.parse(line)).toMatchObject({ kind: 'needs_input', session_id: id, runtime: 'scripted' });
     watcher.child.kill();
   });

@@ -99,7 +99,7 @@ describe('tower serve', () => {
       '--allow-origin',
       'https://x.example/path',
     ]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('exact origin');
   });
 
