@@ -136,6 +136,7 @@ describe('damaged state', () => {
     const client = await daemon.connect();
     const logs = await runCli(daemon.stateDir, ['logs', ids[1]!]);
     expect(logs.stdout).not.toContain('CORRUPTED');
+    expect(logs.stderr).toMatch(/skipped bytes 0-\d+: they are damaged on disk/);
     const session = (await client.list()).find((s) => s.id === ids[1])!;
     expect(session.journal.gaps).toContainEqual(expect.objectContaining({ from: 0, reason: 'damaged' }));
     expect(daemon.output()).toMatch(/is damaged on disk \(checksum mismatch\)/);

@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import type { SessionInfo } from '../dist/protocol/socket.js';
+import { runCli } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { mountSmallDisk, RUN_FULL_DISK, type SmallDisk } from './support/tmpfs.js';
 
@@ -54,6 +55,9 @@ describe.runIf(RUN_FULL_DISK)('a full disk', () => {
     expect(failing.journal.error).toMatch(/the disk is full \(ENOSPC\)/);
     expect(failing.journal.gaps.at(-1)).toMatchObject({ reason: 'not_saved', to: failing.last_offset });
     expect(events.some((e) => e.event === 'journal' && e.session.id === sessionId)).toBe(true);
+    const ls = await runCli(daemon.stateDir, ['ls']);
+    expect(ls.stdout).toMatch(new RegExp(`${sessionId} .*running !unsaved`));
+    expect(ls.stdout).toMatch(new RegExp(`! ${sessionId}: the disk is full \\(ENOSPC\\)`));
     // Everything is still readable: it is in memory.
     await waitFor(async () => (await client.screen(sessionId)).text.includes('burst-done'), 'the burst');
     const held = await readAllOutput(client, sessionId, 0);

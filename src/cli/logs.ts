@@ -5,6 +5,7 @@
  */
 import { ClientError, type ConnectOptions, TowerClient } from '../client/client.js';
 import { followDaemon } from '../client/reconnect.js';
+import type { OutputGap } from '../protocol/index.js';
 import { escapeControls } from './escape.js';
 
 export const DAEMON_AWAY = 'tower: the daemon went away; waiting for it to come back (Ctrl-C stops)\n';
@@ -47,6 +48,17 @@ export async function printLogs(
   }
 }
 
+const GAP_REASONS: Record<OutputGap['reason'], string> = {
+  not_saved: 'were never saved to disk (it was full) and are no longer in memory',
+  damaged: 'are damaged on disk (checksum mismatch)',
+  unreadable: 'cannot be read from disk',
+};
+
+/** Said on stderr where the printed bytes jump over a gap. */
+function describeSkipped(gap: OutputGap): string {
+  return `tower: skipped bytes ${gap.from}-${gap.to}: they ${GAP_REASONS[gap.reason]}\n`;
+}
+
 interface Cursor {
   /** The next offset to print; undefined: the earliest retained. */
   offset: number | undefined;
@@ -58,6 +70,7 @@ async function copyRange(client: TowerClient, id: string, cursor: Cursor, to: nu
     const want = cursor.offset === undefined ? READ_BYTES : Math.min(READ_BYTES, to - cursor.offset);
     if (want <= 0) return;
     const chunk = await client.readOutput(id, cursor.offset, want);
+    if (chunk.skipped) process.stderr.write(describeSkipped(chunk.skipped));
     await write(chunk.data);
     cursor.offset = chunk.offset + chunk.data.length;
     if (cursor.offset >= chunk.lastOffset || cursor.offset >= to) return;

@@ -9,7 +9,7 @@ import { resolveStateDir, tokenPath, viewerTokenPath } from '../state/paths.js';
 import { ensureToken, writeNewToken } from '../state/token.js';
 import { addAgentCommands, sendPrompt } from './agents.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
-import { escapeLines, terminalJson } from './escape.js';
+import { escapeControls, escapeLines, terminalJson } from './escape.js';
 import { printLogs } from './logs.js';
 import { collectEnv, parseCount } from './options.js';
 import { serveCommand } from './serve.js';
@@ -229,21 +229,38 @@ function formatTable(sessions: SessionInfo[]): string {
   const width = process.stdout.isTTY ? process.stdout.columns : 0;
   // Name, command and cwd give way, widest first, then bytes and pid go; ids stay whole.
   const fit = width > 0 ? { width, shrinkable: [1, 6, 7], droppable: [8, 5] } : {};
-  return formatColumns(
-    ['ID', 'NAME', 'RUNTIME', 'STATUS', 'AGENT', 'PID', 'COMMAND', 'CWD', 'BYTES'],
-    sessions.map((s) => [
-      s.id,
-      s.name ?? '',
-      s.runtime ?? '-',
-      s.status === 'exited' ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})` : s.status,
-      s.agent.state + (s.queued_prompts > 0 ? ` +${s.queued_prompts} queued` : ''),
-      s.pid === null || s.status !== 'running' ? '' : String(s.pid),
-      [s.shell, ...s.args].join(' '),
-      s.cwd,
-      String(s.last_offset),
-    ]),
-    fit,
+  return (
+    formatColumns(
+      ['ID', 'NAME', 'RUNTIME', 'STATUS', 'AGENT', 'PID', 'COMMAND', 'CWD', 'BYTES'],
+      sessions.map((s) => [
+        s.id,
+        s.name ?? '',
+        s.runtime ?? '-',
+        (s.status === 'exited'
+          ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})`
+          : s.status) + (s.journal.error ? ' !unsaved' : s.journal.gaps.length > 0 ? ' !gaps' : ''),
+        s.agent.state + (s.queued_prompts > 0 ? ` +${s.queued_prompts} queued` : ''),
+        s.pid === null || s.status !== 'running' ? '' : String(s.pid),
+        [s.shell, ...s.args].join(' '),
+        s.cwd,
+        String(s.last_offset),
+      ]),
+      fit,
+    ) + journalNotes(sessions)
   );
+}
+
+/** One line per session whose output is not being saved, or has gaps on disk (marked ! in STATUS). */
+function journalNotes(sessions: SessionInfo[]): string {
+  const notes = sessions.flatMap(({ id, journal }) => {
+    if (journal.error) return [`! ${id}: ${journal.error}`];
+    if (journal.gaps.length === 0) return [];
+    const bytes = journal.gaps.reduce((sum, gap) => sum + gap.to - gap.from, 0);
+    return [
+      `! ${id}: ${bytes} bytes of output in ${journal.gaps.length} range(s) are missing or damaged on disk`,
+    ];
+  });
+  return notes.map((note) => `${escapeControls(note)}\n`).join('');
 }
 
 throwUsageErrors(program);

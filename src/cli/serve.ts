@@ -7,7 +7,6 @@ import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
-import { escapeControls } from './escape.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
 import { formatColumns } from './table.js';
 

@@ -237,6 +237,8 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       data: Buffer.from(reply.data, 'base64'),
       firstOffset: reply.first_offset,
       lastOffset: reply.last_offset,
+      /** Bytes before `offset` that could not be read (lost or damaged on disk), when the read began in them. */
+      skipped: reply.skipped,
     };
   }
 
