@@ -117,5 +117,6 @@ export async function describeRuntime(
     fix: gate.fix,
     status_channel: runtime.statusChannel,
     can_resume: runtime.spec.resume_args !== undefined,
+    answers: runtime.spec.answers ?? null,
   };
 }

@@ -3,7 +3,7 @@
  * <state-dir>/runtimes.json share this shape; custom ones are validated with errors that name the field.
  */
 import { z } from 'zod';
-import type { AgentState } from '../protocol/index.js';
+import { type AgentState, AnswerKeys } from '../protocol/index.js';
 
 const regex = z.string().refine(
   (source) => {
@@ -68,6 +68,7 @@ export const RuntimeSpec = z
       .array(z.string())
       .optional()
       .describe('put before the other arguments to continue the last conversation'),
+    answers: AnswerKeys.optional().describe('the keys that answer its approval dialog'),
   })
   .strict();
 export type RuntimeSpec = z.infer<typeof RuntimeSpec>;

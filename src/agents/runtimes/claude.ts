@@ -47,6 +47,8 @@ export const claude = defineRuntime(
       quiet_ms: 1500,
     },
     resume_args: ['--continue'],
+    // Option 1 ("Yes") is a key of its own; Esc cancels and tells Claude to wait for instructions.
+    answers: { approve: '1', deny: '\x1b' },
   },
   {
     statusChannel: 'hooks',

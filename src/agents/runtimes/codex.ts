@@ -31,6 +31,8 @@ export const codex = defineRuntime(
       quiet_ms: 1500,
     },
     resume_args: ['resume', '--last'],
+    // "1. Yes, proceed (y)"; "3. No, and tell Codex what to do differently (esc)".
+    answers: { approve: 'y', deny: '\x1b' },
   },
   {
     statusChannel: 'notify+osc',

@@ -29,6 +29,8 @@ export const gemini = defineRuntime(
       quiet_ms: 800,
     },
     resume_args: ['--resume', 'latest'],
+    // Enter takes the preselected "1. Allow once"; "3. No, suggest changes (esc)".
+    answers: { approve: '\r', deny: '\x1b' },
   },
   { statusChannel: 'screen' },
 );

@@ -28,6 +28,8 @@ export const opencode = defineRuntime(
       quiet_ms: 2000,
     },
     resume_args: ['--continue'],
+    // Enter takes the preselected "Allow once"; Esc rejects.
+    answers: { approve: '\r', deny: '\x1b' },
   },
   { statusChannel: 'screen' },
 );
