@@ -36,6 +36,17 @@ const screenText = (file: string) =>
     .map((line) => line.trimEnd())
     .join('\n');
 
+describe('a dialog without an ask pattern', () => {
+  it('is named by its own line, not the blank line its pattern starts on (Claude Code editing a file)', () => {
+    const claude = BUILT_IN_RUNTIMES.find((candidate) => candidate.name === 'claude')!;
+    const text = '● Update(parser.ts)\n\n\n Do you want to make this edit to parser.ts?\n ❯ 1. Yes\n   2. No';
+    expect(readScreen(text, compilePatterns(claude.spec.status))).toEqual({
+      state: 'needs_input',
+      line: 'Do you want to make this edit to parser.ts?',
+    });
+  });
+});
+
 for (const runtime of readdirSync(FIXTURES)) {
   const spec = BUILT_IN_RUNTIMES.find((candidate) => candidate.name === runtime)!.spec;
   const patterns = compilePatterns(spec.status);

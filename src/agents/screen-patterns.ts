@@ -30,7 +30,9 @@ export function readScreen(text: string, patterns: CompiledPatterns): ScreenRead
   for (const state of ['needs_input', 'busy', 'idle'] as const) {
     for (const pattern of patterns[state]) {
       const match = pattern.exec(text);
-      if (match) return { state, line: lineAt(text, match.index) };
+      if (!match) continue;
+      // A pattern may start with blanks (`^\s*`) that run over the empty lines above its own.
+      return { state, line: lineAt(text, match.index + match[0].length - match[0].trimStart().length) };
     }
   }
   return null;
