@@ -22,6 +22,14 @@ const EXPECTED: Record<string, string> = {
   denied: 'idle',
 };
 
+/** What each runtime's recorded approval dialog asks, as the status and the attention event name it. */
+const ASKS: Record<string, string> = {
+  claude: 'Bash: touch /tmp/x',
+  codex: 'run: touch /tmp/x',
+  gemini: 'Shell: touch /tmp/x',
+  opencode: 'Shell command: touch /tmp/tower-opencode-Gcb1Jt/approved-file',
+};
+
 /** Screens that look like another state, and the channel that tells instead. */
 const KNOWN_AMBIGUOUS: Record<string, string> = {
   // Codex draws nothing while an answer streams: its OSC 7501 "working" says busy.
@@ -60,6 +68,11 @@ for (const runtime of readdirSync(FIXTURES)) {
         expect(reading?.state ?? null).toBe(expected);
       });
     }
+
+    it('names what its approval dialog asks (the command), not just that it asks', () => {
+      const reading = readScreen(screenText(join(FIXTURES, runtime, 'needs_input.txt')), patterns);
+      expect(reading).toEqual({ state: 'needs_input', line: ASKS[runtime] });
+    });
 
     it('finds the answer line for an excerpt', () => {
       const text = screenText(join(FIXTURES, runtime, 'answered.txt'));

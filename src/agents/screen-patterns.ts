@@ -4,7 +4,7 @@ import type { RuntimeSpec } from './spec.js';
 
 export interface ScreenReading {
   state: Extract<AgentState, 'needs_input' | 'busy' | 'idle'>;
-  /** The screen line that matched. */
+  /** The screen line that matched; for a dialog, what it asks when an `ask` pattern says. */
   line: string;
 }
 
@@ -13,6 +13,7 @@ export interface CompiledPatterns {
   busy: RegExp[];
   idle: RegExp[];
   answer: RegExp[];
+  ask: RegExp[];
 }
 
 export function compilePatterns(status: RuntimeSpec['status']): CompiledPatterns {
@@ -22,6 +23,7 @@ export function compilePatterns(status: RuntimeSpec['status']): CompiledPatterns
     busy: compile(status.busy),
     idle: compile(status.idle),
     answer: compile(status.answer),
+    ask: compile(status.ask),
   };
 }
 
@@ -32,8 +34,25 @@ export function readScreen(text: string, patterns: CompiledPatterns): ScreenRead
       const match = pattern.exec(text);
       if (!match) continue;
       // A pattern may start with blanks (`^\s*`) that run over the empty lines above its own.
-      return { state, line: lineAt(text, match.index + match[0].length - match[0].trimStart().length) };
+      const line = lineAt(text, match.index + match[0].length - match[0].trimStart().length);
+      return { state, line: (state === 'needs_input' && askedIn(text, patterns)) || line };
     }
+  }
+  return null;
+}
+
+/** What the dialog on screen asks (the capture groups of the first `ask` pattern that matches), or null. */
+export function askedIn(text: string, patterns: CompiledPatterns): string | null {
+  for (const pattern of patterns.ask) {
+    const match = pattern.exec(text);
+    if (!match) continue;
+    const parts = match
+      .slice(1)
+      .filter((part) => part !== undefined)
+      .map(cleanLine)
+      .filter(Boolean);
+    const asked = (parts.length > 0 ? parts : [cleanLine(match[0])]).join(': ');
+    if (asked) return asked.slice(0, 200);
   }
   return null;
 }

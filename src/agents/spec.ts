@@ -54,6 +54,12 @@ export const RuntimeSpec = z
           .array(regex)
           .default([])
           .describe("screen patterns of the agent's answer lines (group 1, if any, is the excerpt)"),
+        ask: z
+          .array(regex)
+          .default([])
+          .describe(
+            "screen patterns naming what a dialog asks (its groups, joined by ': ', are the excerpt)",
+          ),
         quiet_ms: z
           .number()
           .int()

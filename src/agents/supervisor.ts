@@ -231,15 +231,18 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
-    if (!excerpt && kind !== 'exited') {
+    // A signal names at most a tool; the dialog on screen says what it asks (Claude Code's command).
+    const askScreen = kind === 'needs_input' && agent.tracker.status.source !== 'screen';
+    if (askScreen || (!excerpt && kind !== 'exited')) {
       // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
       for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
         await sleep(50);
       }
-      excerpt = await agent.session.text().then(
-        (screen) => agent.tracker.excerptOf(screen.text),
+      const screen = await agent.session.text().then(
+        (snapshot) => snapshot.text,
         () => '',
       );
+      excerpt = (askScreen && agent.tracker.askedIn(screen)) || excerpt || agent.tracker.excerptOf(screen);
     }
     const { meta } = agent.session;
     this.emit('attention', {

@@ -28,6 +28,7 @@ export const codex = defineRuntime(
       busy: ['esc to interrupt', '^\\s*[•◦]\\s*Working'],
       idle: ['\\? for shortcuts', 'context left'],
       answer: ['^• (?!Working|Running|Ran |Explored|Edited|Read |Updated)(.+)'],
+      ask: ['Would you like to (run) the following command\\?[\\s\\S]*?^\\s*\\$ ([^\\n]+)'],
       quiet_ms: 1500,
     },
     resume_args: ['resume', '--last'],

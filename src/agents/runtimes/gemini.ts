@@ -26,6 +26,8 @@ export const gemini = defineRuntime(
       busy: ['esc to cancel'],
       idle: ['Type your message'],
       answer: ['^✦ (.+)'],
+      // The box's title line: "│ ? Shell  touch /tmp/x │".
+      ask: ['^\\W*\\? (\\S+) {2,}(\\S[^\\n]*?)\\s*│?$'],
       quiet_ms: 800,
     },
     resume_args: ['--resume', 'latest'],

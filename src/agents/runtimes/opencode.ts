@@ -25,6 +25,11 @@ export const opencode = defineRuntime(
       idle: ['ctrl\\+p commands'],
       // Answers are indented 5; the turn footer (▣ Build · model) and a pending tool call ($ cmd) too.
       answer: ['^ {5}(?![▣$] )(\\S.*)'],
+      // "△ Permission required", then "# Shell command" and "$ <command>", or one line naming the file.
+      ask: [
+        '△ Permission required\\n[^\\n]*?# ([^\\n]+)\\n[\\s\\S]*?┃\\s+\\$ ([^\\n]+)',
+        '△ Permission required\\n[^\\n]*?[→✱%◈◇←⚙#] ([^\\n]+)',
+      ],
       quiet_ms: 2000,
     },
     resume_args: ['--continue'],
