@@ -1,11 +1,13 @@
 /**
  * What the web workspace needs from the daemon to answer agents, through the real daemon and socket:
- * each runtime's answer keys, and an approval named by what it asks.
+ * each runtime's answer keys, an approval named by what it asks, and no attention for a session
+ * ended through Tower.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
-import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/daemon.js';
 
 let daemon: TestDaemon;
 let client: TowerClient;
@@ -79,5 +81,38 @@ describe('what an approval asks', () => {
     const needs = await events.nextAttention('needs_input', id, mark);
     expect(needs.excerpt).toBe('ask to run make deploy');
     expect((await sessionInfo(client, id)).agent).toMatchObject({ state: 'needs_input', source: 'hook' });
+  });
+});
+
+describe('sessions ended through Tower', () => {
+  it('raise no exited or error attention (close_session, tower kill, restart); one that ends by itself does', async () => {
+    const closed = await spawnAgent('scripted');
+    const killed = await spawnAgent('scripted');
+    const restarted = await spawnAgent('scripted');
+    const mark = events.attention.length;
+    await client.close(closed);
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', daemon.stateDir, 'kill', killed], {
+        stdio: 'ignore',
+      });
+      child.on('exit', resolve);
+    });
+    expect(code).toBe(0);
+    const replacement = await client.restart(restarted);
+    for (const id of [closed, killed, restarted])
+      expect((await sessionInfo(client, id)).agent.state).toBe('exited');
+    // A program that fails on its own still says so; events arrive in order, so once its error is
+    // here, any event for the sessions ended above would be here too.
+    const { sessionId: failing } = await client.createSession({ shell: '/bin/sh', args: ['-c', 'exit 3'] });
+    await events.nextAttention('error', failing, mark);
+    const ended = events.attention
+      .slice(mark)
+      .filter((event) => event.kind === 'exited' || event.kind === 'error')
+      .map((event) => [event.kind, event.session_id]);
+    expect(ended).toEqual([
+      ['exited', failing],
+      ['error', failing],
+    ]);
+    expect((await sessionInfo(client, replacement)).status).toBe('running');
   });
 });

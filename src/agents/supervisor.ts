@@ -39,6 +39,8 @@ interface Agent {
   queue: PromptQueue;
   /** Kept in memory only, for restarts within this daemon run: values may be secrets. */
   env: Record<string, string>;
+  /** Someone ended it through Tower: its exit is no news to anyone. */
+  closing: boolean;
 }
 
 interface SupervisorEvents {
@@ -98,8 +100,15 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** Relaunch a session's runtime in its cwd (ending it first), resuming its last conversation. */
   async restart(sessionId: string, resume = true): Promise<Session> {
     const old = this.manager.get(sessionId);
-    if (!old.ended) await this.manager.close(sessionId);
+    if (!old.ended) await this.close(sessionId);
     return this.relaunch(old, resume);
+  }
+
+  /** End a session because someone asked (close_session, `tower kill`, a restart): no attention for it. */
+  close(sessionId: string): Promise<void> {
+    const agent = this.agents.get(this.manager.get(sessionId).id);
+    if (agent) agent.closing = true;
+    return this.manager.close(sessionId);
   }
 
   /** After a daemon restart: relaunch every lost agent session that can resume. */
@@ -206,7 +215,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
     });
-    const agent: Agent = { session, runtime, tracker, queue, env };
+    const agent: Agent = { session, runtime, tracker, queue, env, closing: false };
     this.agents.set(session.id, agent);
     return session;
   }
@@ -222,7 +231,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
           : state === 'idle' && change.previous.state === 'busy'
             ? 'turn_finished'
             : null;
-    if (!kind) return;
+    if (!kind || (kind === 'exited' && agent.closing)) return;
     void this.attention(agent, kind, change.excerpt || (kind === 'exited' ? change.status.reason : ''));
     const exit = agent.session.exit;
     if (kind === 'exited' && exit && (exit.exitCode !== 0 || exit.signal)) {
