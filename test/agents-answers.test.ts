@@ -1,9 +1,12 @@
 /**
  * What the web workspace needs from the daemon to answer agents, through the real daemon and socket:
- * each runtime's answer keys, an approval named by what it asks, and no attention for a session
- * ended through Tower.
+ * each runtime's answer keys, an approval named by what it asks, no attention for a session ended
+ * through Tower, and `~` in a working directory.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import { recordEvents, scriptedRuntime, sessionInfo, waitState, writeRuntimes } from './support/agents.js';
@@ -12,11 +15,14 @@ import { startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/
 let daemon: TestDaemon;
 let client: TowerClient;
 let events: Awaited<ReturnType<typeof recordEvents>>;
+/** The daemon's HOME: `~` in a cwd means this directory. */
+const home = mkdtempSync(join(tmpdir(), 'tower-home-'));
+mkdirSync(join(home, 'proj'));
 
 const SCRIPTED_STATUS = { busy: ['esc to interrupt'], idle: ['^ready>$'], quiet_ms: 400 };
 
 beforeAll(async () => {
-  daemon = await startTestDaemon({ serveArgs: ['--no-http'] });
+  daemon = await startTestDaemon({ serveArgs: ['--no-http'], env: { HOME: home } });
   writeRuntimes(daemon.stateDir, {
     scripted: scriptedRuntime({ answers: { approve: '1', deny: '\x1b' } }),
     // Its dialog is seen on screen, and a pattern names what it asks.
@@ -33,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.end();
   await daemon?.dispose();
+  rmSync(home, { recursive: true, force: true });
 });
 
 async function spawnAgent(runtime: string): Promise<string> {
@@ -114,5 +121,23 @@ describe('sessions ended through Tower', () => {
       ['error', failing],
     ]);
     expect((await sessionInfo(client, replacement)).status).toBe('running');
+  });
+});
+
+describe('~ in a working directory', () => {
+  it("is the daemon user's home, for plain sessions, runtimes and dispatch", async () => {
+    const plain = await client.createSession({ cwd: '~' });
+    expect((await sessionInfo(client, plain.sessionId)).cwd).toBe(home);
+    const inProject = await client.createSession({ cwd: '~/proj' });
+    expect((await sessionInfo(client, inProject.sessionId)).cwd).toBe(join(home, 'proj'));
+    const agent = await client.createSession({ runtime: 'scripted', cwd: '~/proj' });
+    expect((await sessionInfo(client, agent.sessionId)).cwd).toBe(join(home, 'proj'));
+    const dispatched = await client.dispatch({ runtime: 'shell', cwd: '~/proj', text: 'true' });
+    expect((await sessionInfo(client, dispatched.session_id)).cwd).toBe(join(home, 'proj'));
+    // Only the daemon user's own home: ~user is not expanded, and says so as a bad cwd.
+    await expect(client.createSession({ cwd: '~nobody/x' })).rejects.toMatchObject({
+      code: 'bad_cwd',
+      message: expect.stringContaining('~nobody/x'),
+    });
   });
 });

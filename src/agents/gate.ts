@@ -5,10 +5,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
-import { resolveCommand } from '../sessions/command.js';
+import { expandHome, resolveCommand } from '../sessions/command.js';
 import type { AgentRuntime } from './spec.js';
 
 export interface GateResult {
@@ -69,10 +68,6 @@ export function requireReady(runtime: AgentRuntime, env: Record<string, string>,
 
 function ready(path: string, upstream: string): GateResult {
   return { installed: true, path, ready: true, missing: [], fix: null, upstream };
-}
-
-function expandHome(file: string, home: string): string {
-  return file.startsWith('~/') ? join(home, file.slice(2)) : file;
 }
 
 const versions = new Map<string, { stamp: number; version: Promise<string | null> }>();

@@ -9,6 +9,7 @@ import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
+import { expandHome } from '../sessions/command.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import { describeRuntime, requireReady } from './gate.js';
@@ -69,7 +70,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
   spawn(options: SpawnOptions): Session {
     const env = { ...(process.env as Record<string, string>), ...options.env };
-    const cwd = options.cwd ?? env.HOME ?? homedir();
+    const cwd = expandHome(options.cwd ?? env.HOME ?? homedir());
     if (options.command !== undefined && options.runtime === undefined) {
       return this.track(this.manager.create({ ...options, runtime: null }), null, options.env ?? {});
     }
@@ -190,7 +191,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     prompt: PromptInfo;
   } {
     this.registry.get(options.runtime);
-    const cwd = options.cwd ? resolve(options.cwd) : undefined;
+    const cwd = options.cwd ? resolve(expandHome(options.cwd)) : undefined;
     const candidates = [...this.agents.values()].filter(
       (agent) =>
         !agent.session.ended &&

@@ -141,7 +141,11 @@ export const RestartSessionRequest = request(
 /** The fields of a dispatch, on the socket and over HTTP. */
 export const DispatchFields = {
   runtime: runtimeName,
-  cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
+  cwd: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("only sessions in this directory (`~`: the daemon user's home); spawn here"),
   text: promptText,
   max_sessions: z
     .number()
