@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { ROOT, waitFor } from './daemon.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -31,6 +31,20 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** A page of `context` logged in to the workspace with the token; its errors go to `errors`. */
+export async function openWorkspace(
+  context: BrowserContext,
+  base: string,
+  token: string,
+  errors: string[],
+): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${base}/#token=${token}`);
+  await page.locator('.session-list').waitFor({ state: 'attached' });
+  return page;
 }
 
 export const pane = (page: Page, id: string) => page.locator(`.pane[data-session-id="${id}"]`);

@@ -1,0 +1,151 @@
+/**
+ * The workspace as users meet it, in Chromium against the real daemon: the spawn dialog quotes
+ * arguments, expands `~`, forgets stale errors and says why a runtime cannot start.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  HAVE_CHROMIUM,
+  launchChromium,
+  openWorkspace,
+  STRICT,
+  waitForText,
+} from './support/browser.js';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { apiJson } from './support/http.js';
+import { MISSING, stateDirWithRuntimes } from './support/web-runtimes.js';
+
+describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace: spawn dialog (strict mode)', () => {
+  it('needs Chromium', () => {
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
+  });
+});
+
+interface Session {
+  id: string;
+  name: string | null;
+  status: string;
+  args: string[];
+  cwd: string;
+  agent: { state: string };
+}
+
+describe.runIf(HAVE_CHROMIUM)('web workspace: spawn dialog in Chromium', () => {
+  let daemon: TestDaemon;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+  let token: string;
+  const pageErrors: string[] = [];
+  /** The daemon's HOME, where `~` points. */
+  const home = mkdtempSync(join(tmpdir(), 'tower-web-home-'));
+  mkdirSync(join(home, 'proj'));
+
+  const api = (method: string, path: string, body?: unknown) => apiJson(base, path, { method, body, token });
+  const session = async (id: string) => (await api('GET', `/api/sessions/${id}`)).json.session as Session;
+  const spawnDialog = () => page.locator('dialog.spawn-dialog');
+
+  beforeAll(async () => {
+    daemon = await startTestDaemon({
+      stateDir: stateDirWithRuntimes({ missing: MISSING }),
+      env: { HOME: home },
+    });
+    base = daemon.httpUrl!;
+    token = readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1300, height: 800 } });
+    page = await openWorkspace(context, base, token, pageErrors);
+  });
+
+  // A failed test must not leave a modal dialog in front of the next one.
+  afterEach(async () => {
+    await page.evaluate(() => {
+      for (const dialog of document.querySelectorAll('dialog[open]')) (dialog as HTMLDialogElement).close();
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await daemon?.dispose();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  describe('the spawn dialog', () => {
+    const open = async (runtime = 'shell') => {
+      await page.locator('.spawn-button').click();
+      const select = spawnDialog().locator('select[name=runtime]');
+      // Listing runtimes asks each installed one for its version: give it time.
+      await expect
+        .poll(() => select.locator(`option[value="${runtime}"]`).count(), { timeout: 15_000 })
+        .toBe(1);
+      await select.selectOption(runtime);
+      for (const field of ['cwd', 'name', 'args'])
+        await spawnDialog().locator(`input[name=${field}]`).fill('');
+    };
+    const start = () => spawnDialog().locator('button[type=submit]');
+    const error = () => spawnDialog().locator('.form-error');
+    const created = async (name: string) => {
+      const entry = page.locator('.session-item', { hasText: name });
+      await entry.waitFor();
+      return session((await entry.getAttribute('data-session-id'))!);
+    };
+
+    it("keeps the extra arguments' shell quoting", async () => {
+      await open();
+      await spawnDialog().locator('input[name=name]').fill('quoted');
+      await spawnDialog().locator('input[name=args]').fill(`-c 'echo hi; sleep 30'`);
+      await start().click();
+      const quoted = await created('quoted');
+      expect(quoted.args).toEqual(['-c', 'echo hi; sleep 30']);
+      await waitForText(page, quoted.id, /^hi$/m, 'the quoted command running');
+      expect((await session(quoted.id)).status).toBe('running');
+    });
+
+    it('says so inline when a quote is not closed, and starts nothing', async () => {
+      const before = ((await api('GET', '/api/sessions')).json.sessions as Session[]).length;
+      await open();
+      await spawnDialog().locator('input[name=args]').fill(`-c 'echo hi`);
+      await start().click();
+      await expect.poll(() => error().textContent()).toMatch(/unterminated ' quote/);
+      expect(await spawnDialog().evaluate((d) => (d as HTMLDialogElement).open)).toBe(true);
+      expect(((await api('GET', '/api/sessions')).json.sessions as Session[]).length).toBe(before);
+      await spawnDialog().getByRole('button', { name: 'Cancel' }).click();
+    });
+
+    it("takes ~ in the working directory as the daemon user's home", async () => {
+      await open();
+      await spawnDialog().locator('input[name=cwd]').fill('~/proj');
+      await spawnDialog().locator('input[name=name]').fill('homed');
+      await start().click();
+      expect((await created('homed')).cwd).toBe(join(home, 'proj'));
+    });
+
+    it('clears an error when the runtime changes', async () => {
+      await open('blocked');
+      await start().click();
+      await expect.poll(() => error().textContent()).toContain('cannot start blocked');
+      expect(await error().isVisible()).toBe(true);
+      await spawnDialog().locator('select[name=runtime]').selectOption('shell');
+      expect(await error().isVisible()).toBe(false);
+      await spawnDialog().getByRole('button', { name: 'Cancel' }).click();
+    });
+
+    it('disables Start, saying why, for a runtime that is not installed', async () => {
+      await open('missing');
+      expect(await start().isDisabled()).toBe(true);
+      expect(await spawnDialog().locator('.start-reason').textContent()).toMatch(/not installed/);
+      await spawnDialog().locator('select[name=runtime]').selectOption('shell');
+      expect(await start().isDisabled()).toBe(false);
+      expect(await spawnDialog().locator('.start-reason').isVisible()).toBe(false);
+      await spawnDialog().getByRole('button', { name: 'Cancel' }).click();
+    });
+  });
+
+  it('raised no page errors', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
