@@ -1,6 +1,7 @@
 /**
- * The workspace as users meet it, in Chromium against the real daemon: the spawn dialog quotes
- * arguments, expands `~`, forgets stale errors and says why a runtime cannot start.
+ * The workspace as users meet it, in Chromium against the real daemon: kill and delete ask first, and
+ * the spawn dialog quotes arguments, expands `~`, forgets stale errors and says why a runtime cannot
+ * start.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import {
   CHROMIUM,
   HAVE_CHROMIUM,
   launchChromium,
+  openSession,
   openWorkspace,
+  pane,
   STRICT,
   waitForText,
 } from './support/browser.js';
@@ -19,7 +22,7 @@ import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { apiJson } from './support/http.js';
 import { MISSING, stateDirWithRuntimes } from './support/web-runtimes.js';
 
-describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace: spawn dialog (strict mode)', () => {
+describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace: confirmations, spawn dialog (strict mode)', () => {
   it('needs Chromium', () => {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
   });
@@ -34,7 +37,7 @@ interface Session {
   agent: { state: string };
 }
 
-describe.runIf(HAVE_CHROMIUM)('web workspace: spawn dialog in Chromium', () => {
+describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, spawn dialog in Chromium', () => {
   let daemon: TestDaemon;
   let browser: Browser;
   let page: Page;
@@ -47,6 +50,14 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: spawn dialog in Chromium', () => {
 
   const api = (method: string, path: string, body?: unknown) => apiJson(base, path, { method, body, token });
   const session = async (id: string) => (await api('GET', `/api/sessions/${id}`)).json.session as Session;
+  const spawnViaApi = async (body: Record<string, unknown>) => {
+    const { status, json } = await api('POST', '/api/sessions', body);
+    expect(status).toBe(201);
+    return (json.session as Session).id;
+  };
+  const item = (id: string) => page.locator(`.session-item[data-session-id="${id}"]`);
+  const badge = (id: string) => item(id).locator('.badge').textContent();
+  const confirmDialog = () => page.locator('dialog.confirm-dialog');
   const spawnDialog = () => page.locator('dialog.spawn-dialog');
 
   beforeAll(async () => {
@@ -72,6 +83,48 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: spawn dialog in Chromium', () => {
     await browser?.close();
     await daemon?.dispose();
     rmSync(home, { recursive: true, force: true });
+  });
+
+  describe('kill and delete', () => {
+    let victim: string;
+
+    it('kill asks first, naming the session; Cancel keeps it running, Kill hangs it up', async () => {
+      victim = await spawnViaApi({ name: 'victim' });
+      await item(victim).locator('button.danger').click();
+      await confirmDialog().waitFor({ timeout: 5000 });
+      const text = await confirmDialog().textContent();
+      expect(text).toContain('victim');
+      expect(text).toMatch(/hang up/i);
+      await confirmDialog().getByRole('button', { name: 'Cancel' }).click();
+      await confirmDialog().waitFor({ state: 'detached' });
+      expect((await session(victim)).status).toBe('running');
+
+      // The pane header's kill button asks too; this time the user means it.
+      await openSession(page, victim);
+      await pane(page, victim).locator('.pane-header button.danger').click();
+      await confirmDialog().waitFor({ timeout: 5000 });
+      await confirmDialog().getByRole('button', { name: 'Kill' }).click();
+      await expect.poll(() => badge(victim)).toMatch(/^exited/);
+    });
+
+    it('delete asks first, saying the output goes for good; Cancel keeps the session and its output', async () => {
+      await item(victim).locator('button[title*="its output"]').click();
+      await confirmDialog().waitFor({ timeout: 5000 });
+      const text = await confirmDialog().textContent();
+      expect(text).toContain('victim');
+      expect(text).toMatch(/output/);
+      expect(text).toMatch(/cannot be undone/);
+      await page.keyboard.press('Escape');
+      await confirmDialog().waitFor({ state: 'detached' });
+      expect((await api('GET', `/api/sessions/${victim}`)).status).toBe(200);
+      expect((await api('GET', `/api/sessions/${victim}/output`)).status).toBe(200);
+      expect(await item(victim).count()).toBe(1);
+
+      await item(victim).locator('button[title*="its output"]').click();
+      await confirmDialog().getByRole('button', { name: 'Delete' }).click();
+      await item(victim).waitFor({ state: 'detached' });
+      expect((await api('GET', `/api/sessions/${victim}`)).status).toBe(404);
+    });
   });
 
   describe('the spawn dialog', () => {

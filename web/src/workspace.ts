@@ -1,6 +1,7 @@
 /** The workspace: wires the store, the event stream and every part of the page together. */
 import { ApiError, api, onUnauthorized } from './api.js';
 import { Composer } from './composer.js';
+import { confirmDelete, confirmKill } from './confirm-dialog.js';
 import { h, icon } from './dom.js';
 import { SessionEvents } from './events.js';
 import { Inbox } from './inbox.js';
@@ -161,6 +162,8 @@ export class Workspace {
   }
 
   private async kill(id: string): Promise<void> {
+    const session = this.store.sessions.get(id);
+    if (!session || !(await confirmKill(session))) return;
     try {
       this.store.upsert(await api.kill(id));
     } catch (error) {
@@ -169,6 +172,8 @@ export class Workspace {
   }
 
   private async remove(id: string): Promise<void> {
+    const session = this.store.sessions.get(id);
+    if (!session || !(await confirmDelete(session))) return;
     try {
       await api.remove(id);
       this.store.remove(id);
