@@ -1,7 +1,8 @@
 /**
- * The workspace as users meet it, in Chromium against the real daemon: kill and delete ask first, and
- * the spawn dialog quotes arguments, expands `~`, forgets stale errors and says why a runtime cannot
- * start.
+ * The workspace as users meet it, in Chromium against the real daemon: kill and delete ask first, the
+ * inbox keeps only what still wants the user (and nothing for a session ended on purpose) and closes
+ * on Escape, and the spawn dialog quotes arguments, expands `~`, forgets stale errors and says why a
+ * runtime cannot start.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,13 +21,16 @@ import {
 } from './support/browser.js';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { apiJson } from './support/http.js';
-import { MISSING, stateDirWithRuntimes } from './support/web-runtimes.js';
+import { MISSING, SCRIPTED, stateDirWithRuntimes } from './support/web-runtimes.js';
 
-describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace: confirmations, spawn dialog (strict mode)', () => {
-  it('needs Chromium', () => {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
-  });
-});
+describe.runIf(!HAVE_CHROMIUM && STRICT)(
+  'web workspace: confirmations, inbox, spawn dialog (strict mode)',
+  () => {
+    it('needs Chromium', () => {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (scripts/test-setup.sh does it)`);
+    });
+  },
+);
 
 interface Session {
   id: string;
@@ -37,7 +41,7 @@ interface Session {
   agent: { state: string };
 }
 
-describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, spawn dialog in Chromium', () => {
+describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, inbox, spawn dialog in Chromium', () => {
   let daemon: TestDaemon;
   let browser: Browser;
   let page: Page;
@@ -57,12 +61,14 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, spawn dialog in Chr
   };
   const item = (id: string) => page.locator(`.session-item[data-session-id="${id}"]`);
   const badge = (id: string) => item(id).locator('.badge').textContent();
+  const inboxEntry = (id: string, kind?: string) =>
+    page.locator(`.inbox-entry[data-session-id="${id}"]${kind ? `[data-kind="${kind}"]` : ''}`);
   const confirmDialog = () => page.locator('dialog.confirm-dialog');
   const spawnDialog = () => page.locator('dialog.spawn-dialog');
 
   beforeAll(async () => {
     daemon = await startTestDaemon({
-      stateDir: stateDirWithRuntimes({ missing: MISSING }),
+      stateDir: stateDirWithRuntimes({ scripted: SCRIPTED, missing: MISSING }),
       env: { HOME: home },
     });
     base = daemon.httpUrl!;
@@ -124,6 +130,45 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, spawn dialog in Chr
       await confirmDialog().getByRole('button', { name: 'Delete' }).click();
       await item(victim).waitFor({ state: 'detached' });
       expect((await api('GET', `/api/sessions/${victim}`)).status).toBe(404);
+    });
+  });
+
+  describe('the inbox', () => {
+    it('closes on Escape', async () => {
+      await page.locator('.inbox-button').click();
+      await expect.poll(() => page.locator('.inbox-panel').isVisible()).toBe(true);
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('.inbox-panel').isVisible()).toBe(false);
+    });
+
+    it('gets nothing for a session killed on purpose, and an entry for one that exits by itself', async () => {
+      const killed = await spawnViaApi({ name: 'killed' });
+      const failing = await spawnViaApi({ name: 'failing' });
+      expect((await api('DELETE', `/api/sessions/${killed}`)).status).toBe(200);
+      await api('POST', `/api/sessions/${failing}/input`, { data: 'exit 3\n' });
+      // Events arrive in order: once the failing one's entry is here, the kill's would be too.
+      await inboxEntry(failing).waitFor({ state: 'attached' });
+      expect(await inboxEntry(killed).count()).toBe(0);
+      await expect.poll(() => badge(killed)).toMatch(/^exited/);
+    });
+
+    it('names what an approval asks, and drops it once answered elsewhere; a finished turn goes once it works again', async () => {
+      const agent = await spawnViaApi({ runtime: 'scripted', name: 'helper', cwd: '/tmp' });
+      await expect.poll(() => badge(agent), { timeout: 15_000 }).toBe('idle');
+      await api('POST', `/api/sessions/${agent}/prompt`, { text: 'ask to deploy' });
+      const asking = inboxEntry(agent, 'needs_input');
+      await asking.waitFor({ state: 'attached', timeout: 15_000 });
+      expect(await asking.locator('.inbox-text').textContent()).toBe('ask to deploy');
+
+      // Another client answers (the CLI, another window): the page was never opened on it.
+      await api('POST', `/api/sessions/${agent}/input`, { data: 'y' });
+      await asking.waitFor({ state: 'detached', timeout: 15_000 });
+      const finished = inboxEntry(agent, 'turn_finished');
+      await finished.waitFor({ state: 'attached', timeout: 15_000 });
+
+      await api('POST', `/api/sessions/${agent}/prompt`, { text: 'ask again' });
+      await asking.waitFor({ state: 'attached', timeout: 15_000 });
+      await finished.waitFor({ state: 'detached', timeout: 15_000 });
     });
   });
 

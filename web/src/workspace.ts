@@ -36,10 +36,10 @@ export class Workspace {
   async start(): Promise<void> {
     onUnauthorized(() => this.loggedOut());
     const store = this.store;
-    this.inbox = new Inbox(
-      (id) => this.open(id),
-      (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
-    );
+    this.inbox = new Inbox(store, {
+      open: (id) => this.open(id),
+      watching: (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
+    });
     const spawn = new SpawnDialog((session) => {
       store.upsert(session);
       this.open(session.id);
@@ -111,9 +111,8 @@ export class Workspace {
       event: ({ event, session }) => {
         if (event === 'removed') store.remove(session.id);
         else store.upsert(session);
-        this.inbox.sessionChanged(event, session);
       },
-      attention: (event) => this.inbox.attention(event, store.sessions.get(event.session_id)),
+      attention: (event) => this.inbox.attention(event),
       prompt: (prompt) => store.upsertPrompt(prompt),
       resync: () => void this.refresh(),
       trouble: () => void this.refresh(),
