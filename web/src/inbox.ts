@@ -5,9 +5,11 @@
  * notification when allowed, and a count in the document title. An entry goes when its condition
  * does: the agent no longer asks (answered anywhere), or was given more work after its turn, or the
  * session was removed. Opening the inbox marks everything read; opening a session clears its
- * entries; Escape closes it.
+ * entries; Escape closes it. An agent that asks gets Approve and Deny when its runtime has answer keys.
  */
+import { answerButtons } from './answer-buttons.js';
 import { h, icon } from './dom.js';
+import type { KeyInput } from './keys.js';
 import { sessionState } from './status-badge.js';
 import type { Store } from './store.js';
 import type { AttentionEvent, SessionInfo } from './types.js';
@@ -59,6 +61,7 @@ export class Inbox {
 
   constructor(
     private readonly store: Store,
+    private readonly input: KeyInput,
     private readonly options: InboxOptions,
   ) {
     this.count = h('span.count', { hidden: true });
@@ -104,7 +107,7 @@ export class Inbox {
       true,
     );
     store.subscribe((change) => {
-      if (change === 'sessions') this.prune();
+      if (change === 'sessions' || change === 'runtimes' || change === 'role') this.prune();
     });
     this.render();
   }
@@ -139,7 +142,7 @@ export class Inbox {
     return this.entries.filter((entry) => !entry.read).length;
   }
 
-  /** Drop the entries whose condition has cleared. */
+  /** Drop the entries whose condition has cleared; redraw for the answer keys and role. */
   private prune(): void {
     this.entries = this.entries.filter((entry) => {
       const session = this.store.sessions.get(entry.sessionId);
@@ -195,7 +198,7 @@ export class Inbox {
     this.count.textContent = String(unread);
     document.title = unread === 0 ? BASE_TITLE : `(${unread}) ${BASE_TITLE}`;
     this.permission.hidden = !('Notification' in window) || Notification.permission !== 'default';
-    const key = JSON.stringify(this.entries.map((entry) => [entry.id, entry.read]));
+    const key = JSON.stringify(this.entries.map((entry) => [entry.id, entry.read, this.keys(entry)]));
     if (key === this.drawn) return;
     this.drawn = key;
     this.list.replaceChildren(
@@ -204,7 +207,13 @@ export class Inbox {
     );
   }
 
+  /** The keys that answer an entry's question, if it is one and this page may type. */
+  private keys(entry: Entry) {
+    return entry.kind === 'needs_input' && this.store.canControl ? this.store.answers(entry.sessionId) : null;
+  }
+
   private item(entry: Entry): HTMLElement {
+    const keys = this.keys(entry);
     return h(
       `li.inbox-entry${entry.read ? '' : '.unread'}`,
       {
@@ -217,6 +226,7 @@ export class Inbox {
       h('span.inbox-title', null, `${entry.title} `, h('span.inbox-kind', null, KIND_TEXT[entry.kind])),
       h('span.inbox-text', { title: entry.text }, entry.text),
       h('time', { datetime: entry.at.toISOString() }, entry.at.toLocaleTimeString()),
+      keys ? answerButtons(entry.sessionId, keys, this.input) : null,
     );
   }
 }

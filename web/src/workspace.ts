@@ -5,6 +5,7 @@ import { confirmDelete, confirmKill } from './confirm-dialog.js';
 import { h, icon } from './dom.js';
 import { SessionEvents } from './events.js';
 import { Inbox } from './inbox.js';
+import { KeyInput } from './keys.js';
 import { forgetRole, rememberRole, renderLoginHelp } from './login.js';
 import { Panes } from './panes.js';
 import { Sidebar } from './sidebar.js';
@@ -36,7 +37,8 @@ export class Workspace {
   async start(): Promise<void> {
     onUnauthorized(() => this.loggedOut());
     const store = this.store;
-    this.inbox = new Inbox(store, {
+    const input = new KeyInput(store, (message) => this.say(message));
+    this.inbox = new Inbox(store, input, {
       open: (id) => this.open(id),
       watching: (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
     });
@@ -69,17 +71,21 @@ export class Workspace {
       },
       brand,
     );
-    this.panes = new Panes(store, {
-      narrow: () => this.narrow.matches,
-      onRole: (role) => {
-        store.setRole(role);
-        rememberRole(role);
+    this.panes = new Panes(
+      store,
+      {
+        narrow: () => this.narrow.matches,
+        onRole: (role) => {
+          store.setRole(role);
+          rememberRole(role);
+        },
+        onTrouble: () => void this.refresh(),
+        kill: (id) => void this.kill(id),
+        close: (id) => store.close(id),
       },
-      onTrouble: () => void this.refresh(),
-      kill: (id) => void this.kill(id),
-      close: (id) => store.close(id),
-    });
-    this.composer = new Composer(store, (message) => this.say(message));
+      input,
+    );
+    this.composer = new Composer(store, input, (message) => this.say(message));
     const menuButton = h(
       'button.icon-button.menu-button',
       { type: 'button', title: 'sessions', onclick: () => document.body.classList.toggle('drawer-open') },
@@ -129,6 +135,11 @@ export class Workspace {
 
   private async refresh(): Promise<void> {
     try {
+      // Runtimes (for their answer keys) may take a while to describe: the list does not wait.
+      void api.runtimes().then(
+        (runtimes) => this.store.setRuntimes(runtimes),
+        () => {},
+      );
       const [sessions, prompts] = await Promise.all([api.sessions(), api.prompts()]);
       this.store.setSessions(sessions);
       this.store.setPrompts(prompts);
