@@ -1,7 +1,8 @@
 /**
  * The workspace on a phone (390×844, touch) in Chromium against the real daemon: an agent that asks
  * for approval is answered from the inbox, from the pane header and by typing "1" in the composer
- * (sent as keys, not queued as a prompt). The agent is the scripted agent
+ * (sent as keys, not queued as a prompt), and the key bar types keys a phone keyboard lacks into the
+ * focused session, Ctrl sticky for the next key. The agent is the scripted agent
  * (test/fixtures/scripted-agent.mjs) as a custom runtime whose answer keys are 1 (approve) and Esc
  * (deny).
  */
@@ -47,6 +48,13 @@ describe.runIf(HAVE_CHROMIUM)('web workspace on a phone in Chromium', () => {
   const waitForState = (id: string, state: string) =>
     waitFor(async () => (await session(id)).agent.state === state, `${id} to be ${state}`, 15_000);
   const prompt = (id: string, text: string) => api('POST', `/api/sessions/${id}/prompt`, { text });
+  /** On a phone the session list is a drawer behind the menu button. */
+  const openOnPhone = async (id: string) => {
+    await page.locator('.menu-button').click();
+    await page.locator(`.session-item[data-session-id="${id}"]`).click();
+    await pane(page, id).locator('.xterm').waitFor();
+  };
+
   beforeAll(async () => {
     daemon = await startTestDaemon({ stateDir: stateDirWithRuntimes({ scripted: SCRIPTED }) });
     base = daemon.httpUrl!;
@@ -115,6 +123,30 @@ describe.runIf(HAVE_CHROMIUM)('web workspace on a phone in Chromium', () => {
     expect(prompts.map((p) => p.text)).not.toContain('1');
     expect(await page.locator('.composer-text').inputValue()).toBe('');
     await waitForState(agent, 'idle');
+  });
+
+  it('the key bar types Esc, Tab, arrows, y/n, digits and Enter into the focused session; Ctrl holds for the next key', async () => {
+    const keys = (
+      (await api('POST', '/api/sessions', { command: 'cat', args: ['-A'], name: 'keys' })).session as Session
+    ).id;
+    await openOnPhone(keys);
+    const bar = page.locator('.key-bar');
+    await bar.waitFor({ state: 'visible', timeout: 5000 });
+    for (const name of ['Esc', 'Tab', 'Up', 'y', '1', 'Enter'])
+      await bar.getByRole('button', { name, exact: true }).click();
+    await waitForScreen(keys, /^\^\[\^I\^\[\[Ay1\$$/m, 'cat -A showing the keys');
+
+    const ctrl = bar.getByRole('button', { name: 'Ctrl', exact: true });
+    await ctrl.click();
+    expect(await ctrl.getAttribute('aria-pressed')).toBe('true');
+    // The phone keyboard types into the composer; with Ctrl held, the key goes to the session instead.
+    await page.locator('.composer-text').focus();
+    await page.keyboard.press('c');
+    await waitFor(async () => (await session(keys)).status === 'exited', 'Ctrl-C to end cat', 10_000);
+    expect(await page.locator('.composer-text').inputValue()).toBe('');
+    // The session it typed into has ended: the bar goes, Ctrl released.
+    await bar.waitFor({ state: 'hidden' });
+    expect(await bar.locator('button[aria-label="Ctrl"]').getAttribute('aria-pressed')).toBe('false');
   });
 
   it('raised no page errors', () => {

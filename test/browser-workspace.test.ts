@@ -243,6 +243,10 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: confirmations, inbox, spawn dialog
     });
   });
 
+  it('shows no key bar on a wide screen with a mouse', async () => {
+    expect(await page.locator('.key-bar').isVisible()).toBe(false);
+  });
+
   it('raised no page errors', () => {
     expect(pageErrors).toEqual([]);
   });

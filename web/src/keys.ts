@@ -1,6 +1,6 @@
 /**
- * Keys typed into a session from outside its terminal (Approve and Deny, the composer while an agent
- * asks), through POST /api/sessions/:id/input: one request at a time, in order, with a
+ * Keys typed into a session from outside its terminal (the key bar, Approve and Deny, the composer
+ * while an agent asks), through POST /api/sessions/:id/input: one request at a time, in order, with a
  * bounded backlog. They never take the session's size, unlike typing into a terminal.
  */
 import { api } from './api.js';
@@ -48,4 +48,27 @@ export class KeyInput {
     const keys = this.store.answers(sessionId);
     if (keys) void this.send(sessionId, keys[answer]);
   }
+}
+
+/** What a terminal sends for Ctrl with this key: Ctrl-C is \x03, Ctrl-[ is Esc; others are unchanged. */
+export function withCtrl(key: string): string {
+  if (key.length !== 1) return key;
+  const code = key.toUpperCase().charCodeAt(0);
+  if (code >= 0x40 && code <= 0x5f) return String.fromCharCode(code & 0x1f);
+  if (key === ' ') return '\x00';
+  if (key === '?') return '\x7f';
+  return key;
+}
+
+export type Arrow = 'up' | 'down' | 'right' | 'left';
+const ARROW_FINAL: Record<Arrow, string> = { up: 'A', down: 'B', right: 'C', left: 'D' };
+
+/**
+ * An arrow key as a terminal sends it: ESC [ A, or ESC O A when the program asked for application
+ * cursor keys; with Ctrl, ESC [ 1 ; 5 A.
+ */
+export function arrowKey(arrow: Arrow, options: { ctrl: boolean; application: boolean }): string {
+  const final = ARROW_FINAL[arrow];
+  if (options.ctrl) return `\x1b[1;5${final}`;
+  return options.application ? `\x1bO${final}` : `\x1b[${final}`;
 }

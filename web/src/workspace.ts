@@ -5,6 +5,7 @@ import { confirmDelete, confirmKill } from './confirm-dialog.js';
 import { h, icon } from './dom.js';
 import { SessionEvents } from './events.js';
 import { Inbox } from './inbox.js';
+import { KeyBar } from './key-bar.js';
 import { KeyInput } from './keys.js';
 import { forgetRole, rememberRole, renderLoginHelp } from './login.js';
 import { Panes } from './panes.js';
@@ -15,11 +16,14 @@ import { Tabs } from './tabs.js';
 import type { Role } from './types.js';
 
 const NARROW = '(max-width: 699px)';
+/** A finger, not a mouse: the key bar is shown whatever the width. */
+const TOUCH = '(pointer: coarse)';
 const COMPOSER_KEY = 'tower.composer';
 
 export class Workspace {
   private readonly store = new Store();
   private readonly narrow = window.matchMedia(NARROW);
+  private readonly touch = window.matchMedia(TOUCH);
   private readonly toast = h('div.toast', { role: 'status', hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private events: SessionEvents | null = null;
@@ -86,6 +90,11 @@ export class Workspace {
       input,
     );
     this.composer = new Composer(store, input, (message) => this.say(message));
+    const keyBar = new KeyBar(
+      store,
+      input,
+      (id) => this.panes.view(id)?.term.modes.applicationCursorKeysMode ?? false,
+    );
     const menuButton = h(
       'button.icon-button.menu-button',
       { type: 'button', title: 'sessions', onclick: () => document.body.classList.toggle('drawer-open') },
@@ -100,7 +109,14 @@ export class Workspace {
       menuButton,
     ]);
     tabs.element.append(composerButton);
-    const main = h('main.workspace-main', null, tabs.element, this.panes.element, this.composer.element);
+    const main = h(
+      'main.workspace-main',
+      null,
+      tabs.element,
+      this.panes.element,
+      keyBar.element,
+      this.composer.element,
+    );
     this.root.replaceChildren(h('div.app', null, sidebar.element, main), spawn.element, this.toast);
 
     store.subscribe((change) => {
@@ -109,6 +125,8 @@ export class Workspace {
     this.applyRole();
     this.applyNarrow();
     this.narrow.addEventListener('change', () => this.applyNarrow());
+    document.body.classList.toggle('touch', this.touch.matches);
+    this.touch.addEventListener('change', () => document.body.classList.toggle('touch', this.touch.matches));
     document.body.classList.toggle('composer-open', localStorage.getItem(COMPOSER_KEY) === 'open');
 
     await this.refresh();
