@@ -1,10 +1,10 @@
 /**
- * The workspace on a phone (390×844, touch) in Chromium against the real daemon: an agent that asks
- * for approval is answered from the inbox, from the pane header and by typing "1" in the composer
- * (sent as keys, not queued as a prompt), and the key bar types keys a phone keyboard lacks into the
- * focused session, Ctrl sticky for the next key. The agent is the scripted agent
- * (test/fixtures/scripted-agent.mjs) as a custom runtime whose answer keys are 1 (approve) and Esc
- * (deny).
+ * The workspace on a phone (390×844, touch) in Chromium against the real daemon: it installs as an app
+ * (a manifest that passes the CSP), an agent that asks for approval is answered from the inbox, from
+ * the pane header and by typing "1" in the composer (sent as keys, not queued as a prompt), and the
+ * key bar types keys a phone keyboard lacks into the focused session, Ctrl sticky for the next key.
+ * The agent is the scripted agent (test/fixtures/scripted-agent.mjs) as a custom runtime whose answer
+ * keys are 1 (approve) and Esc (deny).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,14 @@ describe.runIf(!HAVE_CHROMIUM && STRICT)('web workspace on a phone (strict mode)
   });
 });
 
+/** Records Content-Security-Policy violations the page reports. */
+const CAPTURE_CSP_VIOLATIONS = `
+  window.__cspViolations = [];
+  document.addEventListener('securitypolicyviolation', (event) => {
+    window.__cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
+  });
+`;
+
 interface Session {
   id: string;
   status: string;
@@ -35,6 +43,8 @@ describe.runIf(HAVE_CHROMIUM)('web workspace on a phone in Chromium', () => {
   let base: string;
   let token: string;
   const pageErrors: string[] = [];
+  const consoleErrors: string[] = [];
+
   const api = async (method: string, path: string, body?: unknown) => {
     const { status, json } = await apiJson(base, path, { method, body, token });
     expect(status, `${method} ${path}: HTTP ${status}`).toBeLessThan(300);
@@ -66,12 +76,49 @@ describe.runIf(HAVE_CHROMIUM)('web workspace on a phone in Chromium', () => {
       hasTouch: true,
       deviceScaleFactor: 2,
     });
+    await context.addInitScript(CAPTURE_CSP_VIOLATIONS);
+    context.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
     page = await openWorkspace(context, base, token, pageErrors);
   });
 
   afterAll(async () => {
     await browser?.close();
     await daemon?.dispose();
+  });
+
+  it('serves a web app manifest and icons with their content types; the page links it and is installable under its CSP', async () => {
+    expect(await (await fetch(`${base}/`)).text()).toContain(
+      '<link rel="manifest" href="/manifest.webmanifest"',
+    );
+    const response = await fetch(`${base}/manifest.webmanifest`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/manifest\+json/);
+    const manifest = (await response.json()) as {
+      icons: Array<{ src: string; sizes: string; type: string }>;
+    } & Record<string, unknown>;
+    expect(manifest).toMatchObject({ name: 'Tower', start_url: '/', scope: '/', display: 'standalone' });
+    const sizes = manifest.icons.map((icon) => icon.sizes);
+    expect(sizes).toEqual(expect.arrayContaining(['192x192', '512x512']));
+    for (const icon of manifest.icons) {
+      const image = await fetch(new URL(icon.src, base));
+      expect(image.status, icon.src).toBe(200);
+      expect(image.headers.get('content-type')).toBe(icon.type);
+    }
+
+    const cdp = await context.newCDPSession(page);
+    const { errors } = (await cdp.send('Page.getAppManifest')) as { errors: unknown[] };
+    expect(errors).toEqual([]);
+    const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as {
+      installabilityErrors: Array<{ errorId: string }>;
+    };
+    // A test profile is incognito-like, where nothing installs; everything else is the app's to meet.
+    expect(installabilityErrors.filter((error) => error.errorId !== 'in-incognito')).toEqual([]);
+    expect(
+      await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations),
+    ).toEqual([]);
+    expect(consoleErrors.filter((message) => /Content Security Policy|manifest/i.test(message))).toEqual([]);
   });
 
   let agent: string;
