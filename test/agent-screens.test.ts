@@ -29,6 +29,14 @@ const EXPECTED: Record<string, string> = {
   denied: 'idle',
 };
 
+/** What each runtime's recorded approval dialog asks, as the status and the attention event name it. */
+const ASKS: Record<string, string> = {
+  claude: 'Bash: touch /tmp/x',
+  codex: 'run: touch /tmp/x',
+  gemini: 'Shell: touch /tmp/x',
+  opencode: 'Shell command: touch /tmp/tower-opencode-Gcb1Jt/approved-file',
+};
+
 /** Screens that look like another state, and the channel that tells instead. */
 const KNOWN_AMBIGUOUS: Record<string, string> = {
   // Codex draws nothing while an answer streams: its OSC 7501 "working" says busy.
@@ -59,6 +67,17 @@ const screenText = (file: string) =>
     .map((line) => line.trimEnd())
     .join('\n');
 
+describe('a dialog without an ask pattern', () => {
+  it('is named by its own line, not the blank line its pattern starts on (Claude Code editing a file)', () => {
+    const claude = BUILT_IN_RUNTIMES.find((candidate) => candidate.name === 'claude')!;
+    const text = '● Update(parser.ts)\n\n\n Do you want to make this edit to parser.ts?\n ❯ 1. Yes\n   2. No';
+    expect(readScreen(text, compilePatterns(claude.spec.status))).toEqual({
+      state: 'needs_input',
+      line: 'Do you want to make this edit to parser.ts?',
+    });
+  });
+});
+
 for (const runtime of readdirSync(FIXTURES)) {
   const spec = BUILT_IN_RUNTIMES.find((candidate) => candidate.name === runtime)!.spec;
   const patterns = compilePatterns(spec.status);
@@ -72,6 +91,11 @@ for (const runtime of readdirSync(FIXTURES)) {
         expect(reading?.state ?? null).toBe(expected);
       });
     }
+
+    it('names what its approval dialog asks (the command), not just that it asks', () => {
+      const reading = readScreen(screenText(join(FIXTURES, runtime, 'needs_input.txt')), patterns);
+      expect(reading).toEqual({ state: 'needs_input', line: ASKS[runtime] });
+    });
 
     it('finds the answer line for an excerpt', () => {
       const text = screenText(join(FIXTURES, runtime, 'answered.txt'));

@@ -154,16 +154,22 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: agents in Chromium', () => {
   });
 
   it('a prompt for an agent that waits is queued, shown with a count, and can be cancelled', async () => {
-    await page.locator('.composer-text').fill('write the tests');
-    await page.locator('.composer-text').press('Enter');
-    await expect.poll(() => page.locator('.composer-status').textContent()).toContain('Queued for agent1');
+    // From elsewhere (the composer types into an agent that asks: see browser-phone.test.ts).
+    const response = await fetch(`${base}/api/sessions/${agent}/prompt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'write the tests' }),
+    });
+    expect(((await response.json()) as { prompt: { state: string } }).prompt.state).toBe('queued');
     const queued = page.locator('.composer-queue .prompt-item', { hasText: 'write the tests' });
+    await queued.waitFor();
     expect(await queued.locator('.prompt-state').textContent()).toBe('queued');
     await expect.poll(() => item(agent).locator('.queue-tag').textContent()).toBe('1 queued');
     expect(await page.locator(`.tab[data-session-id="${agent}"] .tab-queue`).textContent()).toBe('1');
 
     await queued.locator('.cancel-prompt').click();
-    await expect.poll(() => queued.locator('.prompt-state').textContent()).toBe('cancelled');
+    // No longer waiting, and not sent from this page: it leaves the list.
+    await queued.waitFor({ state: 'detached' });
     await expect.poll(() => item(agent).locator('.queue-tag').count()).toBe(0);
     const states = (await sessionPrompts(agent))
       .filter((p) => p.text === 'write the tests')

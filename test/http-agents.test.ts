@@ -61,6 +61,7 @@ describe('runtimes and the credential gate', () => {
     for (const runtime of runtimes) {
       expect(Object.keys(runtime).sort()).toEqual(
         [
+          'answers',
           'can_resume',
           'command',
           'custom',

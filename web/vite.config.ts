@@ -1,7 +1,8 @@
 /**
  * Builds the browser workspace into one self-contained web/dist/index.html: the script and the
- * styles are inlined. The daemon serves that one page at `/`, the only path a browser may fetch
- * before it has logged in, and its Content-Security-Policy allows exactly the inlined script by hash.
+ * styles are inlined. The daemon serves that one page at `/`, and its Content-Security-Policy allows
+ * exactly the inlined script by hash. Beside it, copied from web/public: the web app manifest and
+ * its icons, which the page itself never needs.
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
@@ -39,7 +40,7 @@ function escapeRegExp(text: string): string {
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
-  publicDir: false,
+  publicDir: 'public',
   plugins: [inlineIntoHtml()],
   build: {
     outDir: 'dist',

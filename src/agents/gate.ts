@@ -5,10 +5,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
-import { resolveCommand } from '../sessions/command.js';
+import { expandHome, resolveCommand } from '../sessions/command.js';
 import type { AgentRuntime } from './spec.js';
 
 export interface GateResult {
@@ -85,10 +84,6 @@ function ready(path: string, upstream: string): GateResult {
   return { installed: true, path, ready: true, missing: [], fix: null, upstream };
 }
 
-function expandHome(file: string, home: string): string {
-  return file.startsWith('~/') ? join(home, file.slice(2)) : file;
-}
-
 const versions = new Map<string, { stamp: number; version: Promise<string | null> }>();
 
 /** `<command> --version`, first line, cached until the executable changes. */
@@ -131,5 +126,6 @@ export async function describeRuntime(
     fix: gate.fix,
     status_channel: runtime.statusChannel,
     can_resume: runtime.spec.resume_args !== undefined,
+    answers: runtime.spec.answers ?? null,
   };
 }

@@ -4,7 +4,7 @@ import type { RuntimeSpec } from './spec.js';
 
 export interface ScreenReading {
   state: Extract<AgentState, 'needs_input' | 'busy' | 'idle'>;
-  /** The screen line that matched. */
+  /** The screen line that matched; for a dialog, what it asks when an `ask` pattern says. */
   line: string;
 }
 
@@ -13,6 +13,7 @@ export interface CompiledPatterns {
   busy: RegExp[];
   idle: RegExp[];
   answer: RegExp[];
+  ask: RegExp[];
 }
 
 export function compilePatterns(status: RuntimeSpec['status']): CompiledPatterns {
@@ -22,6 +23,7 @@ export function compilePatterns(status: RuntimeSpec['status']): CompiledPatterns
     busy: compile(status.busy),
     idle: compile(status.idle),
     answer: compile(status.answer),
+    ask: compile(status.ask),
   };
 }
 
@@ -30,7 +32,10 @@ export function readScreen(text: string, patterns: CompiledPatterns): ScreenRead
   for (const state of ['needs_input', 'busy', 'idle'] as const) {
     for (const pattern of patterns[state]) {
       const match = pattern.exec(text);
-      if (match) return { state, line: lineAt(text, match.index) };
+      if (!match) continue;
+      // A pattern may start with blanks (`^\s*`) that run over the empty lines above its own.
+      const line = lineAt(text, match.index + match[0].length - match[0].trimStart().length);
+      return { state, line: (state === 'needs_input' && askedIn(text, patterns)) || line };
     }
   }
   return null;
@@ -62,6 +67,22 @@ export function readInputLine(text: string, patterns: InputPatterns): string | n
   if (!last) return null;
   const held = (last[1] ?? '').trim();
   return patterns.placeholder.some((pattern) => pattern.test(held)) ? '' : held;
+}
+
+/** What the dialog on screen asks (the capture groups of the first `ask` pattern that matches), or null. */
+export function askedIn(text: string, patterns: CompiledPatterns): string | null {
+  for (const pattern of patterns.ask) {
+    const match = pattern.exec(text);
+    if (!match) continue;
+    const parts = match
+      .slice(1)
+      .filter((part) => part !== undefined)
+      .map(cleanLine)
+      .filter(Boolean);
+    const asked = (parts.length > 0 ? parts : [cleanLine(match[0])]).join(': ');
+    if (asked) return asked.slice(0, 200);
+  }
+  return null;
 }
 
 function lineAt(text: string, index: number): string {

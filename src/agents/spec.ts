@@ -3,7 +3,7 @@
  * <state-dir>/runtimes.json share this shape; custom ones are validated with errors that name the field.
  */
 import { z } from 'zod';
-import type { AgentState } from '../protocol/index.js';
+import { type AgentState, AnswerKeys } from '../protocol/index.js';
 
 const regex = z.string().refine(
   (source) => {
@@ -71,6 +71,12 @@ export const RuntimeSpec = z
           .array(regex)
           .default([])
           .describe("screen patterns of the agent's answer lines (group 1, if any, is the excerpt)"),
+        ask: z
+          .array(regex)
+          .default([])
+          .describe(
+            "screen patterns naming what a dialog asks (its groups, joined by ': ', are the excerpt)",
+          ),
         quiet_ms: z
           .number()
           .int()
@@ -85,6 +91,7 @@ export const RuntimeSpec = z
       .array(z.string())
       .optional()
       .describe('put before the other arguments to continue the last conversation'),
+    answers: AnswerKeys.optional().describe('the keys that answer its approval dialog'),
   })
   .strict();
 export type RuntimeSpec = z.infer<typeof RuntimeSpec>;

@@ -11,7 +11,13 @@ import { basename } from 'node:path';
 import type { AgentState, AgentStatus } from '../protocol/index.js';
 import type { Session } from '../sessions/session.js';
 import { exitReason } from '../sessions/session.js';
-import { type CompiledPatterns, compilePatterns, lastContentLine, readScreen } from './screen-patterns.js';
+import {
+  askedIn,
+  type CompiledPatterns,
+  compilePatterns,
+  lastContentLine,
+  readScreen,
+} from './screen-patterns.js';
 import { type AgentRuntime, PLAIN_STATUS, type RuntimeSpec, type SignalReading } from './spec.js';
 
 /** Let output settle this long before reading the screen. */
@@ -79,6 +85,11 @@ export class StatusTracker {
   /** One line of this screen for a notification: the last answer, else the last line of content. */
   excerptOf(text: string): string {
     return lastContentLine(text, this.patterns);
+  }
+
+  /** What the dialog on this screen asks, when the runtime's patterns can tell. */
+  askedIn(text: string): string | null {
+    return askedIn(text, this.patterns);
   }
 
   private get reportsTurnEnd(): boolean {

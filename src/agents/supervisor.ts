@@ -10,6 +10,7 @@ import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
+import { expandHome } from '../sessions/command.js';
 import type { CreateOptions, SessionManager } from '../sessions/manager.js';
 import type { SessionMeta } from '../sessions/meta.js';
 import type { Session } from '../sessions/session.js';
@@ -43,6 +44,8 @@ interface Agent {
   queue: PromptQueue;
   /** Kept in memory only, for restarts within this daemon run: values may be secrets. */
   env: Record<string, string>;
+  /** Someone ended it through Tower: its exit is no news to anyone. */
+  closing: boolean;
 }
 
 interface SupervisorEvents {
@@ -92,7 +95,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
   spawn(options: SpawnOptions): Session {
     const env = { ...(process.env as Record<string, string>), ...options.env };
-    const cwd = options.cwd ?? env.HOME ?? homedir();
+    const cwd = expandHome(options.cwd ?? env.HOME ?? homedir());
     if (options.command !== undefined && options.runtime === undefined) {
       return this.track(this.manager.create({ ...options, runtime: null }), null, options.env ?? {});
     }
@@ -123,7 +126,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** Relaunch a session's runtime in its cwd (ending it first), resuming its last conversation. */
   async restart(sessionId: string, resume = true): Promise<Session> {
     const old = this.manager.get(sessionId);
-    if (!old.ended) await this.manager.close(sessionId);
+    if (!old.ended) await this.close(sessionId);
     return this.relaunch(old, resume);
   }
 
@@ -159,6 +162,13 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** The attention events held for clients that connect now (all, or those after the event `after`). */
   recentAttention(after?: string): AttentionEvent[] {
     return this.attentionLog.since(after);
+  }
+
+  /** End a session because someone asked (close_session, `tower kill`, a restart): no attention for it. */
+  close(sessionId: string): Promise<void> {
+    const agent = this.agents.get(this.manager.get(sessionId).id);
+    if (agent) agent.closing = true;
+    return this.manager.close(sessionId);
   }
 
   /** After a daemon restart: relaunch every lost agent session that can resume. */
@@ -249,7 +259,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     prompt: PromptInfo;
   }> {
     this.registry.get(options.runtime);
-    const cwd = options.cwd ? resolve(options.cwd) : undefined;
+    const cwd = options.cwd ? resolve(expandHome(options.cwd)) : undefined;
     const candidates = [...this.agents.values()].filter(
       (agent) =>
         !agent.session.ended &&
@@ -276,7 +286,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
     });
-    const agent: Agent = { session, runtime, tracker, queue, env };
+    const agent: Agent = { session, runtime, tracker, queue, env, closing: false };
     this.agents.set(session.id, agent);
     return session;
   }
@@ -292,7 +302,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
           : state === 'idle' && change.previous.state === 'busy'
             ? 'turn_finished'
             : null;
-    if (!kind) return;
+    if (!kind || (kind === 'exited' && agent.closing)) return;
     void this.attention(agent, kind, change.excerpt || (kind === 'exited' ? change.status.reason : ''));
     const exit = agent.session.exit;
     if (kind === 'exited' && exit && (exit.exitCode !== 0 || exit.signal)) {
@@ -301,15 +311,18 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
-    if (!excerpt && kind !== 'exited') {
+    // A signal names at most a tool; the dialog on screen says what it asks (Claude Code's command).
+    const askScreen = kind === 'needs_input' && agent.tracker.status.source !== 'screen';
+    if (askScreen || (!excerpt && kind !== 'exited')) {
       // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
       for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
         await sleep(50);
       }
-      excerpt = await agent.session.text().then(
-        (screen) => agent.tracker.excerptOf(screen.text),
+      const screen = await agent.session.text().then(
+        (snapshot) => snapshot.text,
         () => '',
       );
+      excerpt = (askScreen && agent.tracker.askedIn(screen)) || excerpt || agent.tracker.excerptOf(screen);
     }
     this.emitAttention(agent.session.meta, kind, excerpt);
   }

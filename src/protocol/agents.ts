@@ -47,6 +47,17 @@ export const PromptInfo = z
   .describe('A prompt and its delivery.');
 export type PromptInfo = z.infer<typeof PromptInfo>;
 
+/** Typed into the session as they are: "1", "y", "\r" (Enter), "\u001b" (Esc). */
+const answerKey = z.string().min(1).max(16);
+export const AnswerKeys = z
+  .object({
+    approve: answerKey.describe('the keys that approve, e.g. "1" or "\r"'),
+    deny: answerKey.describe('the keys that deny, e.g. "\u001b" (Esc)'),
+  })
+  .strict()
+  .describe("The keys that answer a runtime's approval dialog.");
+export type AnswerKeys = z.infer<typeof AnswerKeys>;
+
 export const RuntimeInfo = z
   .object({
     name: z.string(),
@@ -61,6 +72,7 @@ export const RuntimeInfo = z
     fix: z.string().nullable().describe('how to unblock it'),
     status_channel: z.string().describe('how its status is known: hooks, notify+osc, process or screen'),
     can_resume: z.boolean(),
+    answers: AnswerKeys.nullable().describe('null: Tower knows no keys that answer its dialogs'),
   })
   .describe('One runtime in runtime_list.');
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
@@ -154,7 +166,11 @@ export const RestartSessionRequest = request(
 /** The fields of a dispatch, on the socket and over HTTP. */
 export const DispatchFields = {
   runtime: runtimeName,
-  cwd: z.string().min(1).optional().describe('only sessions in this directory; spawn here'),
+  cwd: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("only sessions in this directory (`~`: the daemon user's home); spawn here"),
   text: promptText,
   max_sessions: z
     .number()

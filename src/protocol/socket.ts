@@ -41,7 +41,11 @@ export const CreateSessionRequest = request(
       .optional()
       .describe('chosen by the client (agor-pty); generated when absent'),
     shell: z.string().min(1).optional().describe("the program to run; default: the user's shell"),
-    cwd: z.string().min(1).optional().describe("working directory; default: the daemon user's home"),
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("working directory (`~` and `~/…`: the daemon user's home); default: that home"),
     env: z
       .record(z.string(), z.string())
       .optional()

@@ -36,7 +36,11 @@ export const CreateSessionBody = z
       .array(z.string())
       .optional()
       .describe("arguments of the command, or extra arguments after the runtime's own"),
-    cwd: z.string().min(1).optional(),
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("working directory (`~` and `~/…`: the daemon user's home); default: that home"),
     name: z.string().max(200).optional(),
     cols: cols.optional(),
     rows: rows.optional(),

@@ -242,7 +242,7 @@ export class SocketConnection implements MessageWriter {
   private async closeSession(request: RequestOf<'close_session'>): Promise<void> {
     const session = this.manager.get(request.session_id);
     const subscribed = this.subscriptions.has(session.id);
-    await this.manager.close(session.id);
+    await this.supervisor.close(session.id);
     if (subscribed) {
       this.ack(request.req_id);
       return;

@@ -1,6 +1,6 @@
 /** Checks made before spawning, so a bad cwd or command fails with a clear error instead of a dead session. */
 import { accessSync, constants, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { TowerError } from '../protocol/index.js';
 
@@ -13,6 +13,12 @@ export function defaultShell(env: NodeJS.ProcessEnv = process.env): string {
     // no passwd entry: fall through
   }
   return '/bin/sh';
+}
+
+/** `~` and `~/…` name the home directory (by default the daemon user's); `~user` is left alone. */
+export function expandHome(path: string, home: string = homedir()): string {
+  if (path === '~') return home;
+  return path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
 export function checkCwd(cwd: string): string {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { describe, it } from 'vitest';
 import { ROOT, startTestDaemon, type TestDaemon, waitFor } from './daemon.js';
 
@@ -75,6 +75,18 @@ export async function startWebDaemon(options: { serveArgs?: string[] } = {}): Pr
   const spawnShell = async (name: string) =>
     (await api<{ session: { id: string } }>('POST', '/api/sessions', { name })).session.id;
   return { daemon, base, token, api, spawnShell };
+/** A page of `context` logged in to the workspace with the token; its errors go to `errors`. */
+export async function openWorkspace(
+  context: BrowserContext,
+  base: string,
+  token: string,
+  errors: string[],
+): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${base}/#token=${token}`);
+  await page.locator('.session-list').waitFor({ state: 'attached' });
+  return page;
 }
 
 export const pane = (page: Page, id: string) => page.locator(`.pane[data-session-id="${id}"]`);

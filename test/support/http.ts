@@ -26,6 +26,19 @@ export function api(base: string, path: string, call: ApiCall = {}): Promise<Res
   return fetch(`${base}${path}`, { method: call.method ?? 'GET', headers, body, signal: call.signal });
 }
 
+/** The status and, for a JSON answer, its body. */
+export async function apiJson(
+  base: string,
+  path: string,
+  call: ApiCall = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await api(base, path, call);
+  const json = response.headers.get('content-type')?.startsWith('application/json')
+    ? ((await response.json()) as Record<string, unknown>)
+    : {};
+  return { status: response.status, json };
+}
+
 export interface SseEvent {
   event: string;
   id: string | undefined;

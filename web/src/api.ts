@@ -102,6 +102,8 @@ export const api = {
   prompts: async () => (await request<{ prompts: PromptInfo[] }>('GET', '/api/prompts')).prompts,
   cancelPrompt: async (id: string) =>
     (await request<{ prompt: PromptInfo }>('DELETE', `/api/prompts/${encodeURIComponent(id)}`)).prompt,
+  /** Typed into the session as keys (the key bar, Approve/Deny, the composer while an agent asks). */
+  input: (id: string, data: string) => request<{ ok: true }>('POST', `${session(id)}/input`, { data }),
   kill: async (id: string) =>
     (await request<{ session: SessionInfo }>('DELETE', `/api/sessions/${encodeURIComponent(id)}`)).session,
   remove: async (id: string) =>

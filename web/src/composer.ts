@@ -4,11 +4,14 @@
  * took it; while an agent is busy the prompt waits in its queue. Below the text: the prompts sent
  * from here and every prompt still waiting, with their state live from /api/events; a queued one
  * can be cancelled. Until the user picks targets, it follows the focused session.
+ * While an agent asks (needs input), what is sent to it is typed straight in as keys instead ("1",
+ * "y"; a new line is Enter), and the composer says so: a prompt would only wait behind the question.
  * On a phone it is the main way to type; the terminal above it is for reading.
  */
 import { api } from './api.js';
 import { h, icon } from './dom.js';
-import { sessionTitle } from './status-badge.js';
+import type { KeyInput } from './keys.js';
+import { sessionState, sessionTitle } from './status-badge.js';
 import { isPending, type Store } from './store.js';
 import type { PromptInfo } from './types.js';
 
@@ -28,7 +31,10 @@ export class Composer {
   private readonly text: HTMLTextAreaElement;
   private readonly targets: HTMLElement;
   private readonly status: HTMLElement;
+  /** Says which checked agents are asking, and that text goes to them as keys. */
+  private readonly direct: HTMLElement;
   private readonly send: HTMLButtonElement;
+  private readonly sendLabel: Text;
   private readonly queue: HTMLElement;
   private readonly selected = new Set<string>();
   /** Ids of the prompts sent from here, oldest first. */
@@ -40,6 +46,7 @@ export class Composer {
 
   constructor(
     private readonly store: Store,
+    private readonly input: KeyInput,
     private readonly onError: (message: string) => void = () => {},
   ) {
     this.text = h('textarea.composer-text', {
@@ -56,16 +63,19 @@ export class Composer {
     });
     this.targets = h('div.composer-targets', { role: 'group', 'aria-label': 'send to' });
     this.status = h('span.composer-status', { role: 'status' });
+    this.direct = h('div.composer-direct', { role: 'note', hidden: true });
+    this.sendLabel = document.createTextNode('Send');
     this.send = h(
       'button.primary.composer-send',
       { type: 'button', title: 'send (Enter)', onclick: () => void this.submit() },
       icon('send'),
-      'Send',
+      this.sendLabel,
     );
     this.queue = h('ul.composer-queue', { 'aria-label': 'prompts' });
     this.element = h(
       'section.composer',
       { 'aria-label': 'prompt composer' },
+      this.direct,
       h('div.composer-row', null, this.text, this.send),
       h('div.composer-footer', null, this.targets, this.status),
       this.queue,
@@ -88,6 +98,7 @@ export class Composer {
     }
     this.element.hidden = !this.store.canControl;
     this.renderQueue();
+    this.renderDirect();
     const key = JSON.stringify([running.map((s) => [s.id, s.name]), [...this.selected]]);
     if (key === this.drawn) return;
     this.drawn = key;
@@ -112,6 +123,30 @@ export class Composer {
         ),
       ),
     );
+  }
+
+  /** The checked sessions whose agent asks right now: they get keys, not prompts. */
+  private asking(ids: Iterable<string>): string[] {
+    return [...ids].filter((id) => {
+      const session = this.store.sessions.get(id);
+      return session !== undefined && sessionState(session) === 'needs_input';
+    });
+  }
+
+  private renderDirect(): void {
+    const asking = this.asking(this.selected);
+    const names = asking.map((id) => sessionTitle(this.store.sessions.get(id), id)).join(', ');
+    const text =
+      asking.length === 0
+        ? ''
+        : `${names} ${asking.length === 1 ? 'asks' : 'ask'}: what you send goes straight in as keys ` +
+          '(1, y, …), not as a prompt. A new line is Enter.';
+    if (this.direct.textContent === text) return;
+    this.direct.textContent = text;
+    this.direct.hidden = asking.length === 0;
+    const all = asking.length > 0 && asking.length === this.selected.size;
+    this.sendLabel.data = all ? 'Answer' : 'Send';
+    this.text.placeholder = all ? 'Keys for the question (e.g. 1)' : 'Prompt for the checked sessions';
   }
 
   /** Prompts sent from here (the last few) and every prompt still waiting or on its way. */
@@ -166,15 +201,22 @@ export class Composer {
       this.status.textContent = 'Check at least one session.';
       return;
     }
+    const asking = this.asking(targets);
+    const prompted = targets.filter((id) => !asking.includes(id));
     this.send.disabled = true;
-    const results = await Promise.allSettled(targets.map((id) => api.prompt(id, text)));
+    const [typed, results] = await Promise.all([
+      // A terminal's Enter is a carriage return.
+      Promise.all(asking.map((id) => this.input.send(id, text.replace(/\r?\n/g, '\r')))),
+      Promise.allSettled(prompted.map((id) => api.prompt(id, text))),
+    ]);
     this.send.disabled = false;
     const title = (id: string) => sessionTitle(this.store.sessions.get(id), id);
+    const answered = asking.filter((_, i) => typed[i]).map(title);
     const sentTo: string[] = [];
     const queuedFor: string[] = [];
-    const failed: string[] = [];
+    const failed = asking.filter((_, i) => !typed[i]).map((id) => `${title(id)}: keys not typed`);
     results.forEach((result, i) => {
-      const id = targets[i]!;
+      const id = prompted[i]!;
       if (result.status === 'rejected') {
         failed.push(`${title(id)}: ${(result.reason as Error).message}`);
         return;
@@ -187,6 +229,7 @@ export class Composer {
     });
     this.renderQueue();
     const parts: string[] = [];
+    if (answered.length > 0) parts.push(`Typed into ${answered.join(', ')} (asking).`);
     if (sentTo.length > 0) parts.push(`Sent to ${sentTo.join(', ')}.`);
     if (queuedFor.length > 0) parts.push(`Queued for ${queuedFor.join(', ')} (delivered once idle).`);
     if (failed.length > 0) parts.push(`Not sent to ${failed.join('; ')}`);

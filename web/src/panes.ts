@@ -1,9 +1,12 @@
 /**
  * The split view: one pane per visible session (1–4; one on a phone), each a header and a
  * TerminalView. Views are created when a session becomes visible and disposed (WebSocket closed)
- * when it is hidden; showing it again starts from a snapshot.
+ * when it is hidden; showing it again starts from a snapshot. While an agent asks, its header has
+ * Approve and Deny (its runtime's answer keys).
  */
+import { answerButtons } from './answer-buttons.js';
 import { h, icon } from './dom.js';
+import type { KeyInput } from './keys.js';
 import { queueTag, runtimeTag, sessionState, sessionTitle, statusBadge } from './status-badge.js';
 import type { Store } from './store.js';
 import { TerminalView, type TerminalViewOptions } from './terminal-view.js';
@@ -28,6 +31,7 @@ export class Panes {
   constructor(
     private readonly store: Store,
     private readonly actions: PaneActions,
+    private readonly input: KeyInput,
   ) {
     this.empty = h(
       'div.panes-empty',
@@ -105,7 +109,10 @@ export class Panes {
   private renderHeader(id: string, pane: Pane): void {
     const session = this.store.sessions.get(id);
     const queued = this.store.queued(id);
+    const asking = session?.status === 'running' && session.agent?.state === 'needs_input';
+    const answers = asking && this.store.canControl ? this.store.answers(id) : null;
     const key = JSON.stringify([
+      answers,
       session?.name,
       session && sessionState(session),
       session?.agent?.reason,
@@ -141,6 +148,7 @@ export class Panes {
       ),
       pane.view.badges,
       h('span.spacer'),
+      ...(answers ? [answerButtons(id, answers, this.input)] : []),
       ...buttons,
     );
   }

@@ -94,7 +94,7 @@ export class Sidebar {
             'button.icon-button.danger',
             {
               type: 'button',
-              title: 'hang up (kill) this session',
+              title: 'hang up (kill) this session (asks first)',
               onclick: this.stop(() => this.actions.kill(session.id)),
             },
             icon('kill'),
@@ -115,7 +115,7 @@ export class Sidebar {
             'button.icon-button',
             {
               type: 'button',
-              title: 'forget this session and its output',
+              title: 'delete this session and its output for good (asks first)',
               onclick: this.stop(() => this.actions.remove(session.id)),
             },
             icon('trash'),

@@ -1,10 +1,14 @@
 /**
  * "New session": runtime, working directory, name and extra arguments → POST /api/sessions.
  * The runtime list says which are ready and which are blocked; for a blocked one it shows what is
- * missing and how to fix it. Errors (a bad cwd, the credential gate's refusal) stay in the dialog.
+ * missing and how to fix it, and one that is not installed cannot be started (Start says why).
+ * Extra arguments are split with shell quoting; the daemon expands `~` in the working directory.
+ * Errors (a bad cwd, an unclosed quote, the gate's refusal) stay in the dialog until the runtime
+ * or the next try changes them.
  */
 import { ApiError, api } from './api.js';
 import { h } from './dom.js';
+import { splitShellWords } from './shell-words.js';
 import type { RuntimeInfo, SessionInfo } from './types.js';
 
 const CWD_KEY = 'tower.lastCwd';
@@ -19,30 +23,37 @@ export class SpawnDialog {
   private readonly args: HTMLInputElement;
   private readonly error: HTMLElement;
   private readonly submit: HTMLButtonElement;
+  /** Why Start is disabled, next to it. */
+  private readonly startReason: HTMLElement;
   private runtimes: RuntimeInfo[] = [];
+  private creating = false;
 
   constructor(private readonly onCreated: (session: SessionInfo) => void) {
     this.runtime = h('select', {
       name: 'runtime',
       'aria-label': 'runtime',
-      onchange: () => this.describeRuntime(),
+      onchange: () => {
+        this.error.hidden = true;
+        this.describeRuntime();
+      },
     });
     this.runtimeInfo = h('div.runtime-info', { 'aria-live': 'polite' });
     this.cwd = h('input', {
       name: 'cwd',
-      placeholder: 'default: the home directory',
+      placeholder: 'default: the home directory (~)',
       autocomplete: 'off',
       spellcheck: false,
     });
     this.name = h('input', { name: 'name', placeholder: 'optional', autocomplete: 'off', maxLength: 200 });
     this.args = h('input', {
       name: 'args',
-      placeholder: 'optional, separated by spaces',
+      placeholder: `optional, quoted as in a shell: -c 'echo hi'`,
       autocomplete: 'off',
       spellcheck: false,
     });
     this.error = h('p.form-error', { role: 'alert', hidden: true });
     this.submit = h('button.primary', { type: 'submit' }, 'Start');
+    this.startReason = h('span.start-reason', { hidden: true });
     const form = h(
       'form.spawn-form',
       { method: 'dialog', onsubmit: (event: Event) => this.create(event) },
@@ -56,6 +67,7 @@ export class SpawnDialog {
       h(
         'div.form-buttons',
         null,
+        this.startReason,
         h('button', { type: 'button', onclick: () => this.element.close() }, 'Cancel'),
         this.submit,
       ),
@@ -93,9 +105,23 @@ export class SpawnDialog {
     this.describeRuntime();
   }
 
+  private get selected(): RuntimeInfo | undefined {
+    return this.runtimes.find((candidate) => candidate.name === this.runtime.value);
+  }
+
+  /** Start waits for a request under way, and cannot start a runtime whose program is not installed. */
+  private updateStart(): void {
+    const runtime = this.selected;
+    const missing = runtime !== undefined && !runtime.installed;
+    this.submit.disabled = this.creating || missing;
+    this.startReason.hidden = !missing;
+    this.startReason.textContent = missing ? `${runtime.name} is not installed` : '';
+  }
+
   /** What the selected runtime is and, when it is blocked, what is missing and how to fix it. */
   private describeRuntime(): void {
-    const runtime = this.runtimes.find((candidate) => candidate.name === this.runtime.value);
+    this.updateStart();
+    const runtime = this.selected;
     if (!runtime) {
       this.runtimeInfo.replaceChildren();
       this.runtimeInfo.hidden = true;
@@ -121,11 +147,20 @@ export class SpawnDialog {
   private async create(event: Event): Promise<void> {
     event.preventDefault();
     this.error.hidden = true;
-    this.submit.disabled = true;
+    if (this.submit.disabled) return;
     const cwd = this.cwd.value.trim();
     const name = this.name.value.trim();
-    const args = this.args.value.trim().split(/\s+/).filter(Boolean);
+    let args: string[];
+    try {
+      args = splitShellWords(this.args.value);
+    } catch (error) {
+      this.showError(`Extra arguments: ${(error as Error).message}`);
+      this.args.focus();
+      return;
+    }
     const runtime = this.runtime.value || undefined;
+    this.creating = true;
+    this.updateStart();
     try {
       const session = await api.create({
         runtime,
@@ -142,7 +177,8 @@ export class SpawnDialog {
       this.showError(message);
       if (error instanceof ApiError && error.code === 'bad_cwd') this.cwd.focus();
     } finally {
-      this.submit.disabled = false;
+      this.creating = false;
+      this.updateStart();
     }
   }
 

@@ -1,14 +1,15 @@
 /**
- * The workspace's state: the sessions the server reported, their prompts, the open tabs (in the
- * user's order), which of them are shown in the split view, and the layout. Tabs, panes and layout
- * persist in localStorage, so a reload (or another window) comes back to the same arrangement.
- * A session restarted (here, elsewhere, or by serve --resume-lost) is replaced by the new one, whose
- * `resumed_from` names it: its tab and pane follow, unless the user opened it after it was replaced.
+ * The workspace's state: the sessions the server reported, their prompts, the runtimes (for their
+ * answer keys), the open tabs (in the user's order), which of them are shown in the split view, and
+ * the layout. Tabs, panes and layout persist in localStorage, so a reload (or another window) comes
+ * back to the same arrangement. A session restarted (here, elsewhere, or by serve --resume-lost) is
+ * replaced by the new one, whose `resumed_from` names it: its tab and pane follow, unless the user
+ * opened it after it was replaced.
  */
-import type { PromptInfo, Role, SessionInfo } from './types.js';
+import type { AnswerKeys, PromptInfo, Role, RuntimeInfo, SessionInfo } from './types.js';
 
 export type Layout = 1 | 2 | 3 | 4;
-export type Change = 'sessions' | 'tabs' | 'role' | 'prompts';
+export type Change = 'sessions' | 'tabs' | 'role' | 'prompts' | 'runtimes';
 
 /** Finished prompts kept for display (the daemon keeps the last 20 per session). */
 const MAX_FINISHED_PROMPTS = 200;
@@ -45,6 +46,7 @@ export class Store {
   readonly sessions = new Map<string, SessionInfo>();
   /** By prompt id, in the order they were first seen. */
   readonly prompts = new Map<string, PromptInfo>();
+  readonly runtimes = new Map<string, RuntimeInfo>();
   /** Set once a full prompt list arrived: queue lengths then come from it. */
   private promptsLoaded = false;
   role: Role | null = null;
@@ -181,6 +183,20 @@ export class Store {
     for (const prompt of this.prompts.values()) if (prompt.session_id === id) this.prompts.delete(prompt.id);
     this.emit('sessions');
     this.prune();
+  }
+
+  // ------------------------------------------------------------ runtimes
+
+  setRuntimes(list: RuntimeInfo[]): void {
+    this.runtimes.clear();
+    for (const runtime of list) this.runtimes.set(runtime.name, runtime);
+    this.emit('runtimes');
+  }
+
+  /** The keys that answer this session's approval dialog, when its runtime has them. */
+  answers(sessionId: string): AnswerKeys | null {
+    const runtime = this.sessions.get(sessionId)?.runtime;
+    return (runtime && this.runtimes.get(runtime)?.answers) || null;
   }
 
   // ------------------------------------------------------------ prompts

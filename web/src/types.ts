@@ -11,6 +11,7 @@ export type { SessionInfo } from '../../src/protocol/socket.js';
 export type { WsClientMessage, WsServerMessage } from '../../src/protocol/web.js';
 
 export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
+export type AnswerKeys = NonNullable<RuntimeInfo['answers']>;
 export type PromptInfo = z.infer<typeof PromptInfoSchema>;
 export type AttentionEvent = z.infer<typeof AttentionEventSchema>;
 export type AgentState = SessionInfo['agent']['state'];

@@ -1,9 +1,12 @@
 /** The workspace: wires the store, the event stream and every part of the page together. */
 import { ApiError, api, onUnauthorized } from './api.js';
 import { Composer } from './composer.js';
+import { confirmDelete, confirmKill } from './confirm-dialog.js';
 import { h, icon } from './dom.js';
 import { SessionEvents } from './events.js';
 import { Inbox } from './inbox.js';
+import { KeyBar } from './key-bar.js';
+import { KeyInput } from './keys.js';
 import { forgetRole, rememberRole, renderLoginHelp } from './login.js';
 import { Panes } from './panes.js';
 import { Sidebar } from './sidebar.js';
@@ -13,11 +16,14 @@ import { Tabs } from './tabs.js';
 import type { Role } from './types.js';
 
 const NARROW = '(max-width: 699px)';
+/** A finger, not a mouse: the key bar is shown whatever the width. */
+const TOUCH = '(pointer: coarse)';
 const COMPOSER_KEY = 'tower.composer';
 
 export class Workspace {
   private readonly store = new Store();
   private readonly narrow = window.matchMedia(NARROW);
+  private readonly touch = window.matchMedia(TOUCH);
   private readonly toast = h('div.toast', { role: 'status', hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private events: SessionEvents | null = null;
@@ -35,10 +41,11 @@ export class Workspace {
   async start(): Promise<void> {
     onUnauthorized(() => this.loggedOut());
     const store = this.store;
-    this.inbox = new Inbox(
-      (id) => this.open(id),
-      (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
-    );
+    const input = new KeyInput(store, (message) => this.say(message));
+    this.inbox = new Inbox(store, input, {
+      open: (id) => this.open(id),
+      watching: (id) => document.hasFocus() && this.store.visible(this.narrow.matches).includes(id),
+    });
     const spawn = new SpawnDialog((session) => {
       store.upsert(session);
       this.open(session.id);
@@ -68,17 +75,26 @@ export class Workspace {
       },
       brand,
     );
-    this.panes = new Panes(store, {
-      narrow: () => this.narrow.matches,
-      onRole: (role) => {
-        store.setRole(role);
-        rememberRole(role);
+    this.panes = new Panes(
+      store,
+      {
+        narrow: () => this.narrow.matches,
+        onRole: (role) => {
+          store.setRole(role);
+          rememberRole(role);
+        },
+        onTrouble: () => void this.refresh(),
+        kill: (id) => void this.kill(id),
+        close: (id) => store.close(id),
       },
-      onTrouble: () => void this.refresh(),
-      kill: (id) => void this.kill(id),
-      close: (id) => store.close(id),
-    });
-    this.composer = new Composer(store, (message) => this.say(message));
+      input,
+    );
+    this.composer = new Composer(store, input, (message) => this.say(message));
+    const keyBar = new KeyBar(
+      store,
+      input,
+      (id) => this.panes.view(id)?.term.modes.applicationCursorKeysMode ?? false,
+    );
     const menuButton = h(
       'button.icon-button.menu-button',
       { type: 'button', title: 'sessions', onclick: () => document.body.classList.toggle('drawer-open') },
@@ -93,7 +109,14 @@ export class Workspace {
       menuButton,
     ]);
     tabs.element.append(composerButton);
-    const main = h('main.workspace-main', null, tabs.element, this.panes.element, this.composer.element);
+    const main = h(
+      'main.workspace-main',
+      null,
+      tabs.element,
+      this.panes.element,
+      keyBar.element,
+      this.composer.element,
+    );
     this.root.replaceChildren(h('div.app', null, sidebar.element, main), spawn.element, this.toast);
 
     store.subscribe((change) => {
@@ -102,6 +125,8 @@ export class Workspace {
     this.applyRole();
     this.applyNarrow();
     this.narrow.addEventListener('change', () => this.applyNarrow());
+    document.body.classList.toggle('touch', this.touch.matches);
+    this.touch.addEventListener('change', () => document.body.classList.toggle('touch', this.touch.matches));
     document.body.classList.toggle('composer-open', localStorage.getItem(COMPOSER_KEY) === 'open');
 
     await this.refresh();
@@ -110,10 +135,8 @@ export class Workspace {
       event: ({ event, session }) => {
         if (event === 'removed') store.remove(session.id);
         else store.upsert(session);
-        this.inbox.sessionChanged(event, session);
       },
-      attention: (event, replayed) =>
-        this.inbox.attention(event, store.sessions.get(event.session_id), replayed),
+      attention: (event, replayed) => this.inbox.attention(event, replayed),
       prompt: (prompt) => store.upsertPrompt(prompt),
       resync: () => void this.refresh(),
       trouble: () => void this.refresh(),
@@ -130,6 +153,11 @@ export class Workspace {
 
   private async refresh(): Promise<void> {
     try {
+      // Runtimes (for their answer keys) may take a while to describe: the list does not wait.
+      void api.runtimes().then(
+        (runtimes) => this.store.setRuntimes(runtimes),
+        () => {},
+      );
       const [sessions, prompts] = await Promise.all([api.sessions(), api.prompts()]);
       this.store.setSessions(sessions);
       this.store.setPrompts(prompts);
@@ -162,6 +190,8 @@ export class Workspace {
   }
 
   private async kill(id: string): Promise<void> {
+    const session = this.store.sessions.get(id);
+    if (!session || !(await confirmKill(session))) return;
     try {
       this.store.upsert(await api.kill(id));
     } catch (error) {
@@ -170,6 +200,8 @@ export class Workspace {
   }
 
   private async remove(id: string): Promise<void> {
+    const session = this.store.sessions.get(id);
+    if (!session || !(await confirmDelete(session))) return;
     try {
       await api.remove(id);
       this.store.remove(id);

@@ -26,6 +26,8 @@ export const aider = defineRuntime(
       quiet_ms: 2000,
     },
     resume_args: ['--restore-chat-history'],
+    // Its (Y)es/(N)o questions read a line (not verified here: Aider does not install from npm).
+    answers: { approve: 'y\r', deny: 'n\r' },
   },
   { statusChannel: 'screen' },
 );

@@ -48,9 +48,13 @@ export const claude = defineRuntime(
       idle: ['^\\s*[>❯]\\s*$', '\\? for shortcuts'],
       // "● text" is an answer; "● Bash(…)" is a tool call.
       answer: ['^● (?![A-Z]\\w*\\()(.+)'],
+      // " Bash command", a blank line, then the command. Other dialogs name their file in the question.
+      ask: ['^\\s*(Bash) command\\n\\s*\\n\\s*(\\S[^\\n]*)'],
       quiet_ms: 1500,
     },
     resume_args: ['--continue'],
+    // Option 1 ("Yes") is a key of its own; Esc cancels and tells Claude to wait for instructions.
+    answers: { approve: '1', deny: '\x1b' },
   },
   {
     statusChannel: 'hooks',
@@ -79,6 +83,7 @@ function readClaudeHook(event: string, payload: Record<string, unknown>): Signal
       return { state: 'busy', reason: `using ${text('tool_name') || 'a tool'}` };
     case 'PostToolUse':
       return { state: 'busy', reason: `${text('tool_name') || 'tool'} finished` };
+    // The hook's payload names only the tool; the attention event names the command from the screen.
     case 'PermissionRequest':
       return {
         state: 'needs_input',

@@ -37,9 +37,12 @@ export const codex = defineRuntime(
       busy: ['esc to interrupt', '^\\s*[•◦]\\s*Working'],
       idle: ['\\? for shortcuts', 'context left'],
       answer: ['^• (?!Working|Running|Ran |Explored|Edited|Read |Updated)(.+)'],
+      ask: ['Would you like to (run) the following command\\?[\\s\\S]*?^\\s*\\$ ([^\\n]+)'],
       quiet_ms: 1500,
     },
     resume_args: ['resume', '--last'],
+    // "1. Yes, proceed (y)"; "3. No, and tell Codex what to do differently (esc)".
+    answers: { approve: 'y', deny: '\x1b' },
   },
   {
     statusChannel: 'notify+osc',

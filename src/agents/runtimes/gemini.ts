@@ -30,9 +30,13 @@ export const gemini = defineRuntime(
       busy: ['esc to cancel'],
       idle: ['Type your message'],
       answer: ['^✦ (.+)'],
+      // The box's title line: "│ ? Shell  touch /tmp/x │".
+      ask: ['^\\W*\\? (\\S+) {2,}(\\S[^\\n]*?)\\s*│?$'],
       quiet_ms: 800,
     },
     resume_args: ['--resume', 'latest'],
+    // Enter takes the preselected "1. Allow once"; "3. No, suggest changes (esc)".
+    answers: { approve: '\r', deny: '\x1b' },
   },
   { statusChannel: 'screen' },
 );

@@ -30,9 +30,16 @@ export const opencode = defineRuntime(
       idle: ['ctrl\\+p commands'],
       // Answers are indented 5; the turn footer (▣ Build · model) and a pending tool call ($ cmd) too.
       answer: ['^ {5}(?![▣$] )(\\S.*)'],
+      // "△ Permission required", then "# Shell command" and "$ <command>", or one line naming the file.
+      ask: [
+        '△ Permission required\\n[^\\n]*?# ([^\\n]+)\\n[\\s\\S]*?┃\\s+\\$ ([^\\n]+)',
+        '△ Permission required\\n[^\\n]*?[→✱%◈◇←⚙#] ([^\\n]+)',
+      ],
       quiet_ms: 2000,
     },
     resume_args: ['--continue'],
+    // Enter takes the preselected "Allow once"; Esc rejects.
+    answers: { approve: '\r', deny: '\x1b' },
   },
   { statusChannel: 'screen' },
 );

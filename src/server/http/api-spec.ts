@@ -71,6 +71,16 @@ const sse = (description: string, schema: z.ZodType): ResponseSpec => ({
   contentType: 'text/event-stream',
 });
 
+/** A file of the installable web app beside the page: public, since browsers fetch it without credentials. */
+const appFile = (url: string, summary: string, contentType: string) =>
+  ({
+    method: 'GET',
+    url,
+    summary,
+    access: 'none',
+    responses: { 200: { description: summary, contentType } },
+  }) as const;
+
 export const API = {
   page: {
     method: 'GET',
@@ -79,6 +89,14 @@ export const API = {
     access: 'none',
     responses: { 200: { description: 'HTML', contentType: 'text/html' } },
   },
+  manifest: appFile(
+    '/manifest.webmanifest',
+    'The web app manifest, so the workspace installs as an app',
+    'application/manifest+json',
+  ),
+  icon: appFile('/icon.svg', "The app's icon", 'image/svg+xml'),
+  icon192: appFile('/icon-192.png', "The app's icon, 192×192", 'image/png'),
+  icon512: appFile('/icon-512.png', "The app's icon, 512×512", 'image/png'),
   health: {
     method: 'GET',
     url: '/api/health',
