@@ -75,6 +75,8 @@ export async function startWebDaemon(options: { serveArgs?: string[] } = {}): Pr
   const spawnShell = async (name: string) =>
     (await api<{ session: { id: string } }>('POST', '/api/sessions', { name })).session.id;
   return { daemon, base, token, api, spawnShell };
+}
+
 /** A page of `context` logged in to the workspace with the token; its errors go to `errors`. */
 export async function openWorkspace(
   context: BrowserContext,
