@@ -91,6 +91,19 @@ describe('session references', () => {
   });
 });
 
+describe('tower spawn --cwd with ~', () => {
+  it("leaves ~ and ~/dir to the daemon, which names its user's home", async () => {
+    const home = (
+      await ok('spawn', '--cwd', '~', '--', '/bin/sh', '-c', 'echo "home=$HOME"; sleep 30')
+    ).stdout.trim();
+    await waitFor(async () => (await client.screen(home)).text.includes('home='), 'the home line');
+    const daemonHome = (await client.screen(home)).text.match(/home=(\S+)/)![1]!;
+    expect((await info(home)).cwd).toBe(daemonHome);
+    const relative = (await ok('spawn', '--cwd', '~/', '--', '/bin/sh', '-c', 'sleep 30')).stdout.trim();
+    expect((await info(relative)).cwd).toBe(daemonHome);
+  });
+});
+
 describe('tower rename', () => {
   it('renames a session: ls shows it, watchers hear it, a restart keeps it', async () => {
     const id = await sleeper('rename-me-1', 'before');

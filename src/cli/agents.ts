@@ -1,5 +1,4 @@
 /** The agent commands of `tower`: agents, prompts, cancel, dispatch, broadcast, restart, events, hook. */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { TowerClient } from '../client/client.js';
 import { followDaemon } from '../client/reconnect.js';
@@ -7,7 +6,7 @@ import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.
 import { escapeControls, terminalJson } from './escape.js';
 import { runHook } from './hook.js';
 import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
-import { parseCount } from './options.js';
+import { parseCount, sessionCwd } from './options.js';
 import { formatColumns } from './table.js';
 import { localTime } from './time.js';
 import { UsageError } from './usage.js';
@@ -60,7 +59,7 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
           const reply = await client.dispatch({
             runtime: options.runtime,
             text,
-            cwd: options.cwd ? resolve(options.cwd) : undefined,
+            cwd: options.cwd ? sessionCwd(options.cwd) : undefined,
             maxSessions: options.max,
           });
           process.stdout.write(`${escapeControls(reply.session_id)}\n`);

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The `tower` command. Everything but `serve` and `token` talks to the daemon through the client module. */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { ClientError, TowerClient } from '../client/client.js';
 import type { SessionInfo } from '../protocol/index.js';
@@ -11,7 +10,7 @@ import { addAgentCommands, sendPrompt } from './agents.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
 import { escapeControls, escapeLines, terminalJson } from './escape.js';
 import { printLogs } from './logs.js';
-import { collectEnv, parseCount } from './options.js';
+import { collectEnv, parseCount, sessionCwd } from './options.js';
 import { serveCommand } from './serve.js';
 import { formatColumns } from './table.js';
 import { reportUsage, throwUsageErrors, UsageError } from './usage.js';
@@ -73,7 +72,7 @@ program
       },
     ) => {
       const common = {
-        cwd: resolve(options.cwd),
+        cwd: sessionCwd(options.cwd),
         name: options.name,
         cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
         rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),

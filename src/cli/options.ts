@@ -1,4 +1,5 @@
 /** Parsers for command-line option values; each fails with a message commander shows as is. */
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
 export function parseCount(value: string): number {
@@ -49,4 +50,12 @@ export function collectEnv(value: string, previous: Record<string, string>): Rec
   const own = process.env[name];
   if (own === undefined) throw new InvalidArgumentError(`${name} is not set in this environment`);
   return { ...previous, [name]: own };
+}
+
+/**
+ * A working directory for the daemon: relative ones are resolved here, against the CLI's own directory;
+ * `~` and `~/…` are left for the daemon, which expands them to its user's home.
+ */
+export function sessionCwd(dir: string): string {
+  return dir === '~' || dir.startsWith('~/') ? dir : resolve(dir);
 }

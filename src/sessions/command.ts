@@ -21,8 +21,9 @@ export function expandHome(path: string, home: string = homedir()): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
+/** The directory a session starts in (`~` expanded), checked to exist. */
 export function checkCwd(cwd: string): string {
-  const absolute = resolve(cwd);
+  const absolute = resolve(expandHome(cwd));
   let isDirectory = false;
   try {
     isDirectory = statSync(absolute).isDirectory();
