@@ -50,12 +50,19 @@ function withTimeout(promise, what) {
 const floodSession = (client) =>
   client.createSession({ shell: '/bin/sh', args: ['-c', flood(BYTES)], cwd: ROOT, cols: 80, rows: 24 });
 
-/** An authenticated WebSocket on /ws/terminal/:id from `offset`; resolves once it is open. */
-async function openTerminal(daemon, sessionId, offset = 0) {
+/**
+ * An authenticated WebSocket on /ws/terminal/:id from `offset`, its listeners on from the start
+ * (`onMessage(data, isBinary, ws)`, `onClose(code)`); resolves once it is open. Listeners added after
+ * awaiting 'open' would miss frames: a client slow to read gets the 101 response and the first frames
+ * in one read, and `ws` emits those frames before anything awaiting 'open' runs.
+ */
+async function openTerminal(daemon, sessionId, offset, { onMessage, onClose = () => {} }) {
   const base = daemon.webUrl.replace(/^http/, 'ws');
   const ws = new WebSocket(`${base}/ws/terminal/${sessionId}?offset=${offset}`, {
     headers: { Authorization: `Bearer ${daemon.token}` },
   });
+  ws.on('message', (data, isBinary) => onMessage(data, isBinary, ws));
+  ws.once('close', onClose);
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -81,7 +88,6 @@ async function wsRead(daemon, client) {
   const cpu = cpuMeter(daemon);
   const t0 = now();
   const { sessionId } = await floodSession(client);
-  const ws = await openTerminal(daemon, sessionId, 0);
   let bytes = 0;
   let frames = 0;
   let gaps = 0;
@@ -90,31 +96,34 @@ async function wsRead(daemon, client) {
   let next = 0;
   let lastAt = t0;
   const errors = [];
+  let exit;
   const exited = new Promise((resolve, reject) => {
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        const offset = Number(data.readBigUInt64BE(0));
-        const length = data.length - 8;
-        if (offset !== next) gaps++;
-        next = offset + length;
-        bytes += length;
-        frames++;
-        lastAt = now();
-        // A browser ACKs from xterm.js's write callback; a fast one renders at once.
-        ws.send(`{"type":"ack","offset":${next}}`);
-        return;
-      }
-      const message = JSON.parse(data.toString());
-      if (message.type === 'exit') resolve();
-      else if (message.type === 'snapshot') {
-        // Fell out of the daemon's ring: the bridge resyncs with a screen snapshot and goes on from there.
-        snapshots++;
-        skipped += message.offset - next;
-        next = message.offset;
-      } else if (message.type === 'error') errors.push(message.error);
-    });
-    ws.once('close', (code) => reject(new Error(`WebSocket closed (${code}) before the exit message`)));
+    exit = { resolve, reject };
   });
+  const onMessage = (data, isBinary, socket) => {
+    if (isBinary) {
+      const offset = Number(data.readBigUInt64BE(0));
+      const length = data.length - 8;
+      if (offset !== next) gaps++;
+      next = offset + length;
+      bytes += length;
+      frames++;
+      lastAt = now();
+      // A browser ACKs from xterm.js's write callback; a fast one renders at once.
+      socket.send(`{"type":"ack","offset":${next}}`);
+      return;
+    }
+    const message = JSON.parse(data.toString());
+    if (message.type === 'exit') exit.resolve();
+    else if (message.type === 'snapshot') {
+      // Fell out of the daemon's ring: the bridge resyncs with a screen snapshot and goes on from there.
+      snapshots++;
+      skipped += message.offset - next;
+      next = message.offset;
+    } else if (message.type === 'error') errors.push(message.error);
+  };
+  const onClose = (code) => exit.reject(new Error(`WebSocket closed (${code}) before the exit message`));
+  const ws = await openTerminal(daemon, sessionId, 0, { onMessage, onClose });
   await withTimeout(exited, 'WebSocket read');
   const used = cpu();
   ws.close();
@@ -227,13 +236,14 @@ async function socketEcho(daemon) {
 async function wsEcho(daemon, client) {
   const sessionId = await createEchoSession(client);
   const output = outputWaiter();
-  const ws = await openTerminal(daemon, sessionId, 0);
   const ready = output.waitFor('READY');
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) return; // hello, input_ack
-    const end = Number(data.readBigUInt64BE(0)) + data.length - 8;
-    output.feed(data.toString('latin1', 8));
-    ws.send(`{"type":"ack","offset":${end}}`);
+  const ws = await openTerminal(daemon, sessionId, 0, {
+    onMessage: (data, isBinary, socket) => {
+      if (!isBinary) return; // hello, input_ack
+      const end = Number(data.readBigUInt64BE(0)) + data.length - 8;
+      output.feed(data.toString('latin1', 8));
+      socket.send(`{"type":"ack","offset":${end}}`);
+    },
   });
   await withTimeout(ready, 'WebSocket echo READY');
   output.reset();
