@@ -316,7 +316,8 @@ export function rawPtyRead(command) {
     });
     child.onExit(({ exitCode }) => {
       const exitAt = now();
-      // Let any queued onData land, then report (node-pty may lose the tail at exit; see DESIGN.md).
+      // Let any queued onData land, then report (node-pty may lose the tail at exit: it reports EOF while the
+      // kernel still holds the last bytes, which Tower drains; see docs/ARCHITECTURE.md, "No loss at exit").
       setTimeout(() => {
         child.destroy?.();
         resolvePromise({ bytes, events, ms: lastAt - t0, exitMs: exitAt - t0, exitCode });

@@ -1,5 +1,5 @@
 /**
- * A client written only from the agor-pty description (DESIGN.md §6): raw Unix socket,
+ * A client written only from agor-pty's message set (README, "Protocol"): raw Unix socket,
  * newline-delimited JSON, no req_id, no extension fields or message types. Tower must
  * serve it fully and must never push a message type agor-pty does not define.
  */
