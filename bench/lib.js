@@ -154,7 +154,7 @@ const WEB_URL = /Tower web workspace: (\S+?)\/#token=(\S+)\n/;
  */
 export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'tower-bench-'));
-  // `--port 0`: the web workspace (HTTP, WebSocket, SSE) on a free port, never the fixed default 7681.
+  // `--port 0`: the web workspace (HTTP, WebSocket, SSE) on a free port, never the fixed default 7613.
   const entry = script
     ? [script, stateDir, ...args]
     : [TOWER_BIN, '--state-dir', stateDir, 'serve', '--port', '0', ...args];

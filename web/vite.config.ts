@@ -56,8 +56,8 @@ export default defineConfig({
     // `npm run dev:web` against `tower serve --allow-origin http://localhost:5173` on the default port;
     // log in at http://localhost:5173/#token=… (the cookie is per host, so it works across ports).
     proxy: {
-      '/api': 'http://127.0.0.1:7681',
-      '/ws': { target: 'ws://127.0.0.1:7681', ws: true },
+      '/api': 'http://127.0.0.1:7613',
+      '/ws': { target: 'ws://127.0.0.1:7613', ws: true },
     },
   },
 });

@@ -26,7 +26,7 @@ export function collectOrigin(value: string, previous: string[]): string[] {
   try {
     origin = new URL(value).origin;
   } catch {
-    throw new InvalidArgumentError('must be an origin such as https://tower.example:7681');
+    throw new InvalidArgumentError('must be an origin such as https://tower.example:7613');
   }
   if (origin === 'null' || origin !== value.replace(/\/$/, '')) {
     throw new InvalidArgumentError(`must be an exact origin, scheme://host[:port], such as ${origin}`);
