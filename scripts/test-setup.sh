@@ -5,9 +5,10 @@ set -euo pipefail
 
 need() { printf 'test-setup: %s\n' "$*" >&2; }
 
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  need "Node >= 20 is required (found $(node --version))"
+# The Node versions package.json's engines allow (every dependency accepts them).
+if ! node -e 'const { engines } = require("./package.json");
+  process.exit(require("semver").satisfies(process.version, engines.node) ? 0 : 1)'; then
+  need "Node $(node -p 'require("./package.json").engines.node') is required (found $(node --version))"
   exit 1
 fi
 
