@@ -5,6 +5,7 @@ import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/
 import type { HttpServer } from '../server/http/server.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
+import { AuthThrottle } from '../state/auth-throttle.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
 import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
@@ -86,7 +87,10 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   // Loaded here, not at the top: every other command starts without the daemon and the web server.
   const { startDaemon } = await import('../server/daemon.js');
   const { startHttp } = await import('../server/http/server.js');
+  // One throttle for the socket and HTTP: a guesser's failures on either count toward the same limits.
+  const authThrottle = new AuthThrottle();
   const daemon = await startDaemon({
+    authThrottle,
     stateDir: dir,
     ringBytes: options.ringMib * MIB,
     diskCapBytes: options.logCapMib * MIB,
@@ -108,6 +112,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
         tlsCert: options.tlsCert,
         tlsKey: options.tlsKey,
         allowOrigins: options.allowOrigin,
+        authThrottle,
       });
     } catch (error) {
       await daemon.close();

@@ -26,7 +26,9 @@ const base64 = z
 export const AuthRequest = request(
   'auth',
   { token: z.string().describe('the hex token from <state-dir>/token') },
-  'Must be the first message. Reply: auth_result. Three wrong tokens close the connection.',
+  'Must be the first message. Reply: auth_result. Three wrong tokens close the connection. Past a few ' +
+    "wrong tokens, a wrong token's reply is delayed (and later requests wait for it); while too many " +
+    'wait, auth is refused unchecked with error too_many_attempts and the connection closes.',
 );
 
 export const CreateSessionRequest = request(
@@ -366,6 +368,7 @@ export const ErrorCode = z
     'too_large',
     'not_authenticated',
     'auth_failed',
+    'too_many_attempts',
     'unknown_session',
     'session_exists',
     'session_not_running',

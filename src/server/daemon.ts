@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AgentSupervisor, type LostSession } from '../agents/supervisor.js';
 import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
+import { AuthThrottle } from '../state/auth-throttle.js';
 import { socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
 import { SocketConnection } from './socket-connection.js';
@@ -13,6 +14,8 @@ export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
   /** Relaunch lost agent sessions with their resume flag at start. */
   resumeLost?: boolean;
   dispatchLimit?: number;
+  /** Wrong tokens on the socket are throttled here (shared with the HTTP layer by `tower serve`). */
+  authThrottle?: AuthThrottle;
 }
 
 /** The CLI that agents' hooks run (`tower hook`), by absolute path so a hook needs no PATH. */
@@ -47,11 +50,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     dispatchLimit: options.dispatchLimit,
   });
   const lost = supervisor.reportLost(options.resumeLost ? supervisor.resumeLost() : []);
+  const throttle = options.authThrottle ?? new AuthThrottle();
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new SocketConnection(socket, manager, supervisor, currentToken);
+    new SocketConnection(socket, manager, supervisor, currentToken, throttle);
   });
   await listen(server, path);
   chmodSync(path, 0o600);

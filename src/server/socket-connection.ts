@@ -12,11 +12,12 @@ import {
   MAX_LINE_BYTES,
   TowerError,
 } from '../protocol/index.js';
-import { LineSplitter } from '../protocol/ndjson.js';
+import { type LineEvent, LineSplitter } from '../protocol/ndjson.js';
 import { describeParseError } from '../protocol/validation.js';
 import type { SessionManager } from '../sessions/manager.js';
 import type { Session } from '../sessions/session.js';
 import type { Subscription } from '../sessions/subscription.js';
+import { AttemptRefused, type AuthThrottle } from '../state/auth-throttle.js';
 import { tokensEqual } from '../state/token.js';
 import { AgentRequests, isAgentRequest } from './agent-requests.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
@@ -28,6 +29,8 @@ const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const MAX_AUTH_FAILURES = 3;
 const AUTH_TIMEOUT_MS = 30_000;
 const DEFAULT_READ_BYTES = 256 * 1024;
+/** Every socket peer is local and anonymous: one throttle source for them all. */
+const SOCKET_SOURCE = 'socket';
 
 type Request = ClientMessage;
 type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
@@ -38,6 +41,8 @@ export class SocketConnection implements MessageWriter {
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private readonly authTimer: NodeJS.Timeout;
+  /** Lines read while a wrong token's answer is held back; handled, in order, once it is sent. */
+  private held: LineEvent[] | null = null;
   private readonly agents: AgentRequests;
   private readonly onSessionEvent = (event: SessionEventName, session: SessionInfo) =>
     this.send({ type: 'session_event', event, session });
@@ -47,6 +52,7 @@ export class SocketConnection implements MessageWriter {
     private readonly manager: SessionManager,
     private readonly supervisor: AgentSupervisor,
     private readonly currentToken: () => string,
+    private readonly throttle: AuthThrottle,
   ) {
     this.agents = new AgentRequests(supervisor, (message) => this.send(message));
     this.authTimer = setTimeout(() => {
@@ -60,17 +66,42 @@ export class SocketConnection implements MessageWriter {
 
   private receive(chunk: Buffer): void {
     for (const event of this.splitter.push(chunk)) {
-      if ('tooLong' in event) {
-        this.send({
-          type: 'error',
-          code: 'too_large',
-          message: `message too large: over ${MAX_LINE_BYTES} bytes without a newline; skipped`,
-        });
-      } else {
-        this.handleLine(event.line);
-      }
+      if (this.held) this.held.push(event);
+      else this.handleEvent(event);
       if (this.socket.destroyed) return;
     }
+  }
+
+  private handleEvent(event: LineEvent): void {
+    if ('tooLong' in event) {
+      this.send({
+        type: 'error',
+        code: 'too_large',
+        message: `message too large: over ${MAX_LINE_BYTES} bytes without a newline; skipped`,
+      });
+    } else {
+      this.handleLine(event.line);
+    }
+  }
+
+  /** Stop handling (and reading) lines until release(): a pipelined guess must wait its turn too. */
+  private hold(): void {
+    this.held ??= [];
+    this.socket.pause();
+  }
+
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    while (held.length > 0 && this.socket.writable) {
+      this.handleEvent(held.shift()!);
+      const again = this.held as LineEvent[] | null; // another wrong token: the rest waits for it
+      if (again !== null) {
+        again.unshift(...held);
+        return;
+      }
+    }
+    this.socket.resume();
   }
 
   private handleLine(line: string): void {
@@ -129,6 +160,14 @@ export class SocketConnection implements MessageWriter {
   }
 
   private authenticate(request: RequestOf<'auth'>): void {
+    try {
+      this.throttle.admit(SOCKET_SOURCE);
+    } catch (error) {
+      if (!(error instanceof AttemptRefused)) throw error;
+      this.send({ type: 'error', code: 'too_many_attempts', message: error.message, req_id: request.req_id });
+      this.socket.end();
+      return;
+    }
     if (tokensEqual(request.token, this.currentToken())) {
       this.authenticated = true;
       clearTimeout(this.authTimer);
@@ -136,9 +175,13 @@ export class SocketConnection implements MessageWriter {
       return;
     }
     this.authFailures += 1;
-    this.send({ type: 'auth_result', ok: false, req_id: request.req_id });
-    const closing = this.authFailures >= MAX_AUTH_FAILURES;
-    this.fail('auth_failed', closing ? 'wrong token; too many failures, closing' : 'wrong token', closing);
+    this.hold();
+    this.throttle.failed(SOCKET_SOURCE).then(() => {
+      this.send({ type: 'auth_result', ok: false, req_id: request.req_id });
+      const closing = this.authFailures >= MAX_AUTH_FAILURES;
+      this.fail('auth_failed', closing ? 'wrong token; too many failures, closing' : 'wrong token', closing);
+      this.release();
+    });
   }
 
   private dispatch(request: Request): Promise<void> | undefined {

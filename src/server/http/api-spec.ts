@@ -111,6 +111,10 @@ export const API = {
     access: 'none',
     body: LoginBody,
     responses: { 200: json('cookie set', LoginResponse) },
+    errors: {
+      401: 'unauthorized: wrong token',
+      429: 'too_many_attempts: too many wrong tokens from this address await their answer (Retry-After)',
+    },
   },
   logout: {
     method: 'POST',

@@ -10,11 +10,12 @@ import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AttemptRefused, type AuthThrottle } from '../../state/auth-throttle.js';
 import { tokenPath, viewerTokenPath } from '../../state/paths.js';
 import { readToken, tokensEqual } from '../../state/token.js';
 import { API, type RouteSpec, route } from './api-spec.js';
 import type { Role } from './context.js';
-import { HttpError, sendError } from './errors.js';
+import { HttpError, retryLater, sendError } from './errors.js';
 
 export interface AuthSite {
   /** Exact origins (scheme://host:port) whose pages may send non-GET requests and open WebSockets. */
@@ -28,6 +29,8 @@ export interface AuthOptions {
   stateDir: string;
   /** Known once the server listens (the port may be chosen by the system). */
   site: () => AuthSite;
+  /** Wrong tokens and cookies are throttled per client address (and overall) here. */
+  throttle: AuthThrottle;
 }
 
 const PUBLIC_ROUTES = new Set(
@@ -63,6 +66,22 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const roleForCookie = (given: string) =>
     roleOf((role, token) => tokensEqual(given, cookieValue(role, token)));
 
+  /**
+   * A credential checked under the throttle: refused unchecked (429) while this address has too many
+   * wrong ones waiting, and a wrong one answered only once its delay has passed.
+   */
+  const throttled = async (request: FastifyRequest, check: () => Role | null): Promise<Role | null> => {
+    try {
+      options.throttle.admit(request.ip);
+    } catch (error) {
+      if (!(error instanceof AttemptRefused)) throw error;
+      throw retryLater(429, 'too_many_attempts', error.message, error.retryAfterMs);
+    }
+    const role = check();
+    if (role === null) await options.throttle.failed(request.ip);
+    return role;
+  };
+
   app.decorateRequest('towerRole', 'viewer');
 
   app.addHook('onRequest', async (request, reply) => {
@@ -90,8 +109,13 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     }
 
     const cookie = request.cookies[site.cookieName];
-    const role =
-      bearer !== undefined ? roleForToken(bearer) : cookie !== undefined ? roleForCookie(cookie) : null;
+    let role: Role | null = null;
+    try {
+      if (bearer !== undefined) role = await throttled(request, () => roleForToken(bearer));
+      else if (cookie !== undefined) role = await throttled(request, () => roleForCookie(cookie));
+    } catch (error) {
+      return deny(reply, error as HttpError);
+    }
     if (role === null) {
       reply.header('WWW-Authenticate', 'Bearer');
       const message =
@@ -112,8 +136,8 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     request.towerRole = role;
   });
 
-  route(app, API.login, ({ body, reply }) => {
-    const role = roleForToken(body.token);
+  route(app, API.login, async ({ request, body, reply }) => {
+    const role = await throttled(request, () => roleForToken(body.token));
     if (role === null) throw new HttpError(401, 'unauthorized', 'wrong token');
     const token = role === 'admin' ? tokens().admin : tokens().viewer;
     const site = options.site();

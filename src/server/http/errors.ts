@@ -9,10 +9,19 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra response headers, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/** 429 or 503 with a Retry-After (whole seconds, at least 1). */
+export function retryLater(status: 429 | 503, code: string, message: string, afterMs: number): HttpError {
+  return new HttpError(status, code, message, {
+    'Retry-After': String(Math.max(1, Math.ceil(afterMs / 1000))),
+  });
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {
@@ -35,6 +44,8 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   queue_full: 429,
   disconnected: 503,
   daemon_not_running: 503,
+  // The daemon refused this server's own connection: a flood of wrong tokens on its socket.
+  too_many_attempts: 503,
 };
 
 export function toHttpError(error: unknown): HttpError {
@@ -55,8 +66,8 @@ export function toHttpError(error: unknown): HttpError {
 }
 
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
-  const { status, code, message } = toHttpError(error);
-  return reply.code(status).type('application/json').send({ error: code, message });
+  const { status, code, message, headers } = toHttpError(error);
+  return reply.code(status).headers(headers).type('application/json').send({ error: code, message });
 }
 
 export function parseWith<S extends ZodType>(schema: S, value: unknown, what: string): S['_zod']['output'] {

@@ -46,6 +46,9 @@ function operation(spec: RouteSpec): JsonSchema {
   if (spec.access !== 'none') {
     responses['401'] = errorResponse('no valid token or session cookie');
     responses['403'] = errorResponse('Origin not allowed, or a viewer asked to change something');
+    responses['429'] = errorResponse(
+      'too_many_attempts: too many wrong tokens or cookies from this address await their answer (Retry-After)',
+    );
   }
   if (/\/(sessions|terminal)\/:id/.test(spec.url)) responses['404'] = errorResponse('unknown session');
   for (const [status, description] of Object.entries(spec.errors ?? {})) {

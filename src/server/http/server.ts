@@ -8,6 +8,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TowerClient } from '../../client/client.js';
+import { AuthThrottle } from '../../state/auth-throttle.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
 import type { HttpContext, SessionEventListener } from './context.js';
 import { installErrorHandlers } from './errors.js';
@@ -29,6 +30,8 @@ export interface HttpOptions {
   tlsKey?: string;
   /** More exact origins (scheme://host:port) allowed to send changes and open WebSockets. */
   allowOrigins?: string[];
+  /** Wrong tokens are throttled here (`tower serve` shares one with the daemon's socket). */
+  authThrottle?: AuthThrottle;
 }
 
 export interface HttpServer {
@@ -66,7 +69,11 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
       reply.header('X-Frame-Options', 'DENY');
       if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
     });
-    registerAuth(app, { stateDir: options.stateDir, site: () => site });
+    registerAuth(app, {
+      stateDir: options.stateDir,
+      site: () => site,
+      throttle: options.authThrottle ?? new AuthThrottle(),
+    });
     // The built web app takes `/` when present; otherwise the minimal login page does.
     await registerWebApp(app);
     if (!app.hasRoute({ method: 'GET', url: '/' })) registerLoginPage(app);
