@@ -4,11 +4,10 @@ import type { AgentSupervisor } from '../agents/supervisor.js';
 import {
   AGENT_REQUEST_TYPES,
   type AgentClientMessage,
-  type AttentionEvent,
   type ClientMessage,
   type DaemonMessage,
-  type PromptInfo,
 } from '../protocol/index.js';
+import type { DaemonEvents } from './fan-out.js';
 
 export type AgentRequest = AgentClientMessage;
 
@@ -18,12 +17,12 @@ export function isAgentRequest(request: ClientMessage): request is AgentRequest 
 
 /** One connection's view of the agents: answers its requests and, once asked, streams attention to it. */
 export class AgentRequests {
-  private watching = false;
-  private readonly onAttention = (event: AttentionEvent) => this.send({ type: 'attention', event });
-  private readonly onPrompt = (prompt: PromptInfo) => this.send({ type: 'prompt_event', prompt });
+  /** Set while this connection watches attention and prompt events. */
+  private stopWatching: Array<() => void> | null = null;
 
   constructor(
     private readonly supervisor: AgentSupervisor,
+    private readonly events: DaemonEvents,
     private readonly send: (message: DaemonMessage) => void,
   ) {}
 
@@ -63,11 +62,10 @@ export class AgentRequests {
             this.send({ type: 'attention', event, replayed: true });
           }
         }
-        if (!this.watching) {
-          this.watching = true;
-          supervisor.on('attention', this.onAttention);
-          supervisor.on('prompt', this.onPrompt);
-        }
+        this.stopWatching ??= [
+          this.events.attention.add((event) => this.send({ type: 'attention', event })),
+          this.events.prompt.add((prompt) => this.send({ type: 'prompt_event', prompt })),
+        ];
         if (reqId !== undefined) this.send({ type: 'ack', req_id: reqId });
         return;
       case 'restart_session':
@@ -94,7 +92,6 @@ export class AgentRequests {
   }
 
   close(): void {
-    this.supervisor.off('attention', this.onAttention);
-    this.supervisor.off('prompt', this.onPrompt);
+    for (const stop of this.stopWatching ?? []) stop();
   }
 }

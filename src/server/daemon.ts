@@ -7,6 +7,7 @@ import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
 import { socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
+import { daemonEvents } from './fan-out.js';
 import { SocketConnection } from './socket-connection.js';
 
 export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
@@ -51,11 +52,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const lost = supervisor.reportLost(options.resumeLost ? supervisor.resumeLost() : []);
   const throttle = options.authThrottle ?? new AuthThrottle();
+  const events = daemonEvents(manager, supervisor);
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new SocketConnection(socket, manager, supervisor, currentToken, throttle);
+    new SocketConnection(socket, manager, supervisor, currentToken, throttle, events);
   });
   await listen(server, path);
   chmodSync(path, 0o600);

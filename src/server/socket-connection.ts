@@ -4,7 +4,6 @@
  */
 import type { Socket } from 'node:net';
 import type { AgentSupervisor } from '../agents/supervisor.js';
-import type { SessionEventName, SessionInfo } from '../protocol/index.js';
 import {
   CLIENT_MESSAGE_TYPES,
   ClientMessage,
@@ -20,6 +19,7 @@ import type { Subscription } from '../sessions/subscription.js';
 import { AttemptRefused, type AuthThrottle } from '../state/auth-throttle.js';
 import { tokensEqual } from '../state/token.js';
 import { AgentRequests, isAgentRequest } from './agent-requests.js';
+import type { DaemonEvents } from './fan-out.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
@@ -44,8 +44,8 @@ export class SocketConnection implements MessageWriter {
   /** Lines read while a wrong token's answer is held back; handled, in order, once it is sent. */
   private held: LineEvent[] | null = null;
   private readonly agents: AgentRequests;
-  private readonly onSessionEvent = (event: SessionEventName, session: SessionInfo) =>
-    this.send({ type: 'session_event', event, session });
+  /** Set while this connection watches session changes. */
+  private stopWatching: (() => void) | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -53,8 +53,9 @@ export class SocketConnection implements MessageWriter {
     private readonly supervisor: AgentSupervisor,
     private readonly currentToken: () => string,
     private readonly throttle: AuthThrottle,
+    private readonly events: DaemonEvents,
   ) {
-    this.agents = new AgentRequests(supervisor, (message) => this.send(message));
+    this.agents = new AgentRequests(supervisor, events, (message) => this.send(message));
     this.authTimer = setTimeout(() => {
       if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
     }, AUTH_TIMEOUT_MS);
@@ -272,8 +273,9 @@ export class SocketConnection implements MessageWriter {
         this.ack(reqId);
         return;
       case 'watch_sessions':
-        manager.off('session', this.onSessionEvent);
-        manager.on('session', this.onSessionEvent);
+        this.stopWatching ??= this.events.session.add((event, session) =>
+          this.send({ type: 'session_event', event, session }),
+        );
         this.ack(reqId);
         return;
       case 'auth':
@@ -414,7 +416,7 @@ export class SocketConnection implements MessageWriter {
 
   private cleanup(): void {
     clearTimeout(this.authTimer);
-    this.manager.off('session', this.onSessionEvent);
+    this.stopWatching?.();
     this.agents.close();
     for (const sessionId of [...this.subscriptions.keys()]) this.unsubscribe(sessionId);
   }
