@@ -1,16 +1,20 @@
 /**
- * The web server's limits, against the real `tower serve`: many watchers without leak warnings, a cap
- * on open streams (SSE and WebSocket) with a clear 503 past it, and WebSocket frames refused by size
- * before they are buffered.
+ * The web server's limits, against the real `tower serve`: many watchers without leak warnings, and
+ * WebSocket frames refused by size before they are buffered.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { TowerClient } from '../dist/client/client.js';
+import { MAX_WS_MESSAGE_BYTES } from '../dist/protocol/limits.js';
+import { HAVE_CHROMIUM, launchChromium, openSession, pane, terminalText } from './support/browser.js';
 import { killLeftovers, startCli } from './support/cli.js';
 import { waitFor } from './support/daemon.js';
-import { SseReader } from './support/http.js';
+import { api, SseReader } from './support/http.js';
 
 const scratch: string[] = [];
 afterAll(() => {
@@ -67,4 +71,159 @@ describe('many watchers', () => {
     await daemon.stop();
     expect(daemon.stderr()).not.toContain('MaxListenersExceededWarning');
   });
+});
+
+type Daemon = Awaited<ReturnType<typeof serve>>;
+
+async function createSession(daemon: Daemon, body: Record<string, unknown> = {}): Promise<string> {
+  const response = await api(daemon.base, '/api/sessions', { method: 'POST', body, token: daemon.token });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { session: { id: string } }).session.id;
+}
+
+/** A WebSocket on the terminal route; resolves with it once open, or with the HTTP status it got instead. */
+function openTerminal(daemon: Daemon, id: string): Promise<{ ws: WebSocket; status: number }> {
+  const ws = new WebSocket(`${daemon.base.replace(/^http/, 'ws')}/ws/terminal/${id}`, {
+    headers: { authorization: `Bearer ${daemon.token}` },
+  });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, status: 101 }));
+    ws.once('unexpected-response', (_request, response) => resolve({ ws, status: response.statusCode ?? 0 }));
+    ws.once('error', reject);
+  });
+}
+
+/** A WebSocket handshake by hand, so a test can send a frame header without its payload. */
+async function rawTerminalSocket(daemon: Daemon, id: string) {
+  const url = new URL(daemon.base);
+  const socket = connect(Number(url.port), url.hostname);
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+  });
+  let ended = false;
+  socket.on('close', () => {
+    ended = true;
+  });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    [
+      `GET /ws/terminal/${id} HTTP/1.1`,
+      `Host: ${url.host}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+      `Authorization: Bearer ${daemon.token}`,
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  await waitFor(() => received.includes('\r\n\r\n'), 'the 101 response');
+  expect(received.toString('latin1')).toMatch(/^HTTP\/1\.1 101/);
+  received = received.subarray(received.indexOf('\r\n\r\n') + 4);
+  return { socket, received: () => received, ended: () => ended };
+}
+
+/** The close code in a close frame among the server's (unmasked) frames, if one came. */
+function closeCode(frames: Buffer): number | undefined {
+  let at = 0;
+  while (at + 2 <= frames.length) {
+    const opcode = frames[at]! & 0x0f;
+    let length = frames[at + 1]! & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = frames.readUInt16BE(at + 2);
+      header = 4;
+    } else if (length === 127) {
+      length = Number(frames.readBigUInt64BE(at + 2));
+      header = 10;
+    }
+    if (opcode === 0x8 && length >= 2) return frames.readUInt16BE(at + header);
+    at += header + length;
+  }
+  return undefined;
+}
+
+describe('WebSocket messages', () => {
+  it(`a frame over ${MAX_WS_MESSAGE_BYTES} bytes is refused from its header (1009), before its payload`, async () => {
+    const daemon = await serve();
+    const id = await createSession(daemon);
+    const raw = await rawTerminalSocket(daemon, id);
+    // A masked text frame announcing 2 MiB; none of the payload is sent.
+    const header = Buffer.alloc(14);
+    header[0] = 0x81;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(2 * 1024 * 1024), 2);
+    randomBytes(4).copy(header, 10);
+    raw.socket.write(header);
+    await waitFor(() => closeCode(raw.received()) !== undefined, 'a close frame');
+    expect(closeCode(raw.received())).toBe(1009);
+    await waitFor(() => raw.ended(), 'the connection to close');
+    await daemon.stop();
+  });
+
+  it('a message at the limit is taken: a large input arrives whole', async () => {
+    const daemon = await serve();
+    const size = MAX_WS_MESSAGE_BYTES - 1024;
+    const id = await createSession(daemon, {
+      command: '/bin/sh',
+      args: ['-c', `stty raw -echo; head -c ${size} | md5sum; sleep 600`],
+    });
+    const { ws } = await openTerminal(daemon, id);
+    let text = '';
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) text += data.toString('latin1', 8);
+    });
+    const data = 'x'.repeat(size);
+    ws.send(JSON.stringify({ type: 'input', seq: 1, data }));
+    const md5 = createHash('md5').update(data).digest('hex');
+    await waitFor(() => text.includes(md5), `the program to print ${md5}`, 30_000);
+    ws.close();
+    await daemon.stop();
+  });
+});
+
+describe.runIf(HAVE_CHROMIUM)('pasting in the browser', () => {
+  it('a paste larger than one WebSocket message is sent in pieces and arrives whole', async () => {
+    const daemon = await serve();
+    // Control characters (6 bytes each as JSON) make a message over the limit from about 280 KB, which the
+    // daemon's input queue takes whole; emoji are surrogate pairs a split must not cut.
+    const controls = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1))
+      .filter((c) => !'\t\n\r\x1b'.includes(c))
+      .join('');
+    const unit = `${controls}\u{1F600}\u00ffabc`;
+    const text = unit.repeat(Math.ceil((1.2 * MAX_WS_MESSAGE_BYTES) / JSON.stringify(unit).length));
+    const bytes = Buffer.byteLength(text);
+    expect(JSON.stringify(text).length).toBeGreaterThan(MAX_WS_MESSAGE_BYTES);
+    const md5 = createHash('md5').update(text).digest('hex');
+    const id = await createSession(daemon, {
+      command: '/bin/sh',
+      args: ['-c', `stty raw -echo -iexten; head -c ${bytes} | md5sum; sleep 600`],
+    });
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+      const page = await context.newPage();
+      const sent: number[] = [];
+      page.on('websocket', (socket) =>
+        socket.on('framesent', (frame) => sent.push(Buffer.byteLength(frame.payload))),
+      );
+      await page.goto(`${daemon.base}/#token=${daemon.token}`);
+      await openSession(page, id);
+      await page.evaluate((value) => navigator.clipboard.writeText(value), text);
+      await pane(page, id).locator('.terminal-view').click();
+      await page.keyboard.press('Control+Shift+V');
+      await waitFor(
+        async () => (await terminalText(page, id).catch(() => '')).includes(md5),
+        `the program to print ${md5}`,
+        90_000,
+      );
+      expect(Math.max(...sent)).toBeLessThanOrEqual(MAX_WS_MESSAGE_BYTES);
+      expect(sent.filter((size) => size > 64 * 1024).length).toBeGreaterThan(1);
+    } finally {
+      await browser.close();
+      await daemon.stop();
+    }
+  }, 120_000);
 });

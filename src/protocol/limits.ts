@@ -23,3 +23,15 @@ export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export function isSafeSessionId(id: string): boolean {
   return SESSION_ID_PATTERN.test(id);
 }
+
+/**
+ * The largest WebSocket message the web server takes (on /ws/terminal/:id). A bigger frame is refused
+ * from its header, before its payload is read: the socket closes with 1009 (message too big).
+ */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * The browser sends typed and pasted text in `input` messages of at most this many UTF-16 code units,
+ * so that even escaped as JSON (6 bytes per unit at worst) each stays well under MAX_WS_MESSAGE_BYTES.
+ */
+export const MAX_INPUT_MESSAGE_CHARS = 64 * 1024;

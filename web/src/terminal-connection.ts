@@ -10,6 +10,7 @@
  * - A dropped connection comes back with `?offset=` (the next byte wanted) after an exponential
  *   backoff; the server sends the bytes from there, or a snapshot if they are gone.
  */
+import { MAX_INPUT_MESSAGE_CHARS } from '../../src/protocol/limits.js';
 import type { WsClientMessage, WsServerMessage } from './types.js';
 
 type Msg<T extends WsServerMessage['type']> = Extract<WsServerMessage, { type: T }>;
@@ -90,16 +91,18 @@ export class TerminalConnection {
     };
   }
 
-  /** Type text. Numbered and kept until the server confirms it. */
-  input(data: string): void {
+  /** Type text. Numbered and kept until the server confirms it; a long paste goes as several messages. */
+  input(text: string): void {
     if (this.ended || this.disposed) return;
-    if (this.seq === null) {
-      this.unnumbered.push(data);
-      return;
+    for (const data of inputPieces(text)) {
+      if (this.seq === null) {
+        this.unnumbered.push(data);
+        continue;
+      }
+      const entry = { seq: ++this.seq, data };
+      this.pending.push(entry);
+      if (this.ready) this.send({ type: 'input', seq: entry.seq, data: entry.data });
     }
-    const entry = { seq: ++this.seq, data };
-    this.pending.push(entry);
-    if (this.ready) this.send({ type: 'input', seq: entry.seq, data: entry.data });
   }
 
   resize(cols: number, rows: number): void {
@@ -212,4 +215,21 @@ export class TerminalConnection {
   get failures(): number {
     return this.attempts;
   }
+}
+
+/**
+ * Text in pieces of at most MAX_INPUT_MESSAGE_CHARS UTF-16 code units, so each `input` message stays
+ * under the server's WebSocket message limit; never between the two halves of a surrogate pair.
+ */
+function inputPieces(text: string): string[] {
+  if (text.length <= MAX_INPUT_MESSAGE_CHARS) return [text];
+  const pieces: string[] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(start + MAX_INPUT_MESSAGE_CHARS, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
 }

@@ -8,6 +8,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TowerClient } from '../../client/client.js';
+import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import { AuthThrottle } from '../../state/auth-throttle.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
 import type { HttpContext, SessionEventListener } from './context.js';
@@ -61,7 +62,14 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
 
   try {
     await app.register(fastifyCookie);
-    await app.register(fastifyWebsocket);
+    await app.register(fastifyWebsocket, {
+      // ws reads a frame's length from its header and refuses it there (close 1009) when too big.
+      options: { maxPayload: MAX_WS_MESSAGE_BYTES },
+      errorHandler: (_error, socket) => {
+        // A refused frame: ws has sent its close frame; let the closing handshake finish.
+        if (socket.readyState !== socket.CLOSING) socket.terminate();
+      },
+    });
     installErrorHandlers(app);
     app.addHook('onSend', async (_request, reply) => {
       reply.header('X-Content-Type-Options', 'nosniff');
