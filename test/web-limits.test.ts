@@ -3,7 +3,7 @@
  * WebSocket frames refused by size before they are buffered.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ async function serve(args: string[] = []) {
     stateDir,
     base,
     token,
+    /** File descriptors the daemon process holds. */
+    fds: () => readdirSync(`/proc/${running.child.pid}/fd`).length,
     stderr: () => running.stderr(),
     stop: async () => {
       running.child.kill('SIGTERM');
@@ -70,6 +72,18 @@ describe('many watchers', () => {
     client.end();
     await daemon.stop();
     expect(daemon.stderr()).not.toContain('MaxListenersExceededWarning');
+  });
+
+  it('/api/events streams share one daemon connection: each costs the process one descriptor', async () => {
+    const daemon = await serve();
+    const before = daemon.fds();
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, () => SseReader.open(daemon.base, '/api/events', { token: daemon.token })),
+    );
+    // Its TCP connection; a daemon connection of its own would add both ends of a Unix socket.
+    expect(daemon.fds() - before).toBeLessThan(20 * 2);
+    for (const stream of streams) stream.close();
+    await daemon.stop();
   });
 });
 

@@ -2,8 +2,15 @@
 import type {} from 'fastify';
 import type { TowerClient } from '../../client/client.js';
 import type { DaemonMessageOf } from '../../protocol/socket.js';
+import type { WorkspaceEvent } from '../../protocol/web.js';
 
 export type SessionEventListener = (message: DaemonMessageOf<'session_event'>) => void;
+
+export interface WorkspaceWatcher {
+  event(event: WorkspaceEvent): void;
+  /** The shared daemon connection dropped: changes are missed until it is back. */
+  lost(): void;
+}
 
 /** admin: full control; viewer: may watch (GET, WebSocket output) but not type, resize or kill. */
 export type Role = 'admin' | 'viewer';
@@ -17,6 +24,10 @@ export interface HttpContext {
   /** Session changes (created, exited, resized…) as the daemon reports them, once each, across
    *  reconnections of the shared connection. Returns a function that stops listening. */
   onSessionEvent(listener: SessionEventListener): () => void;
+  /** Everything GET /api/events reports (sessions, attention, prompts), from the shared connection:
+   *  one daemon watch for any number of streams. Throws a 503 while that connection is down.
+   *  Returns a function that stops watching. */
+  watchWorkspace(watcher: WorkspaceWatcher): () => void;
 }
 
 declare module 'fastify' {

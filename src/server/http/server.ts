@@ -7,11 +7,10 @@ import type { AddressInfo } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { TowerClient } from '../../client/client.js';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import { AuthThrottle } from '../../state/auth-throttle.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
-import type { HttpContext, SessionEventListener } from './context.js';
+import { linkToDaemon } from './daemon-link.js';
 import { installErrorHandlers } from './errors.js';
 import { registerLoginPage } from './login-page.js';
 import { registerRoutes } from './routes.js';
@@ -40,8 +39,6 @@ export interface HttpServer {
   readonly url: string;
   close(): Promise<void>;
 }
-
-const RECONNECT_DELAY_MS = 500;
 
 export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
@@ -116,55 +113,4 @@ function displayHost(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-/** One shared daemon connection, replaced if it drops, and fresh ones for streams. */
-async function linkToDaemon(options: HttpOptions): Promise<{ context: HttpContext; end(): void }> {
-  const connect = () => TowerClient.connect({ stateDir: options.stateDir, socketPath: options.socketPath });
-  const sessionListeners = new Set<SessionEventListener>();
-  let shared = await connect();
-  let ended = false;
-  const keep = (client: TowerClient) => {
-    client.on('session_event', (message) => {
-      for (const listener of sessionListeners) listener(message);
-    });
-    // Changes made while a replacement connection was being made are not replayed: the listeners
-    // (the terminal sockets' size owners) only need the latest size, which the next change brings.
-    client.watch().catch(() => {});
-    client.once('disconnect', () => {
-      if (ended) return;
-      const retry = () => {
-        if (ended) return;
-        connect().then(
-          (fresh) => {
-            if (ended) {
-              fresh.end();
-              return;
-            }
-            shared = fresh;
-            keep(fresh);
-          },
-          () => setTimeout(retry, RECONNECT_DELAY_MS),
-        );
-      };
-      retry();
-    });
-  };
-  keep(shared);
-  return {
-    context: {
-      get client() {
-        return shared;
-      },
-      connect,
-      onSessionEvent: (listener) => {
-        sessionListeners.add(listener);
-        return () => sessionListeners.delete(listener);
-      },
-    },
-    end: () => {
-      ended = true;
-      shared.end();
-    },
-  };
 }

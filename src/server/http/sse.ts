@@ -1,12 +1,17 @@
 /**
  * Server-sent events: a session's output as text (the console contract of ConsoleEvent), and what
- * changes (sessions, agent status, attention, prompts: WorkspaceEvent). Each stream has its own daemon connection, so the daemon's per-connection flow control
- * applies: when the HTTP response cannot take more, the connection is paused and the daemon holds back.
+ * changes (sessions, agent status, attention, prompts: WorkspaceEvent).
+ *
+ * An output stream has its own daemon connection, so the daemon's per-connection flow control
+ * applies: when the HTTP response cannot take more, the connection is paused and the daemon holds
+ * back. The change streams share the HTTP layer's one watching connection instead (thousands of them
+ * cost the daemon nothing); their events are small and few, and a reader that lets more than
+ * MAX_UNSENT_EVENT_BYTES pile up is cut off, to reconnect and read the state again.
  */
 import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { TowerClient } from '../../client/client.js';
+import type { AttentionEvent } from '../../protocol/index.js';
 import type { ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
@@ -14,15 +19,23 @@ import { findSession } from './routes.js';
 
 const IDLE_AFTER_MS = 500;
 const KEEPALIVE_MS = 25_000;
+const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
+
+/** An output stream's daemon connection, paused while the response cannot take more. */
+interface FlowControl {
+  pauseStream(): void;
+  resumeStream(): void;
+}
 
 class EventStream {
   private readonly keepalive: NodeJS.Timeout;
   private ended = false;
   private paused = false;
 
+  /** `flow`: what to pause when the reader is behind; without it, a reader too far behind is cut off. */
   constructor(
     private readonly response: ServerResponse,
-    private readonly client: TowerClient,
+    private readonly flow: FlowControl | null,
     onClose: () => void,
   ) {
     response.writeHead(200, {
@@ -36,13 +49,11 @@ class EventStream {
     const release = () => {
       this.ended = true;
       clearInterval(this.keepalive);
-      client.end();
       onClose();
     };
     // The browser may have gone while the daemon connection was being made: 'close' already fired.
     if (response.destroyed || !response.socket || response.socket.destroyed) release();
     else response.once('close', release);
-    client.once('disconnect', () => this.fail('lost the connection to the Tower daemon'));
   }
 
   send(event: string, data: unknown, id?: number | string): void {
@@ -65,14 +76,18 @@ class EventStream {
 
   private write(text: string): void {
     if (this.ended) return;
-    if (!this.response.write(text) && !this.paused) {
-      this.paused = true;
-      this.client.pauseStream();
-      this.response.once('drain', () => {
-        this.paused = false;
-        this.client.resumeStream();
-      });
+    if (this.response.write(text) || this.paused) return;
+    if (this.flow === null) {
+      if (this.response.writableLength > MAX_UNSENT_EVENT_BYTES) this.response.destroy();
+      return;
     }
+    const flow = this.flow;
+    this.paused = true;
+    flow.pauseStream();
+    this.response.once('drain', () => {
+      this.paused = false;
+      flow.resumeStream();
+    });
   }
 }
 
@@ -123,7 +138,11 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.stream, async ({ request, reply, id, query }) => {
     let idleTimer: NodeJS.Timeout | undefined;
     const client = await ctx.connect();
-    const stream = openStream(reply, client, () => clearTimeout(idleTimer));
+    const stream = openStream(reply, client, () => {
+      clearTimeout(idleTimer);
+      client.end();
+    });
+    client.once('disconnect', () => stream.fail('lost the connection to the Tower daemon'));
     const quietFrom = () => {
       clearTimeout(idleTimer);
       idleTimer = setTimeout(
@@ -171,32 +190,52 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   route(app, API.events, async ({ request, reply }) => {
-    const client = await ctx.connect();
-    // Events that come before the stream is open (the replayed attention events) wait for it.
-    const early: Array<[WorkspaceEvent, string | undefined]> = [];
-    let send = (event: WorkspaceEvent, id?: string): void => {
-      early.push([event, id]);
+    // Changes from the shared watch wait while the recent attention events are fetched for this stream.
+    const early: WorkspaceEvent[] = [];
+    let stream: EventStream | null = null;
+    const replayedIds = new Set<string>();
+    const deliver = (event: WorkspaceEvent) => {
+      if (event.event !== 'attention') stream!.send(event.event, event);
+      else if (!replayedIds.has(event.attention.id)) stream!.send(event.event, event, event.attention.id);
     };
-    client.on('session_event', ({ event, session }) => send({ event, session }));
-    client.on('attention', (attention, replayed) =>
-      send({ event: 'attention', attention, ...(replayed ? { replayed } : {}) }, attention.id),
-    );
-    client.on('prompt', (prompt) => send({ event: 'prompt', prompt }));
+    const stop = ctx.watchWorkspace({
+      event: (event) => (stream ? deliver(event) : early.push(event)),
+      lost: () => stream?.fail('lost the connection to the Tower daemon'),
+    });
+    let replayed: AttentionEvent[];
     try {
-      await client.watch();
       // A reconnecting EventSource names the last attention event it got: only later ones again.
-      await client.watchAttention({ replay: true, after: lastEventId(request.headers['last-event-id']) });
+      replayed = await recentAttention(ctx, lastEventId(request.headers['last-event-id']));
     } catch (error) {
-      client.end();
+      stop();
       throw error;
     }
-    const stream = openStream(reply, client, () => {});
-    send = (event, id) => stream.send(event.event, event, id);
-    for (const [event, id] of early.splice(0)) send(event, id);
+    stream = openStream(reply, null, stop);
+    for (const attention of replayed) {
+      replayedIds.add(attention.id);
+      stream.send('attention', { event: 'attention', attention, replayed: true }, attention.id);
+    }
+    for (const event of early.splice(0)) deliver(event);
+    replayedIds.clear();
   });
 }
 
-function openStream(reply: FastifyReply, client: TowerClient, onClose: () => void): EventStream {
+function openStream(reply: FastifyReply, flow: FlowControl | null, onClose: () => void): EventStream {
   reply.hijack();
-  return new EventStream(reply.raw, client, onClose);
+  return new EventStream(reply.raw, flow, onClose);
+}
+
+/** The recent attention events the daemon holds (after `after`), through a connection of their own. */
+async function recentAttention(ctx: HttpContext, after: string | undefined): Promise<AttentionEvent[]> {
+  const client = await ctx.connect();
+  const events: AttentionEvent[] = [];
+  client.on('attention', (attention, replayed) => {
+    if (replayed) events.push(attention);
+  });
+  try {
+    await client.watchAttention({ replay: true, after });
+  } finally {
+    client.end();
+  }
+  return events;
 }
