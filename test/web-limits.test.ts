@@ -1,6 +1,7 @@
 /**
- * The web server's limits, against the real `tower serve`: many watchers without leak warnings, and
- * WebSocket frames refused by size before they are buffered.
+ * The web server's limits, against the real `tower serve`: many watchers without leak warnings, a cap
+ * on open streams (SSE and WebSocket) with a clear 503 past it, and WebSocket frames refused by size
+ * before they are buffered.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -106,6 +107,35 @@ function openTerminal(daemon: Daemon, id: string): Promise<{ ws: WebSocket; stat
     ws.once('error', reject);
   });
 }
+
+describe('open streams', () => {
+  it('past --max-streams, SSE and WebSocket get 503 too_many_streams with Retry-After; REST still works', async () => {
+    const daemon = await serve(['--max-streams', '3']);
+    const id = await createSession(daemon);
+    const events = await SseReader.open(daemon.base, '/api/events', { token: daemon.token });
+    const output = await SseReader.open(daemon.base, `/api/sessions/${id}/stream`, { token: daemon.token });
+    const terminal = await openTerminal(daemon, id);
+    expect(terminal.status).toBe(101);
+
+    const refused = await api(daemon.base, '/api/events', { token: daemon.token });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+    expect(await refused.json()).toMatchObject({
+      error: 'too_many_streams',
+      message: expect.stringMatching(/3/),
+    });
+    expect((await openTerminal(daemon, id)).status).toBe(503);
+    expect((await api(daemon.base, `/api/sessions/${id}/stream`, { token: daemon.token })).status).toBe(503);
+    expect((await api(daemon.base, '/api/sessions', { token: daemon.token })).status).toBe(200);
+
+    // A closed stream frees its place.
+    terminal.ws.close();
+    await waitFor(async () => (await openTerminal(daemon, id)).status === 101, 'a place for a new terminal');
+    events.close();
+    output.close();
+    await daemon.stop();
+  });
+});
 
 /** A WebSocket handshake by hand, so a test can send a frame header without its payload. */
 async function rawTerminalSocket(daemon: Daemon, id: string) {

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { LostSession } from '../agents/supervisor.js';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
 import type { HttpServer } from '../server/http/server.js';
+import { DEFAULT_MAX_STREAMS } from '../server/http/streams.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
@@ -23,6 +24,7 @@ interface ServeOptions {
   tlsKey?: string;
   allowOrigin: string[];
   http: boolean;
+  maxStreams: number;
   resumeLost?: boolean;
   dispatchLimit: number;
   journalBudgetMib: number;
@@ -65,6 +67,12 @@ export function serveCommand(stateDir: () => string): Command {
       [] as string[],
     )
     .option('--no-http', 'run without the web workspace (Unix socket only)')
+    .option(
+      '--max-streams <n>',
+      'open SSE and WebSocket streams at most; more get 503',
+      parsePositive,
+      DEFAULT_MAX_STREAMS,
+    )
     .option('--resume-lost', "relaunch agent sessions lost in a crash, with their runtime's resume flag")
     .option('--dispatch-limit <n>', 'sessions of one runtime that dispatch may start', parsePositive, 4)
     .action((options: ServeOptions) => serve(stateDir(), options));
@@ -113,6 +121,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
         tlsKey: options.tlsKey,
         allowOrigins: options.allowOrigin,
         authThrottle,
+        maxStreams: options.maxStreams,
       });
     } catch (error) {
       await daemon.close();

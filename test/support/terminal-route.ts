@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { TowerClient } from '../../dist/client/client.js';
 import type { SessionEventListener } from '../../dist/server/http/context.js';
+import { StreamLimit } from '../../dist/server/http/streams.js';
 import { registerTerminalSocket } from '../../dist/server/http/terminal-socket.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './daemon.js';
 import { type BrowserOptions, TestBrowser } from './terminal-browser.js';
@@ -45,6 +46,8 @@ export async function startTerminalRoute(): Promise<TerminalRoute> {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    watchWorkspace: () => () => {},
+    streams: new StreamLimit(1000),
   });
   const base = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
   const browsers: TestBrowser[] = [];

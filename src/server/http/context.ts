@@ -3,6 +3,7 @@ import type {} from 'fastify';
 import type { TowerClient } from '../../client/client.js';
 import type { DaemonMessageOf } from '../../protocol/socket.js';
 import type { WorkspaceEvent } from '../../protocol/web.js';
+import type { StreamLimit } from './streams.js';
 
 export type SessionEventListener = (message: DaemonMessageOf<'session_event'>) => void;
 
@@ -28,6 +29,8 @@ export interface HttpContext {
    *  one daemon watch for any number of streams. Throws a 503 while that connection is down.
    *  Returns a function that stops watching. */
   watchWorkspace(watcher: WorkspaceWatcher): () => void;
+  /** Open SSE responses and WebSockets, bounded (tower serve --max-streams). */
+  readonly streams: StreamLimit;
 }
 
 declare module 'fastify' {

@@ -5,12 +5,15 @@
 import { TowerClient } from '../../client/client.js';
 import type { HttpContext, SessionEventListener, WorkspaceWatcher } from './context.js';
 import { retryLater } from './errors.js';
+import { DEFAULT_MAX_STREAMS, StreamLimit } from './streams.js';
 
 const RECONNECT_DELAY_MS = 500;
 
 export interface LinkOptions {
   stateDir: string;
   socketPath: string;
+  /** Open SSE and WebSocket streams at most. */
+  maxStreams?: number;
 }
 
 /**
@@ -90,6 +93,7 @@ export async function linkToDaemon(options: LinkOptions): Promise<{ context: Htt
         workspaceWatchers.add(watcher);
         return () => workspaceWatchers.delete(watcher);
       },
+      streams: new StreamLimit(options.maxStreams ?? DEFAULT_MAX_STREAMS),
     },
     end: () => {
       ended = true;

@@ -32,6 +32,8 @@ export interface HttpOptions {
   allowOrigins?: string[];
   /** Wrong tokens are throttled here (`tower serve` shares one with the daemon's socket). */
   authThrottle?: AuthThrottle;
+  /** Open SSE and WebSocket streams at most (default DEFAULT_MAX_STREAMS). */
+  maxStreams?: number;
 }
 
 export interface HttpServer {

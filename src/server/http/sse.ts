@@ -137,6 +137,7 @@ function parseOffset(value: string | string[] | undefined): number | undefined {
 export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.stream, async ({ request, reply, id, query }) => {
     let idleTimer: NodeJS.Timeout | undefined;
+    ctx.streams.admit(reply.raw);
     const client = await ctx.connect();
     const stream = openStream(reply, client, () => {
       clearTimeout(idleTimer);
@@ -190,6 +191,7 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   route(app, API.events, async ({ request, reply }) => {
+    ctx.streams.admit(reply.raw);
     // Changes from the shared watch wait while the recent attention events are fetched for this stream.
     const early: WorkspaceEvent[] = [];
     let stream: EventStream | null = null;

@@ -60,7 +60,11 @@ export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): 
   });
   app.get<{ Params: { id: string }; Querystring: TerminalQuery }>(
     '/ws/terminal/:id',
-    { websocket: true },
+    {
+      websocket: true,
+      // Counted from before the upgrade, so past the cap the answer is a plain 503.
+      preHandler: async (request) => ctx.streams.admit(request.raw.socket),
+    },
     (socket: BrowserSocket, request) => {
       const terminal = new TerminalSocket(socket, ctx, sizes, inputs, request.params.id, request.towerRole);
       terminal.open(request.query);
