@@ -8,13 +8,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TowerClient } from '../dist/client/client.js';
 import { MAX_WS_MESSAGE_BYTES } from '../dist/protocol/limits.js';
+import { StreamLimit } from '../dist/server/http/streams.js';
+import { registerTerminalSocket } from '../dist/server/http/terminal-socket.js';
 import { HAVE_CHROMIUM, launchChromium, openSession, pane, terminalText } from './support/browser.js';
 import { killLeftovers, startCli } from './support/cli.js';
-import { waitFor } from './support/daemon.js';
+import { startTestDaemon, waitFor } from './support/daemon.js';
 import { api, SseReader } from './support/http.js';
 
 const scratch: string[] = [];
@@ -225,6 +229,52 @@ describe('WebSocket messages', () => {
     await waitFor(() => text.includes(md5), `the program to print ${md5}`, 30_000);
     ws.close();
     await daemon.stop();
+  });
+});
+
+describe('messages before the session is ready', () => {
+  it('wait bounded in bytes, not only in number: past ~4 MiB the socket closes (1008)', async () => {
+    const daemon = await startTestDaemon({ serveArgs: ['--no-http'] });
+    const shared = await daemon.connect();
+    const { sessionId } = await shared.createSession({ shell: '/bin/sh' });
+    // The route built as server.ts builds it, with a daemon connection that is slow to come.
+    let release = () => {};
+    const slow = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const app = Fastify();
+    await app.register(fastifyWebsocket, { options: { maxPayload: MAX_WS_MESSAGE_BYTES } });
+    app.addHook('onRequest', async (request) => {
+      request.towerRole = 'admin';
+    });
+    registerTerminalSocket(app, {
+      client: shared,
+      connect: async () => {
+        await slow;
+        return TowerClient.connect({ stateDir: daemon.stateDir });
+      },
+      onSessionEvent: () => () => {},
+      watchWorkspace: () => () => {},
+      streams: new StreamLimit(10),
+    });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const ws = new WebSocket(`${address.replace(/^http/, 'ws')}/ws/terminal/${sessionId}`);
+      let closed: number | null = null;
+      ws.on('close', (code) => {
+        closed = code;
+      });
+      await new Promise((resolve) => ws.once('open', resolve));
+      const data = 'x'.repeat(MAX_WS_MESSAGE_BYTES - 100);
+      for (let seq = 1; seq <= 6; seq++) ws.send(JSON.stringify({ type: 'input', seq, data }));
+      await waitFor(() => closed !== null, 'the socket to close');
+      expect(closed).toBe(1008);
+    } finally {
+      release();
+      await app.close();
+      shared.end();
+      await daemon.dispose();
+    }
   });
 });
 

@@ -10,6 +10,7 @@
 import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { ClientError, type OutputEvent, type TowerClient } from '../../client/client.js';
+import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import type { DaemonMessageOf, SessionInfo } from '../../protocol/socket.js';
 import { describeParseError } from '../../protocol/validation.js';
 import { OUTPUT_FRAME_HEADER_BYTES, WsClientMessage, type WsServerMessage } from '../../protocol/web.js';
@@ -24,8 +25,9 @@ export const WINDOW_LOW = 128 * 1024;
 const BUFFERED_HIGH = 1024 * 1024;
 /** Input is split so each daemon message stays under its 1 MiB line cap once base64-encoded. */
 const MAX_INPUT_CHUNK = 512 * 1024;
-/** Messages that arrive before the daemon connection is ready wait, up to this many. */
+/** Messages that arrive before the daemon connection is ready wait, up to this many and this size. */
 const MAX_EARLY_MESSAGES = 256;
+const MAX_EARLY_BYTES = 4 * MAX_WS_MESSAGE_BYTES;
 
 export const CLOSE_BAD_REQUEST = 4400;
 export const CLOSE_UNKNOWN_SESSION = 4404;
@@ -77,6 +79,7 @@ class TerminalSocket implements SizePeer {
   private closed = false;
   /** Messages from the browser that arrived before the daemon connection was ready. */
   private early: Array<{ data: Buffer | ArrayBuffer | Buffer[]; isBinary: boolean }> | null = [];
+  private earlyBytes = 0;
   private clientId: string | null = null;
   /** Input seqs of a browser that gave no client id: exactly-once only within this socket. */
   private anonymousSeq = 0;
@@ -98,8 +101,12 @@ class TerminalSocket implements SizePeer {
     // Listeners go on at once: messages sent right after the upgrade must not be lost.
     socket.on('message', (data, isBinary) => {
       if (this.early === null) this.receive(data, isBinary);
-      else if (this.early.length < MAX_EARLY_MESSAGES) this.early.push({ data, isBinary });
-      else this.fail(CLOSE_POLICY, 'too_many_messages', 'too many messages before the session was ready');
+      else if (this.early.length < MAX_EARLY_MESSAGES && this.earlyBytes < MAX_EARLY_BYTES) {
+        this.earlyBytes += Array.isArray(data)
+          ? data.reduce((sum, part) => sum + part.length, 0)
+          : data.byteLength;
+        this.early.push({ data, isBinary });
+      } else this.fail(CLOSE_POLICY, 'too_many_messages', 'too many messages before the session was ready');
     });
     socket.on('close', () => this.cleanup());
   }
