@@ -20,6 +20,7 @@ import { AttemptRefused, type AuthThrottle } from '../state/auth-throttle.js';
 import { tokensEqual } from '../state/token.js';
 import { AgentRequests, isAgentRequest } from './agent-requests.js';
 import type { DaemonEvents } from './fan-out.js';
+import { LineGate } from './line-gate.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
@@ -41,8 +42,7 @@ export class SocketConnection implements MessageWriter {
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private readonly authTimer: NodeJS.Timeout;
-  /** Lines read while a wrong token's answer is held back; handled, in order, once it is sent. */
-  private held: LineEvent[] | null = null;
+  private readonly lines: LineGate;
   private readonly agents: AgentRequests;
   /** Set while this connection watches session changes. */
   private stopWatching: (() => void) | null = null;
@@ -56,6 +56,7 @@ export class SocketConnection implements MessageWriter {
     private readonly events: DaemonEvents,
   ) {
     this.agents = new AgentRequests(supervisor, events, (message) => this.send(message));
+    this.lines = new LineGate(socket, (event) => this.handleEvent(event));
     this.authTimer = setTimeout(() => {
       if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
     }, AUTH_TIMEOUT_MS);
@@ -67,8 +68,7 @@ export class SocketConnection implements MessageWriter {
 
   private receive(chunk: Buffer): void {
     for (const event of this.splitter.push(chunk)) {
-      if (this.held) this.held.push(event);
-      else this.handleEvent(event);
+      this.lines.push(event);
       if (this.socket.destroyed) return;
     }
   }
@@ -83,26 +83,6 @@ export class SocketConnection implements MessageWriter {
     } else {
       this.handleLine(event.line);
     }
-  }
-
-  /** Stop handling (and reading) lines until release(): a pipelined guess must wait its turn too. */
-  private hold(): void {
-    this.held ??= [];
-    this.socket.pause();
-  }
-
-  private release(): void {
-    const held = this.held ?? [];
-    this.held = null;
-    while (held.length > 0 && this.socket.writable) {
-      this.handleEvent(held.shift()!);
-      const again = this.held as LineEvent[] | null; // another wrong token: the rest waits for it
-      if (again !== null) {
-        again.unshift(...held);
-        return;
-      }
-    }
-    this.socket.resume();
   }
 
   private handleLine(line: string): void {
@@ -176,12 +156,12 @@ export class SocketConnection implements MessageWriter {
       return;
     }
     this.authFailures += 1;
-    this.hold();
+    this.lines.hold();
     this.throttle.failed(SOCKET_SOURCE).then(() => {
       this.send({ type: 'auth_result', ok: false, req_id: request.req_id });
       const closing = this.authFailures >= MAX_AUTH_FAILURES;
       this.fail('auth_failed', closing ? 'wrong token; too many failures, closing' : 'wrong token', closing);
-      this.release();
+      this.lines.release();
     });
   }
 
