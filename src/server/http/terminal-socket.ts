@@ -65,7 +65,10 @@ export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): 
     {
       websocket: true,
       // Counted from before the upgrade, so past the cap the answer is a plain 503.
-      preHandler: async (request) => ctx.streams.admit(request.raw.socket),
+      preHandler: async (request) => {
+        // A plain GET here is answered 404 at once and is no stream.
+        if (request.ws) ctx.streams.admit(request.raw.socket);
+      },
     },
     (socket: BrowserSocket, request) => {
       const terminal = new TerminalSocket(socket, ctx, sizes, inputs, request.params.id, request.towerRole);
