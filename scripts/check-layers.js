@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * Layers never import upward: every relative import in src/ and web/src/ is checked against the
+ * table below (run by `npm run lint`). A layer may import itself and the layers it lists.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+const BELOW = {
+  protocol: [],
+  state: ['protocol'],
+  terminal: ['protocol', 'state'],
+  sessions: ['terminal', 'protocol', 'state'],
+  agents: ['sessions', 'terminal', 'protocol', 'state'],
+  server: ['agents', 'sessions', 'terminal', 'protocol', 'state'],
+  'server/http': ['client', 'protocol', 'state'],
+  client: ['protocol', 'state'],
+  cli: ['client', 'protocol', 'state'],
+  web: ['protocol'],
+};
+/** `tower serve` alone starts the daemon and the web server, and shows the daemon's defaults. */
+const EXCEPTIONS = { 'src/cli/serve.ts': ['server', 'server/http', 'sessions', 'agents'] };
+
+function layerOf(file) {
+  const path = relative(ROOT, file);
+  if (path.startsWith('web/')) return 'web';
+  const parts = path.split('/');
+  if (parts[1] === 'server' && parts[2] === 'http') return 'server/http';
+  return parts[1];
+}
+
+function* sources(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* sources(path);
+    else if (/\.ts$/.test(entry.name) && !entry.name.endsWith('.d.ts')) yield path;
+  }
+}
+
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+const problems = [];
+for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'web', 'src'))]) {
+  const layer = layerOf(file);
+  const allowed = new Set([layer, ...BELOW[layer], ...(EXCEPTIONS[relative(ROOT, file)] ?? [])]);
+  const text = readFileSync(file, 'utf8');
+  for (const match of text.matchAll(IMPORT)) {
+    const target = resolve(dirname(file), match[1] ?? match[2]);
+    const targetLayer = layerOf(target);
+    if (!allowed.has(targetLayer)) {
+      problems.push(`${relative(ROOT, file)} (${layer}) imports ${relative(ROOT, target)} (${targetLayer})`);
+    }
+  }
+}
+if (problems.length > 0) {
+  process.stderr.write(
+    `imports that go up a layer (see scripts/check-layers.js):\n  ${problems.join('\n  ')}\n`,
+  );
+  process.exit(1);
+}
