@@ -13,6 +13,7 @@ import {
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -142,5 +143,23 @@ describe('damaged state', () => {
     expect(daemon.output()).toMatch(/is damaged on disk \(checksum mismatch\)/);
     client.end();
     expect(readFileSync(join(dir, first)).includes('CORRUPTED')).toBe(true);
+  });
+  it('a stored size out of bounds is clamped; a sidecar naming another id is not taken for the row', async () => {
+    const database = new Database(db());
+    database.prepare('UPDATE sessions SET cols = 100000, rows = 100000 WHERE id = ?').run(ids[0]);
+    database.prepare("UPDATE sessions SET status = 'running' WHERE id = ?").run(ids[1]);
+    database.close();
+    const sidecar = join(daemon.stateDir, 'sessions', ids[1]!, 'meta.json');
+    const meta = JSON.parse(readFileSync(sidecar, 'utf8'));
+    writeFileSync(sidecar, JSON.stringify({ ...meta, id: '../../evil' }));
+    await daemon.restart();
+    const client = await daemon.connect();
+    const sessions = await client.list();
+    expect(sessions.find((s) => s.id === ids[0])).toMatchObject({ cols: 500, rows: 200 });
+    expect(sessions.map((s) => s.id)).not.toContain('../../evil');
+    expect(sessions.find((s) => s.id === ids[1])).toMatchObject({ status: 'lost' });
+    const screen = await client.screen(ids[0]!);
+    expect(screen.cols).toBe(500);
+    client.end();
   });
 });

@@ -7,8 +7,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SessionStatus } from '../protocol/index.js';
+import { MAX_COLS, MAX_ROWS } from '../protocol/limits.js';
 
 const SIDECAR = 'meta.json';
+
+function dimension(max: number) {
+  return z
+    .number()
+    .int()
+    .transform((value) => Math.min(Math.max(value, 1), max));
+}
 
 export const SessionMetaSchema = z.object({
   id: z.string(),
@@ -16,8 +24,9 @@ export const SessionMetaSchema = z.object({
   command: z.string(),
   args: z.array(z.string()),
   cwd: z.string(),
-  cols: z.number().int().min(1),
-  rows: z.number().int().min(1),
+  // Clamped, not refused: a size stored out of bounds must not cost a screen model gigabytes.
+  cols: dimension(MAX_COLS),
+  rows: dimension(MAX_ROWS),
   pid: z.number().int().nullable(),
   status: SessionStatus,
   exitCode: z.number().int().nullable(),

@@ -59,7 +59,11 @@ export function restoreSessions(files: SessionFiles, warn: (message: string) => 
     }
     const sidecar = readSidecar(files.journalDir(row.id));
     // The database write at exit may have failed (a full disk) where the copy beside the journal did not.
-    const ended = typeof sidecar !== 'string' && row.status === 'running' && sidecar.status !== 'running';
+    const ended =
+      typeof sidecar !== 'string' &&
+      sidecar.id === row.id &&
+      row.status === 'running' &&
+      sidecar.status !== 'running';
     sessions.set(row.id, ended ? sidecar : row);
   }
   let names: string[] = [];
