@@ -57,7 +57,7 @@ async function timed(fn, rounds) {
 }
 
 async function one(n) {
-  const daemon = await startDaemon({ nofile: 65536 });
+  const daemon = await startDaemon({ nofile: 65536, args: ['--max-sessions', '2000'] });
   try {
     const client = await daemon.connect();
     const spec = { shell: 'sleep', args: ['3600'], cwd: ROOT, cols: 80, rows: 24 };
