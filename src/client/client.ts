@@ -49,6 +49,10 @@ interface ClientEvents {
   prompt: [PromptInfo];
   error: [ClientError];
   disconnect: [];
+  /** To the control plane only (see protocol/host.ts). */
+  relay_request: [DaemonMessageOf<'relay_request'>];
+  relay_closed: [DaemonMessageOf<'relay_closed'>];
+  session_notice: [DaemonMessageOf<'session_notice'>];
 }
 
 export type CreateSessionOptions = Omit<
@@ -165,6 +169,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       session_id: sessionId,
       data: Buffer.from(data).toString('base64'),
     });
+  }
+
+  /** Send a message that has no reply (relay_reply). */
+  notify(body: RequestBody): void {
+    if (!this.socket.destroyed) this.socket.write(`${JSON.stringify(body)}\n`);
   }
 
   /** Type without waiting for an answer (keystrokes): order is kept; a failure arrives as an 'error' event. */
@@ -353,6 +362,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         return;
       case 'prompt_event':
         this.emit('prompt', message.prompt);
+        return;
+      case 'relay_request':
+      case 'relay_closed':
+      case 'session_notice':
+        this.emit(message.type, message as never);
         return;
       case 'error':
         if (this.listenerCount('error') > 0)

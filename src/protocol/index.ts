@@ -1,5 +1,6 @@
 export * from './agents.js';
 export { TowerError } from './errors.js';
+export * from './host.js';
 export * from './limits.js';
 export * from './names.js';
 export * from './socket.js';

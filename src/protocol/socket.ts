@@ -8,18 +8,23 @@
  */
 import { z } from 'zod';
 import { AgentClientMessages, AgentDaemonMessages, AgentErrorCodes, AgentStatus } from './agents.js';
-import { SESSION_ID_PATTERN } from './limits.js';
-import { cols, reply, reqId, request, rows, sessionId } from './message.js';
+import { HostClientMessages, HostDaemonMessages, HostErrorCodes } from './host.js';
+import {
+  base64,
+  cols,
+  createSessionFields,
+  reply,
+  reqId,
+  request,
+  rows,
+  sessionId,
+  sessionName,
+} from './message.js';
 import { OUTPUT_GAP_REASONS, SESSION_EVENT_NAMES } from './names.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 const offset = z.number().int().min(0);
-const sessionName = z.string().max(200, 'a session name is at most 200 characters');
-const base64 = z
-  .string()
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
-  .refine((s) => s.length % 4 === 0, { message: 'must be base64 (length a multiple of 4)' });
 
 // ---------------------------------------------------------------- client → daemon
 
@@ -34,31 +39,7 @@ export const AuthRequest = request(
 export const CreateSessionRequest = request(
   'create_session',
   {
-    id: z
-      .string()
-      .regex(
-        SESSION_ID_PATTERN,
-        'must start with a letter or digit, then up to 63 letters, digits, dot, dash or underscore',
-      )
-      .optional()
-      .describe('chosen by the client (agor-pty); generated when absent'),
-    shell: z.string().min(1).optional().describe("the program to run; default: the user's shell"),
-    cwd: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("working directory (`~` and `~/…`: the daemon user's home); default: that home"),
-    env: z
-      .record(z.string(), z.string())
-      .optional()
-      .describe('added to the environment; kept in memory only, never stored (values may hold secrets)'),
-    cols: cols.optional().describe('default 80'),
-    rows: rows.optional().describe('default 24'),
-    name: sessionName.optional().describe('extension: a display name'),
-    args: z
-      .array(z.string())
-      .optional()
-      .describe("extension: arguments for the program (with runtime: added after the runtime's own)"),
+    ...createSessionFields,
     runtime: z
       .string()
       .optional()
@@ -184,6 +165,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   RenameSessionRequest,
   WatchSessionsRequest,
   ...AgentClientMessages,
+  ...HostClientMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -323,6 +305,10 @@ export const DaemonMessage = z.discriminatedUnion('type', [
     {
       ...screenGeometry,
       text: z.string().describe('visible rows, trailing spaces trimmed, joined by \\n'),
+      bracketed_paste: z
+        .boolean()
+        .optional()
+        .describe('extension: the program enabled bracketed paste (DECSET 2004)'),
       req_id: reqId,
     },
     'Extension: answer to read_screen.',
@@ -357,6 +343,7 @@ export const DaemonMessage = z.discriminatedUnion('type', [
   ),
   reply('session_removed', { session_id: z.string(), req_id: reqId }, 'Extension: answer to remove_session.'),
   ...AgentDaemonMessages,
+  ...HostDaemonMessages,
 ]);
 export type DaemonMessage = z.infer<typeof DaemonMessage>;
 export type DaemonMessageOf<T extends DaemonMessage['type']> = Extract<DaemonMessage, { type: T }>;
@@ -379,6 +366,7 @@ export const ErrorCode = z
     'input_full',
     'too_many_sessions',
     ...AgentErrorCodes,
+    ...HostErrorCodes,
     'internal',
   ])
   .describe('Stable error codes carried in error.code.');
