@@ -8,5 +8,6 @@ export default defineConfig({
     // Real PTYs and daemons: a 2-core machine runs suites one file at a time.
     fileParallelism: false,
     reporters: ['default'],
+    globalSetup: ['test/support/global-teardown.ts'],
   },
 });

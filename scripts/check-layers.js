@@ -14,14 +14,18 @@ const BELOW = {
   terminal: ['protocol', 'state'],
   sessions: ['terminal', 'protocol', 'state'],
   agents: ['sessions', 'terminal', 'protocol', 'state'],
-  server: ['agents', 'sessions', 'terminal', 'protocol', 'state'],
+  server: ['sessions', 'terminal', 'protocol', 'state'],
+  control: ['agents', 'client', 'sessions', 'terminal', 'protocol', 'state'],
   'server/http': ['client', 'protocol', 'state'],
   client: ['protocol', 'state'],
   cli: ['client', 'protocol', 'state'],
   web: ['protocol'],
 };
-/** `tower serve` alone starts the daemon and the web server, and shows the daemon's defaults. */
-const EXCEPTIONS = { 'src/cli/serve.ts': ['server', 'server/http', 'sessions', 'agents'] };
+/** `tower serve` and `tower host` alone start the processes, and show the sessions' defaults. */
+const EXCEPTIONS = {
+  'src/cli/serve.ts': ['control', 'server/http', 'sessions', 'agents'],
+  'src/cli/host.ts': ['server', 'sessions'],
+};
 
 function layerOf(file) {
   const path = relative(ROOT, file);

@@ -502,7 +502,7 @@ describe('tower serve', () => {
     const second = await runCli(daemon.stateDir, ['serve'], { timeoutMs: 15_000 });
     expect(second.signal, 'the second daemon should exit by itself').toBe(null);
     expect(second.code).not.toBe(0);
-    expect(second.stderr).toContain('already listening');
+    expect(second.stderr).toContain('another control plane is attached');
     expect(daemon.process.exitCode).toBe(null);
     await ok('ls');
     const id = await spawnSession('--', '/bin/sh', '-c', 'echo still-here; sleep 30');

@@ -26,7 +26,7 @@ describe.runIf(RUN_FULL_DISK)('a full disk', () => {
   let daemon: TestDaemon | undefined;
 
   afterEach(async () => {
-    daemon?.process.kill('SIGKILL');
+    await daemon?.crash();
     daemon = undefined;
     disk?.unmount();
     disk = undefined;

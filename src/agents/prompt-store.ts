@@ -55,16 +55,27 @@ export class PromptStore {
   }
 
   /**
-   * At start, when no session runs: every stored prompt by session, in the order they were queued.
-   * Prompts a session never got are failed, saying why; those of sessions that are gone, forgotten.
+   * At start: every stored prompt by session, in the order they were queued. Those of running
+   * sessions (adopted from the session host) are theirs again, waiting prompts still waiting; those
+   * of ended sessions are history, and what they never got is failed, saying why; those of sessions
+   * that are gone, forgotten.
    */
-  restore(statusOf: (sessionId: string) => SessionStatus | undefined): Map<string, PromptInfo[]> {
-    const bySession = this.all();
-    for (const [sessionId, prompts] of bySession) {
+  restore(statusOf: (sessionId: string) => SessionStatus | undefined): {
+    history: Map<string, PromptInfo[]>;
+    queued: Map<string, PromptInfo[]>;
+  } {
+    const history = this.all();
+    const queued = new Map<string, PromptInfo[]>();
+    for (const [sessionId, prompts] of history) {
       const status = statusOf(sessionId);
       if (status === undefined) {
         this.remove(sessionId);
-        bySession.delete(sessionId);
+        history.delete(sessionId);
+        continue;
+      }
+      if (status === 'running') {
+        history.delete(sessionId);
+        queued.set(sessionId, prompts);
         continue;
       }
       const why =
@@ -77,7 +88,7 @@ export class PromptStore {
         this.save(prompt);
       }
     }
-    return bySession;
+    return { history, queued };
   }
 
   /** Every stored prompt by session, in the order they were queued; rows that are not prompts are skipped. */

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PromptInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
-import type { Session } from '../sessions/session.js';
 import { TypedInput } from './draft.js';
+import type { AgentSession } from './ports.js';
 import { compileInputPatterns, type InputPatterns, readInputLine } from './screen-patterns.js';
 import type { RuntimeSpec } from './spec.js';
 import type { StatusChange, StatusTracker } from './status.js';
@@ -42,7 +42,7 @@ export class PromptQueue {
   private recheck: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: AgentSession,
     private readonly tracker: StatusTracker,
     private readonly prompt: RuntimeSpec['prompt'],
     private readonly onChange: (prompt: PromptInfo) => void,
@@ -92,6 +92,23 @@ export class PromptQueue {
     this.changed(prompt);
     await this.pump();
     return { ...prompt };
+  }
+
+  /**
+   * Prompts of this session kept from an earlier control plane: finished ones are recent, the rest
+   * wait again (one cut off while delivering is sent again: its paste may not have arrived).
+   */
+  restore(prompts: PromptInfo[]): void {
+    for (const prompt of prompts) {
+      if (prompt.state === 'queued' || prompt.state === 'delivering') {
+        this.waiting.push({ ...prompt, state: 'queued' });
+      } else {
+        this.recent.push(prompt);
+      }
+    }
+    this.recent.splice(0, Math.max(0, this.recent.length - RECENT_KEPT));
+    this.session.queuedPrompts = this.waiting.length;
+    this.pumpSafely();
   }
 
   /** A client typed into the session (never Tower's own prompts). */

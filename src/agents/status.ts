@@ -9,8 +9,8 @@
  */
 import { basename } from 'node:path';
 import type { AgentState, AgentStatus } from '../protocol/index.js';
-import type { Session } from '../sessions/session.js';
 import { exitReason } from '../sessions/session.js';
+import type { AgentSession } from './ports.js';
 import {
   askedIn,
   type CompiledPatterns,
@@ -50,13 +50,14 @@ export class StatusTracker {
   activity = 0;
 
   constructor(
-    private readonly session: Session,
+    private readonly session: AgentSession,
     private readonly runtime: AgentRuntime | null,
     private readonly onChange: (change: StatusChange) => void,
   ) {
     this.statusSpec = runtime?.spec.status ?? PLAIN_STATUS;
     this.patterns = compilePatterns(this.statusSpec);
     session.on('output', this.onOutput);
+    if (runtime?.readOsc) session.streamOutput?.();
     session.once('exit', (exit) => {
       this.set('exited', exitReason(exit), 'exit');
       this.stop();
@@ -167,7 +168,7 @@ export class StatusTracker {
     }
     this.checking = true;
     try {
-      if (this.runtime?.statusChannel === 'process') this.checkProcess();
+      if (this.runtime?.statusChannel === 'process') await this.checkProcess();
       else await this.checkScreen();
     } catch {
       // The screen is unavailable (worker restarting): the next output or timer looks again.
@@ -180,9 +181,9 @@ export class StatusTracker {
     }
   }
 
-  private checkProcess(): void {
-    const foreground = this.session.foregroundProcess();
-    if (foreground === null) return;
+  private async checkProcess(): Promise<void> {
+    const foreground = await this.session.foregroundProcess();
+    if (foreground === null || this.stopped || this.state === 'exited') return;
     const quietFor = Date.now() - this.lastOutputAt;
     const atPrompt = basename(foreground) === basename(this.session.meta.command);
     if (!atPrompt) this.set('busy', `running ${basename(foreground)}`, 'process');

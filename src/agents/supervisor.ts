@@ -8,14 +8,14 @@ import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type Database from 'better-sqlite3';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import { expandHome } from '../sessions/command.js';
-import type { CreateOptions, SessionManager } from '../sessions/manager.js';
 import type { SessionMeta } from '../sessions/meta.js';
-import type { Session } from '../sessions/session.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
+import type { CreateOptions, AgentSession as Session, SessionSource } from './ports.js';
 import { PromptStore } from './prompt-store.js';
 import { PromptQueue, RECENT_KEPT } from './prompts.js';
 import { RuntimeRegistry } from './registry.js';
@@ -77,27 +77,59 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   /** The prompts of sessions from earlier daemon runs, which have no queue. */
   private readonly history = new Map<string, PromptInfo[]>();
 
+  /** Ids being created by this supervisor: their `created` event is not an adoption. */
+  private readonly creating = new Set<string>();
+
+  /**
+   * Adopts every session the source holds: running ones get a status tracker and their queued
+   * prompts back; the prompts of ended ones are history.
+   */
   constructor(
-    private readonly manager: SessionManager,
+    private readonly manager: SessionSource,
+    database: Database.Database,
     private readonly options: SupervisorOptions,
   ) {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
-    this.promptStore = new PromptStore(manager.database, RECENT_KEPT);
-    // Every session is from an earlier daemon run now.
+    this.promptStore = new PromptStore(database, RECENT_KEPT);
     const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
-    for (const [id, prompts] of this.promptStore.restore(statusOf)) this.history.set(id, prompts);
+    const { history, queued } = this.promptStore.restore(statusOf);
+    for (const [id, prompts] of history) this.history.set(id, prompts);
+    for (const session of manager.all()) {
+      if (!session.ended) this.adopt(session, queued.get(session.id) ?? []);
+    }
     manager.on('session', (event, info) => {
       if (event === 'removed') this.forget(info.id);
+      if (event === 'created' && !this.creating.has(info.id) && !this.agents.has(info.id)) {
+        this.adopt(this.manager.get(info.id), []);
+      }
     });
   }
 
+  /** A session this supervisor did not start (another control plane's, or a plain create_session). */
+  private adopt(session: Session, queued: PromptInfo[]): void {
+    const runtime = this.registry.all().find((candidate) => candidate.name === session.meta.runtime) ?? null;
+    const agent = this.track(session, runtime, {});
+    this.agents.get(agent.id)?.queue.restore(queued);
+  }
+
+  private async create(options: CreateOptions & { id: string }): Promise<Session> {
+    this.creating.add(options.id);
+    try {
+      return await this.manager.create(options);
+    } finally {
+      this.creating.delete(options.id);
+    }
+  }
+
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
-  spawn(options: SpawnOptions): Session {
+  async spawn(options: SpawnOptions): Promise<Session> {
     const env = { ...(process.env as Record<string, string>), ...options.env };
     const cwd = expandHome(options.cwd ?? env.HOME ?? homedir());
     if (options.command !== undefined && options.runtime === undefined) {
-      return this.track(this.manager.create({ ...options, runtime: null }), null, options.env ?? {});
+      const id = options.id ?? this.manager.newId();
+      const session = await this.create({ ...options, id, runtime: null });
+      return this.track(session, null, options.env ?? {});
     }
     const runtime = this.registry.get(options.runtime ?? 'shell');
     requireReady(runtime, env, resolve(cwd), Object.keys(options.env ?? {}));
@@ -110,7 +142,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       env,
     }) ?? { args: [], env: {} };
     const resumeArgs = options.resume ? (runtime.spec.resume_args ?? []) : [];
-    const session = this.manager.create({
+    const session = await this.create({
       ...options,
       id,
       cwd,
@@ -134,9 +166,9 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
    * At start, after resumeLost: one `lost` attention event for each session the last daemon run left
    * running; returns those and the relaunched ones, with what became of each.
    */
-  reportLost(relaunched: Session[]): LostSession[] {
+  reportLost(lostAtStart: string[], relaunched: Session[]): LostSession[] {
     const relaunchedAs = new Map(relaunched.map((session) => [session.meta.resumedFrom, session.id]));
-    const lostNow = new Set(this.manager.lostAtStart);
+    const lostNow = new Set(lostAtStart);
     return this.manager
       .all()
       .filter((session) => lostNow.has(session.id) || relaunchedAs.has(session.id))
@@ -172,7 +204,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** After a daemon restart: relaunch every lost agent session that can resume. */
-  resumeLost(): Session[] {
+  async resumeLost(): Promise<Session[]> {
     const sessions = this.manager.all();
     const resumed: Session[] = [];
     for (const session of sessions) {
@@ -181,7 +213,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       if (!this.registry.all().find((candidate) => candidate.name === runtime)?.spec.resume_args) continue;
       if (sessions.some((other) => other.meta.resumedFrom === session.id)) continue;
       try {
-        resumed.push(this.relaunch(session, true));
+        resumed.push(await this.relaunch(session, true));
       } catch {
         // Blocked or gone (cwd removed): it stays lost, readable, and can be restarted by hand.
       }
@@ -190,7 +222,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** A new session like `old` (same runtime or command, cwd, name, size, arguments), linked to it. */
-  private relaunch(old: Session, resume: boolean): Session {
+  private relaunch(old: Session, resume: boolean): Promise<Session> {
     const { meta } = old;
     const common = {
       name: meta.name ?? undefined,
@@ -204,6 +236,12 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     if (!meta.runtime) return this.spawn({ ...common, command: meta.command });
     const runtime = this.registry.get(meta.runtime);
     return this.spawn({ ...common, runtime: runtime.name, resume: resume && !!runtime.spec.resume_args });
+  }
+
+  /** Someone else ended the session through Tower (close_session on the host): its exit is no news. */
+  closedByRequest(sessionId: string): void {
+    const agent = this.agents.get(sessionId);
+    if (agent) agent.closing = true;
   }
 
   /** A client typed into the session: a shell may have started a command; a draft may be on the input line. */
@@ -271,7 +309,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       return { session: idle.session, spawned: false, prompt: await idle.queue.enqueue(options.text) };
     const limit = options.maxSessions ?? this.options.dispatchLimit ?? DEFAULT_DISPATCH_LIMIT;
     if (candidates.length < limit) {
-      const session = this.spawn({ runtime: options.runtime, cwd });
+      const session = await this.spawn({ runtime: options.runtime, cwd });
       return { session, spawned: true, prompt: await this.sendPrompt(session.id, options.text) };
     }
     const least = candidates.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
@@ -350,6 +388,15 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       );
     }
     return agent;
+  }
+
+  /** The control plane is going: every tracker and queue stops (the sessions go on in the host). */
+  stop(): void {
+    for (const agent of this.agents.values()) {
+      agent.tracker.stop();
+      agent.queue.stop();
+    }
+    this.agents.clear();
   }
 
   private forget(sessionId: string): void {

@@ -9,6 +9,7 @@ import { ensureToken, writeNewToken } from '../state/token.js';
 import { addAgentCommands, sendPrompt } from './agents.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
 import { escapeControls, escapeLines, terminalJson } from './escape.js';
+import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
 import { collectEnv, parseCount, sessionCwd } from './options.js';
 import { serveCommand } from './serve.js';
@@ -38,6 +39,7 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 }
 
 program.addCommand(serveCommand(stateDir));
+program.addCommand(hostCommand(stateDir));
 addAgentCommands(program, withClient, stateDir);
 
 const SESSION_REF = 'a session: its id, its name, or a unique prefix of its id';

@@ -1,23 +1,22 @@
-/** `tower serve`: the daemon on its Unix socket, and the web workspace on HTTP(S) in front of it. */
-import { Command, InvalidArgumentError } from 'commander';
+/**
+ * `tower serve`: the control plane (agents) attached to the session host, started when none runs, and
+ * the web workspace on HTTP(S) in front of them.
+ */
+import { Command } from 'commander';
 import type { LostSession } from '../agents/supervisor.js';
+import type { ControlPlane } from '../control/control-plane.js';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
 import type { HttpServer } from '../server/http/server.js';
 import { DEFAULT_MAX_STREAMS } from '../server/http/streams.js';
-import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
-import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
+import { prlimitPath } from '../sessions/process-limits.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
 import { tokenPath } from '../state/paths.js';
 import { ensureToken } from '../state/token.js';
-import { collectOrigin, parseCount, parsePort, parsePositive } from './options.js';
+import { type HostOptions, hostArgs, withHostOptions } from './host.js';
+import { collectOrigin, parsePort, parsePositive } from './options.js';
 import { formatColumns } from './table.js';
 
-const MIB = 1024 * 1024;
-
-interface ServeOptions {
-  ringMib: number;
-  logCapMib: number;
-  scrollback: number;
+interface ServeOptions extends HostOptions {
   host: string;
   port: number;
   tlsCert?: string;
@@ -27,35 +26,14 @@ interface ServeOptions {
   maxStreams: number;
   resumeLost?: boolean;
   dispatchLimit: number;
-  journalBudgetMib: number;
-  maxSessions: number;
-  limit: Record<string, string>;
 }
 
 export function serveCommand(stateDir: () => string): Command {
-  return new Command('serve')
-    .description('run the daemon in the foreground, with the web workspace on HTTP')
-    .option('--ring-mib <n>', 'output kept in memory per session, MiB', parsePositive, 8)
-    .option(
-      '--log-cap-mib <n>',
-      'output kept on disk per session, MiB (oldest dropped first)',
-      parsePositive,
-      256,
-    )
-    .option(
-      '--journal-budget-mib <n>',
-      'output kept on disk by all sessions together, MiB (oldest of ended sessions dropped first)',
-      parsePositive,
-      DEFAULT_JOURNAL_BUDGET_BYTES / MIB,
-    )
-    .option('--scrollback <lines>', 'scrollback lines in screen snapshots', parseCount, 1000)
-    .option('--max-sessions <n>', 'running sessions at most', parsePositive, DEFAULT_MAX_SESSIONS)
-    .option(
-      '--limit <name=value>',
-      `a resource limit for every session's process, via prlimit (repeatable; ${PROCESS_LIMITS.join(', ')})`,
-      collectLimit,
-      {} as Record<string, string>,
-    )
+  return withHostOptions(
+    new Command('serve').description(
+      'run the control plane in the foreground, with the web workspace on HTTP; starts the session host when none runs',
+    ),
+  )
     .option('--host <host>', 'address the web workspace listens on', DEFAULT_HTTP_HOST)
     .option('--port <port>', 'web workspace port (0: any free port)', parsePort, DEFAULT_HTTP_PORT)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM), with --tls-key')
@@ -78,70 +56,99 @@ export function serveCommand(stateDir: () => string): Command {
     .action((options: ServeOptions) => serve(stateDir(), options));
 }
 
-function collectLimit(value: string, previous: Record<string, string>): Record<string, string> {
-  let limit: [string, string];
-  try {
-    limit = parseProcessLimit(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-  return { ...previous, [limit[0]]: limit[1] };
-}
-
 async function serve(dir: string, options: ServeOptions): Promise<void> {
   if (Object.keys(options.limit).length > 0 && !prlimitPath()) {
     throw new Error('--limit needs prlimit(1) (util-linux), which is not installed');
   }
-  // Loaded here, not at the top: every other command starts without the daemon and the web server.
-  const { startDaemon } = await import('../server/daemon.js');
+  // Loaded here, not at the top: every other command starts without the control plane and the web server.
+  const { startControlPlane } = await import('../control/control-plane.js');
+  const { followLog } = await import('../control/host-process.js');
   const { startHttp } = await import('../server/http/server.js');
-  // One throttle for the socket and HTTP: a guesser's failures on either count toward the same limits.
-  const authThrottle = new AuthThrottle();
-  const daemon = await startDaemon({
-    authThrottle,
-    stateDir: dir,
-    ringBytes: options.ringMib * MIB,
-    diskCapBytes: options.logCapMib * MIB,
-    journalBudgetBytes: options.journalBudgetMib * MIB,
-    maxSessions: options.maxSessions,
-    processLimits: options.limit,
-    scrollback: options.scrollback,
-    resumeLost: options.resumeLost,
-    dispatchLimit: options.dispatchLimit,
-  });
+  const warn = (message: string) => process.stderr.write(`tower: ${message}\n`);
+  const start = () =>
+    startControlPlane({
+      stateDir: dir,
+      hostArgs: hostArgs(options),
+      resumeLost: options.resumeLost,
+      dispatchLimit: options.dispatchLimit,
+      warn,
+    });
+  let control = await start();
+  // What the host prints (warnings about damaged state, say, when it starts now) is shown here too.
+  const showHostLog = (from: number) => followLog(dir, from, (text) => process.stderr.write(text));
+  let stopFollowing = showHostLog(control.host.logFrom);
   let http: HttpServer | null = null;
   if (options.http) {
     try {
       http = await startHttp({
         stateDir: dir,
-        socketPath: daemon.socketPath,
+        socketPath: control.socketPath,
         host: options.host,
         port: options.port,
         tlsCert: options.tlsCert,
         tlsKey: options.tlsKey,
         allowOrigins: options.allowOrigin,
-        authThrottle,
+        authThrottle: new AuthThrottle(),
         maxStreams: options.maxStreams,
       });
     } catch (error) {
-      await daemon.close();
+      await control.close();
       throw new Error(`cannot start the web workspace: ${(error as Error).message}`);
     }
   }
-  process.stdout.write(`Tower daemon listening on ${daemon.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
+  process.stdout.write(hostReport(control));
+  if (control.lost.length > 0) process.stdout.write(lostReport(control.lost));
+  process.stdout.write(`Tower daemon listening on ${control.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
   if (http) {
     process.stdout.write(`Tower web workspace: ${http.url}/#token=${ensureToken(tokenPath(dir))}\n`);
     if (!isLoopbackHost(options.host)) process.stderr.write(exposureWarning(options));
   }
-  if (daemon.lost.length > 0) process.stdout.write(lostReport(daemon.lost));
+  let stopping = false;
+  // The host stopped or died: its sessions are lost (kept readable); a new host starts and says which.
+  const replaceHost = () => {
+    warn('the session host stopped; starting a new one');
+    stopFollowing();
+    const retry = (delay: number) =>
+      setTimeout(() => {
+        if (stopping) return;
+        start().then(
+          (fresh) => {
+            control = fresh;
+            stopFollowing = showHostLog(fresh.host.logFrom);
+            process.stdout.write(hostReport(fresh));
+            if (fresh.lost.length > 0) process.stdout.write(lostReport(fresh.lost));
+            fresh.onHostLost(replaceHost);
+          },
+          (error: Error) => {
+            warn(`cannot start the session host: ${error.message}; trying again`);
+            retry(Math.min(delay * 2, 5000));
+          },
+        );
+      }, delay);
+    retry(100);
+  };
+  control.onHostLost(replaceHost);
   const stop = () => {
+    stopping = true;
     (http?.close() ?? Promise.resolve())
       .catch(() => {})
-      .then(() => daemon.close())
-      .then(() => process.exit(0));
+      .then(() => control.close())
+      .then(() => {
+        process.stdout.write(
+          `Sessions keep running in the session host (pid ${control.host.pid}); tower host stop ends them.\n`,
+        );
+        process.exit(0);
+      });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+function hostReport(control: ControlPlane): string {
+  const { host } = control;
+  const how = host.started ? 'started' : 'running';
+  const sessions = `${control.adopted} running ${control.adopted === 1 ? 'session' : 'sessions'} adopted`;
+  return `Session host ${how} (pid ${host.pid}, Tower ${host.build}); ${sessions}\n`;
 }
 
 /** Sessions the crash took, each once: the ids to look at or restart, and what --resume-lost relaunched. */

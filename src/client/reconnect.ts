@@ -41,7 +41,8 @@ export interface FollowHooks {
 /**
  * Run `follow` on a connection; when the daemon goes away while it runs (it rejects with a
  * `disconnected` error, or resolves `undefined` after the connection closed), connect again once the
- * daemon is back and run it again. The first connection's failure is thrown, as for any command.
+ * daemon is back and run it again; likewise when, once it has run, it finds the control plane away (a
+ * restart of `tower serve`). The first connection's failure is thrown, as for any command.
  */
 export async function followDaemon<T>(
   options: ConnectOptions,
@@ -49,16 +50,25 @@ export async function followDaemon<T>(
   hooks: FollowHooks = {},
 ): Promise<T> {
   let client = await TowerClient.connect(options);
+  let followed = false;
+  let delay = FIRST_DELAY_MS;
   for (;;) {
     try {
       const result = await follow(client);
       if (!client.disconnected) return result;
+      followed = true;
+      delay = FIRST_DELAY_MS;
     } catch (error) {
-      if (!isDaemonAway(error) || !client.disconnected) throw error;
+      // The control plane restarting: the host is there, what was followed comes back with it.
+      const controlPlaneAway =
+        followed && error instanceof ClientError && error.code === 'control_plane_unavailable';
+      if (!controlPlaneAway && (!isDaemonAway(error) || !client.disconnected)) throw error;
     } finally {
       client.end();
     }
     hooks.away?.();
+    await sleep(delay);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
     client = await connectWhenBack(options);
     hooks.back?.();
   }

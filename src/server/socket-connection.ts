@@ -3,10 +3,11 @@
  * Bad input gets an `error` and never takes the connection's sessions or the daemon down.
  */
 import type { Socket } from 'node:net';
-import type { AgentSupervisor } from '../agents/supervisor.js';
 import {
+  AGENT_REQUEST_TYPES,
   CLIENT_MESSAGE_TYPES,
   ClientMessage,
+  CONTROL_PLANE_REQUEST_TYPES,
   type DaemonMessage,
   MAX_LINE_BYTES,
   TowerError,
@@ -18,8 +19,8 @@ import type { Session } from '../sessions/session.js';
 import type { Subscription } from '../sessions/subscription.js';
 import { AttemptRefused, type AuthThrottle } from '../state/auth-throttle.js';
 import { tokensEqual } from '../state/token.js';
-import { AgentRequests, isAgentRequest } from './agent-requests.js';
-import type { DaemonEvents } from './fan-out.js';
+import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
+import type { HostRequests } from './host-requests.js';
 import { LineGate } from './line-gate.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 
@@ -36,26 +37,24 @@ const SOCKET_SOURCE = 'socket';
 type Request = ClientMessage;
 type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
 
-export class SocketConnection implements MessageWriter {
+export class SocketConnection implements MessageWriter, RelayEndpoint {
   private authenticated = false;
   private authFailures = 0;
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private readonly authTimer: NodeJS.Timeout;
   private readonly lines: LineGate;
-  private readonly agents: AgentRequests;
   /** Set while this connection watches session changes. */
   private stopWatching: (() => void) | null = null;
 
   constructor(
     private readonly socket: Socket,
     private readonly manager: SessionManager,
-    private readonly supervisor: AgentSupervisor,
+    private readonly slot: ControlPlaneSlot,
+    private readonly host: HostRequests,
     private readonly currentToken: () => string,
     private readonly throttle: AuthThrottle,
-    private readonly events: DaemonEvents,
   ) {
-    this.agents = new AgentRequests(supervisor, events, (message) => this.send(message));
     this.lines = new LineGate(socket, (event) => this.handleEvent(event));
     this.authTimer = setTimeout(() => {
       if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
@@ -130,6 +129,23 @@ export class SocketConnection implements MessageWriter {
       return;
     }
     const sessionId = 'session_id' in request ? request.session_id : undefined;
+    if (CONTROL_PLANE_REQUEST_TYPES.has(request.type) && !this.slot.isControlPlane(this)) {
+      this.send({
+        type: 'error',
+        code: 'not_control_plane',
+        message: `${request.type} is for the attached control plane only`,
+        req_id: reqId,
+      });
+      return;
+    }
+    if (this.forControlPlane(request)) {
+      try {
+        this.slot.relay(this, line, reqId, request.type);
+      } catch (error) {
+        this.replyError(error, reqId, sessionId);
+      }
+      return;
+    }
     // Requests are handled in arrival order and answered at once where they can be, so a client
     // without req_id can match errors to requests by order. Only close, snapshot, screen and the
     // agent requests that may read the screen (prompts, dispatch) wait.
@@ -165,35 +181,24 @@ export class SocketConnection implements MessageWriter {
     });
   }
 
+  /**
+   * Agent requests, and a spawn that needs a runtime resolved (a runtime named, or no program given:
+   * the shell runtime), are the control plane's. With none attached, a plain spawn is the host's own.
+   */
+  private forControlPlane(request: Request): boolean {
+    if (AGENT_REQUEST_TYPES.has(request.type)) return true;
+    if (request.type !== 'create_session') return false;
+    return request.runtime !== undefined || (request.shell === undefined && this.slot.attached);
+  }
+
   private dispatch(request: Request): Promise<void> | undefined {
-    if (isAgentRequest(request)) return this.agents.handle(request);
     const { manager } = this;
     const reqId = request.req_id;
     switch (request.type) {
-      case 'create_session': {
-        const session = this.supervisor.spawn({
-          id: request.id,
-          name: request.name,
-          runtime: request.runtime,
-          command: request.shell,
-          args: request.args,
-          cwd: request.cwd,
-          env: request.env,
-          cols: request.cols,
-          rows: request.rows,
-        });
-        this.send({
-          type: 'session_created',
-          session_id: session.id,
-          pid: session.meta.pid ?? 0,
-          req_id: reqId,
-        });
-        return;
-      }
       case 'write_input': {
         const data = Buffer.from(request.data, 'base64');
         manager.get(request.session_id).write(data);
-        this.supervisor.inputTyped(request.session_id, data);
+        this.slot.notice(this, request.session_id, 'typed', data);
         this.ack(reqId);
         return;
       }
@@ -237,6 +242,7 @@ export class SocketConnection implements MessageWriter {
               cursor_x: screen.cursorX,
               cursor_y: screen.cursorY,
               text: screen.text,
+              bracketed_paste: screen.bracketedPaste,
               req_id: reqId,
             });
           });
@@ -253,13 +259,15 @@ export class SocketConnection implements MessageWriter {
         this.ack(reqId);
         return;
       case 'watch_sessions':
-        this.stopWatching ??= this.events.session.add((event, session) =>
+        this.stopWatching ??= this.host.sessionEvents.add((event, session) =>
           this.send({ type: 'session_event', event, session }),
         );
         this.ack(reqId);
         return;
       case 'auth':
         return;
+      default:
+        return this.host.handle(request, this);
     }
   }
 
@@ -267,7 +275,8 @@ export class SocketConnection implements MessageWriter {
   private async closeSession(request: RequestOf<'close_session'>): Promise<void> {
     const session = this.manager.get(request.session_id);
     const subscribed = this.subscriptions.has(session.id);
-    await this.supervisor.close(session.id);
+    this.slot.notice(this, session.id, 'closing');
+    await this.manager.close(session.id);
     if (subscribed) {
       this.ack(request.req_id);
       return;
@@ -390,6 +399,14 @@ export class SocketConnection implements MessageWriter {
     return !this.socket.destroyed && this.socket.writable && this.socket.writableLength < SOCKET_HIGH_WATER;
   }
 
+  sendRaw(line: string): boolean {
+    return this.sendLine(`${line}\n`, 'utf8');
+  }
+
+  drop(): void {
+    this.socket.destroy();
+  }
+
   private pumpAll(): void {
     for (const { subscription } of this.subscriptions.values()) subscription.pump();
   }
@@ -397,7 +414,7 @@ export class SocketConnection implements MessageWriter {
   private cleanup(): void {
     clearTimeout(this.authTimer);
     this.stopWatching?.();
-    this.agents.close();
+    this.slot.closed(this);
     for (const sessionId of [...this.subscriptions.keys()]) this.unsubscribe(sessionId);
   }
 }

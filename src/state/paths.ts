@@ -18,3 +18,18 @@ export function tokenPath(stateDir: string): string {
 export function viewerTokenPath(stateDir: string): string {
   return join(stateDir, 'viewer-token');
 }
+
+/** The session host's pid, while it runs. */
+export function hostPidPath(stateDir: string): string {
+  return join(stateDir, 'host.pid');
+}
+
+/** What the session host prints, when `tower serve` started it in the background. */
+export function hostLogPath(stateDir: string): string {
+  return join(stateDir, 'host.log');
+}
+
+/** The control plane's own database: prompt history. */
+export function agentsDbPath(stateDir: string): string {
+  return join(stateDir, 'agents.db');
+}

@@ -11,18 +11,23 @@ export const TOWER_BIN = join(ROOT, 'bin', 'tower.js');
 export interface TestDaemon {
   stateDir: string;
   socketPath: string;
+  /** `tower serve`: the control plane. */
   process: ChildProcess;
+  /** The session host's pid (it holds the sessions), or null when none runs. */
+  hostPid(): number | null;
   /** The web workspace's base URL (scheme://host:port, no token), or null with `--no-http`. */
   httpUrl: string | null;
   /** Everything the current daemon process printed (stdout and stderr) so far. */
   output(): string;
   connect(): Promise<TowerClient>;
-  /** Graceful stop (SIGTERM) and wait for exit. */
+  /** Graceful stop (SIGTERM) of the control plane and the session host (its sessions end); wait for both. */
   stop(): Promise<void>;
-  /** kill -9, wait for exit. */
+  /** kill -9 of both, wait for exit: the sessions die with the host. */
   crash(): Promise<void>;
-  /** Start the daemon again on the same state dir. */
+  /** Start `tower serve` again on the same state dir (and the session host, when none runs). */
   restart(): Promise<void>;
+  /** SIGTERM (or with `kill`, SIGKILL) to the control plane alone: the sessions stay with the host. */
+  stopControlPlane(kill?: boolean): Promise<void>;
   /** Stop and remove the state dir. */
   dispose(): Promise<void>;
   rssBytes(): number;
@@ -83,10 +88,23 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
+/**
+ * The session host outlives `tower serve` by design, so a test that never stops its daemon would leave
+ * hosts behind: every host a test file started is killed when the file's process exits.
+ */
+const startedStateDirs = new Set<string>();
+process.once('exit', () => {
+  for (const stateDir of startedStateDirs) {
+    const pid = readHostPid(stateDir);
+    if (pid !== null) process.kill(pid, 'SIGKILL');
+  }
+});
+
 export async function startTestDaemon(
   options: { stateDir?: string; serveArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<TestDaemon> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tower-test-'));
+  startedStateDirs.add(stateDir);
   let { child, httpUrl, output } = await launch(stateDir, options.serveArgs, options.env);
   const daemon: TestDaemon = {
     stateDir,
@@ -99,12 +117,21 @@ export async function startTestDaemon(
     },
     output: () => output(),
     connect: () => TowerClient.connect({ stateDir }),
+    hostPid: () => readHostPid(stateDir),
     stop: async () => {
+      const host = readHostPid(stateDir);
       child.kill('SIGTERM');
       await waitExit(child);
+      if (host !== null) await endProcess(host, 'SIGTERM');
     },
     crash: async () => {
+      const host = readHostPid(stateDir);
       child.kill('SIGKILL');
+      if (host !== null) await endProcess(host, 'SIGKILL');
+      await waitExit(child);
+    },
+    stopControlPlane: async (kill = false) => {
+      child.kill(kill ? 'SIGKILL' : 'SIGTERM');
       await waitExit(child);
     },
     restart: async () => {
@@ -114,9 +141,41 @@ export async function startTestDaemon(
       await daemon.stop();
       rmSync(stateDir, { recursive: true, force: true });
     },
-    rssBytes: () => readRss(child.pid!),
+    rssBytes: () => readRss(child.pid!) + (readHostPid(stateDir) ? readRss(readHostPid(stateDir)!) : 0),
   };
   return daemon;
+}
+
+function readHostPid(stateDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(stateDir, 'host.pid'), 'utf8'));
+    return running(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Signal a process that is not our child, and wait until it is gone. */
+async function endProcess(pid: number, signal: NodeJS.Signals): Promise<void> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 15_000; waited += 20) {
+    if (!running(pid)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
+/** Alive and not a zombie (a host whose parent died may wait a while to be reaped). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export function readRss(pid: number): number {

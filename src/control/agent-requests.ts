@@ -4,10 +4,18 @@ import type { AgentSupervisor } from '../agents/supervisor.js';
 import {
   AGENT_REQUEST_TYPES,
   type AgentClientMessage,
+  type AttentionEvent,
   type ClientMessage,
   type DaemonMessage,
+  type PromptInfo,
 } from '../protocol/index.js';
-import type { DaemonEvents } from './fan-out.js';
+import type { FanOut } from '../state/fan-out.js';
+
+/** What a relay channel may watch: attention events and prompt states. */
+export interface AgentEvents {
+  readonly attention: FanOut<[AttentionEvent]>;
+  readonly prompt: FanOut<[PromptInfo]>;
+}
 
 export type AgentRequest = AgentClientMessage;
 
@@ -22,7 +30,7 @@ export class AgentRequests {
 
   constructor(
     private readonly supervisor: AgentSupervisor,
-    private readonly events: DaemonEvents,
+    private readonly events: AgentEvents,
     private readonly send: (message: DaemonMessage) => void,
   ) {}
 

@@ -1,37 +1,32 @@
-/** The daemon: state dir, token, session manager and the Unix socket, started and stopped as one. */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+/**
+ * The session host: state dir, token, session manager and the Unix socket, started and stopped as
+ * one. It owns every PTY and journal and outlives its control plane (`tower serve`), which attaches
+ * to it as a client.
+ */
+import { chmodSync, existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { AgentSupervisor, type LostSession } from '../agents/supervisor.js';
 import { type ManagerOptions, SessionManager } from '../sessions/manager.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
-import { socketPath, tokenPath } from '../state/paths.js';
+import { hostPidPath, socketPath, tokenPath } from '../state/paths.js';
 import { ensureToken, readToken } from '../state/token.js';
-import { daemonEvents } from './fan-out.js';
+import { TOWER_VERSION } from '../state/version.js';
+import { ControlPlaneSlot } from './control-plane-slot.js';
+import { HostRequests } from './host-requests.js';
 import { SocketConnection } from './socket-connection.js';
 
-export interface DaemonOptions extends Omit<ManagerOptions, 'stateDir'> {
+export interface HostOptions extends Omit<ManagerOptions, 'stateDir'> {
   stateDir: string;
-  /** Relaunch lost agent sessions with their resume flag at start. */
-  resumeLost?: boolean;
-  dispatchLimit?: number;
-  /** Wrong tokens on the socket are throttled here (shared with the HTTP layer by `tower serve`). */
-  authThrottle?: AuthThrottle;
+  /** Asked to stop over the socket (stop_host). */
+  onStopRequest?: () => void;
 }
 
-/** The CLI that agents' hooks run (`tower hook`), by absolute path so a hook needs no PATH. */
-const TOWER_BIN = fileURLToPath(new URL('../../bin/tower.js', import.meta.url));
-
-export interface Daemon {
+export interface Host {
   readonly socketPath: string;
   readonly manager: SessionManager;
-  readonly supervisor: AgentSupervisor;
-  /** Sessions the last run left running (lost now), and those relaunched with resumeLost. */
-  readonly lost: LostSession[];
   close(): Promise<void>;
 }
 
-export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+export async function startHost(options: HostOptions): Promise<Host> {
   const { stateDir } = options;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   chmodSync(stateDir, 0o700);
@@ -45,34 +40,40 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return token;
   };
   const manager = new SessionManager(options);
-  const supervisor = new AgentSupervisor(manager, {
-    stateDir,
-    hookCommand: [process.execPath, TOWER_BIN, '--state-dir', stateDir, 'hook'],
-    dispatchLimit: options.dispatchLimit,
+  const slot = new ControlPlaneSlot([...manager.lostAtStart]);
+  for (const session of manager.all()) slot.watchOutput(session);
+  manager.on('session', (event, info) => {
+    if (event === 'created') slot.watchOutput(manager.get(info.id));
   });
-  const lost = supervisor.reportLost(options.resumeLost ? supervisor.resumeLost() : []);
-  const throttle = options.authThrottle ?? new AuthThrottle();
-  const events = daemonEvents(manager, supervisor);
+  const requests = new HostRequests(
+    manager,
+    slot,
+    { build: TOWER_VERSION, startedAt: new Date().toISOString() },
+    () => options.onStopRequest?.(),
+  );
+  const throttle = new AuthThrottle();
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    new SocketConnection(socket, manager, supervisor, currentToken, throttle, events);
+    new SocketConnection(socket, manager, slot, requests, currentToken, throttle);
   });
   await listen(server, path);
   chmodSync(path, 0o600);
+  const pidFile = hostPidPath(stateDir);
+  writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
   let closing: Promise<void> | null = null;
   return {
     socketPath: path,
     manager,
-    supervisor,
-    lost,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await stopped;
+        slot.close();
         await manager.shutdown();
+        rmSync(pidFile, { force: true });
       })();
       return closing;
     },
@@ -100,6 +101,6 @@ async function clearStaleSocket(path: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`a Tower daemon is already listening on ${path}`);
+  if (alive) throw new Error(`a Tower session host is already listening on ${path}`);
   unlinkSync(path);
 }
