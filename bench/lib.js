@@ -195,12 +195,17 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
   child.stderr.on('data', (chunk) => process.stderr.write(`[daemon] ${chunk}`));
   const clients = [];
   const web = WEB_URL.exec(output);
+  // Sessions live in the session host `serve` started; `serve` itself is the control plane.
+  const hostPid = script ? child.pid : Number(readFileSync(join(stateDir, 'host.pid'), 'utf8'));
   return {
     stateDir,
     /** The web workspace (`http://127.0.0.1:PORT`, no trailing slash) and its admin token; null without HTTP. */
     webUrl: web ? web[1] : null,
     token: web ? web[2] : null,
-    pid: child.pid,
+    /** The process that holds the sessions (PTYs, journals, screens): the session host. */
+    pid: hostPid,
+    /** `tower serve`: the control plane (agents, web). */
+    controlPid: child.pid,
     child,
     /** The stdout the daemon printed so far (instrumented daemons print diagnostics here). */
     output: () => output,
@@ -209,7 +214,8 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
       clients.push(client);
       return client;
     },
-    rss: () => rssOf(child.pid),
+    /** Every Tower process together. */
+    rss: () => rssOf(child.pid) + (hostPid === child.pid ? 0 : rssOf(hostPid)),
     async stop() {
       for (const client of clients) client.end();
       if (!exited) {
@@ -218,9 +224,29 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
         await new Promise((r) => (exited ? r() : child.once('exit', r)));
         clearTimeout(timer);
       }
+      if (hostPid !== child.pid) await endProcess(hostPid);
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** SIGTERM (ends its sessions), SIGKILL after 15 s; resolves once the process is gone. */
+async function endProcess(pid) {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 15_000; waited += 20) {
+    // Gone, or a zombie waiting to be reaped (its parent, serve, exited first).
+    try {
+      if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return;
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+  process.kill(pid, 'SIGKILL');
 }
 
 /** The JSON of the instrumented daemon's last `STATS` line, waiting up to 3 s for it to arrive. */
