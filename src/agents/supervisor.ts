@@ -15,6 +15,7 @@ import { expandHome } from '../sessions/command.js';
 import type { SessionMeta } from '../sessions/meta.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
+import { type LostSession, lostReport } from './lost-sessions.js';
 import type { CreateOptions, AgentSession as Session, SessionSource } from './ports.js';
 import { PromptStore } from './prompt-store.js';
 import { PromptQueue, RECENT_KEPT } from './prompts.js';
@@ -51,19 +52,6 @@ interface Agent {
 interface SupervisorEvents {
   attention: [AttentionEvent];
   prompt: [PromptInfo];
-}
-
-/** A session the last daemon run left running, and what became of it at this start. */
-export interface LostSession {
-  id: string;
-  name: string | null;
-  runtime: string | null;
-  /** The program and its arguments. */
-  command: string;
-  cwd: string;
-  /** Running when the last daemon run stopped (else lost in an earlier run, relaunched now). */
-  lostNow: boolean;
-  relaunchedAs: string | null;
 }
 
 const DEFAULT_DISPATCH_LIMIT = 4;
@@ -167,28 +155,9 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
    * running; returns those and the relaunched ones, with what became of each.
    */
   reportLost(lostAtStart: string[], relaunched: Session[]): LostSession[] {
-    const relaunchedAs = new Map(relaunched.map((session) => [session.meta.resumedFrom, session.id]));
-    const lostNow = new Set(lostAtStart);
-    return this.manager
-      .all()
-      .filter((session) => lostNow.has(session.id) || relaunchedAs.has(session.id))
-      .map(({ meta }) => {
-        const newId = relaunchedAs.get(meta.id) ?? null;
-        if (lostNow.has(meta.id)) {
-          const fate = newId ? `relaunched as ${newId}` : 'its output is kept';
-          this.emitAttention(meta, 'lost', `lost when the daemon stopped; ${fate}`);
-        }
-        const command = [meta.command, ...meta.args].join(' ');
-        return {
-          id: meta.id,
-          name: meta.name,
-          runtime: meta.runtime,
-          command,
-          cwd: meta.cwd,
-          lostNow: lostNow.has(meta.id),
-          relaunchedAs: newId,
-        };
-      });
+    return lostReport(this.manager.all(), lostAtStart, relaunched, (meta, excerpt) =>
+      this.emitAttention(meta, 'lost', excerpt),
+    );
   }
 
   /** The attention events held for clients that connect now (all, or those after the event `after`). */

@@ -3,7 +3,7 @@
  * the web workspace on HTTP(S) in front of them.
  */
 import { Command } from 'commander';
-import type { LostSession } from '../agents/supervisor.js';
+import type { LostSession } from '../agents/lost-sessions.js';
 import type { ControlPlane } from '../control/control-plane.js';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
 import type { HttpServer } from '../server/http/server.js';

@@ -3,7 +3,8 @@
  * it holds, and runs the agents layer over them, answering the requests the host relays to it. It can
  * be stopped, killed or replaced by a new build at any time: the sessions stay with the host.
  */
-import { AgentSupervisor, type LostSession } from '../agents/supervisor.js';
+import type { LostSession } from '../agents/lost-sessions.js';
+import { AgentSupervisor } from '../agents/supervisor.js';
 import { ClientError, type TowerClient } from '../client/client.js';
 import {
   type DaemonMessageOf,

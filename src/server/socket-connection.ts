@@ -22,6 +22,7 @@ import { tokensEqual } from '../state/token.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
 import type { HostRequests } from './host-requests.js';
 import { LineGate } from './line-gate.js';
+import { outputChunk } from './output-chunk.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
 
 /** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
@@ -310,39 +311,9 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     entry.session.unsubscribe(entry.subscription);
   }
 
-  /** Bytes from the journal; a start inside a gap (bytes lost or damaged on disk) skips to its end, saying so. */
   private readOutput(request: RequestOf<'read_output'>): void {
     const { journal } = this.manager.get(request.session_id);
-    const from = request.from_offset ?? journal.start;
-    if (from < journal.start || from > journal.end) {
-      throw new TowerError(
-        'offset_not_retained',
-        `offset ${from} is not retained: output is held from ${journal.start} to ${journal.end}`,
-      );
-    }
-    const maxBytes = request.max_bytes ?? DEFAULT_READ_BYTES;
-    let at = journal.nextRetained(from);
-    let data: Buffer;
-    try {
-      data = journal.read(at, maxBytes);
-    } catch (error) {
-      if (!(error instanceof TowerError)) throw error;
-      // The read found a segment unreadable or damaged just now: it is skipped from here on.
-      at = journal.nextRetained(at);
-      data = journal.read(at, maxBytes);
-    }
-    const skipped =
-      at > from ? journal.health().gaps.find((gap) => gap.from <= from && gap.to >= at) : undefined;
-    this.send({
-      type: 'output_chunk',
-      session_id: request.session_id,
-      offset: at,
-      data: data.toString('base64'),
-      first_offset: journal.start,
-      last_offset: journal.end,
-      skipped: at > from ? { from, to: at, reason: skipped?.reason ?? 'not_saved' } : undefined,
-      req_id: request.req_id,
-    });
+    this.send(outputChunk(journal, request, DEFAULT_READ_BYTES));
   }
 
   private ack(reqId: Request['req_id']): void {
