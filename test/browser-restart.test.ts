@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedRuntime, writeRuntimes } from './support/agents.js';
-import { freePort, HAVE_CHROMIUM, launchChromium, pane, waitForText } from './support/browser.js';
+import {
+  freePort,
+  HAVE_CHROMIUM,
+  launchChromium,
+  openSession,
+  pane,
+  terminalText,
+  waitForText,
+} from './support/browser.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { api } from './support/http.js';
 
@@ -112,6 +120,26 @@ describe.runIf(HAVE_CHROMIUM)('web workspace: restarted and lost sessions', () =
     await entry.waitFor({ state: 'attached', timeout: 20_000 });
     expect(await entry.locator('.inbox-text').textContent()).toContain(`relaunched as ${relaunched}`);
     expect(await entry.locator('.inbox-kind').textContent()).toBe('was lost');
+  });
+
+  it('when only tower serve is killed (-9), an open terminal resumes from its offset: what was written meanwhile, once', async () => {
+    const ticks = 300;
+    const { id } = (
+      await post('/api/sessions', {
+        command: '/bin/sh',
+        args: ['-c', `for i in $(seq 1 ${ticks}); do echo tick-$i; sleep 0.02; done; exec cat`],
+        cwd: '/tmp',
+        rows: 10,
+      })
+    ).session;
+    await openSession(page, id);
+    await waitForText(page, id, /tick-5\b/, 'the first ticks');
+    await daemon.stopControlPlane(true);
+    // The session goes on in the host meanwhile; the page reconnects once serve is back on its port.
+    await daemon.restart();
+    await waitForText(page, id, new RegExp(`tick-${ticks}\\b`), 'the last tick', 30_000);
+    const seen = (await terminalText(page, id)).match(/tick-\d+/g) ?? [];
+    expect(seen).toEqual(Array.from({ length: ticks }, (_, i) => `tick-${i + 1}`));
   });
 
   it('raised no page errors', () => {

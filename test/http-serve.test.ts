@@ -30,8 +30,9 @@ describe('tower serve', () => {
     const running = startCli(dir, ['serve']);
     await waitFor(() => running.stdout().includes('#token='), 'the login URL');
     const lines = running.stdout().split('\n');
-    expect(lines[0]).toMatch(/^Tower daemon listening on /);
-    expect(lines[2]).toMatch(
+    expect(lines[0]).toMatch(/^Session host started \(pid \d+, Tower [^)]+\); 0 running sessions adopted$/);
+    expect(lines[1]).toMatch(/^Tower daemon listening on /);
+    expect(lines[3]).toMatch(
       new RegExp(`^Tower web workspace: http://127\\.0\\.0\\.1:\\d+/#token=${tokenOf(dir)}$`),
     );
     expect(running.stderr()).toBe('');
@@ -112,6 +113,7 @@ describe('tower serve', () => {
       const result = await runCli(dir, ['serve', '--port', String(port)]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('cannot start the web workspace');
+      // The session host it started for nothing is stopped again.
       expect((await runCli(dir, ['ls'])).code).toBe(3);
     } finally {
       blocker.close();

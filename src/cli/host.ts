@@ -2,7 +2,7 @@
  * `tower host`: the session host, which owns every PTY and journal. `tower serve` starts it in the
  * background when none runs; `tower host run` runs it in the foreground; stop and status ask it.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { TowerClient } from '../client/client.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
 import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
@@ -70,9 +70,9 @@ function collectLimit(value: string, previous: Record<string, string>): Record<s
 export function hostCommand(stateDir: () => string): Command {
   const host = new Command('host').description('the session host, which keeps every session running');
   host.addCommand(
-    withHostOptions(new Command('run').description('run the session host in the foreground')).action(
-      (options: HostOptions) => runHost(stateDir(), options),
-    ),
+    withHostOptions(new Command('run').description('run the session host in the foreground'))
+      .addOption(new Option('--background', 'started by tower serve: print only what is news').hideHelp())
+      .action((options: HostOptions & { background?: boolean }) => runHost(stateDir(), options)),
   );
   host.addCommand(
     new Command('stop').description('end every session and stop the session host').action(async () => {
@@ -99,7 +99,7 @@ export function hostCommand(stateDir: () => string): Command {
   return host;
 }
 
-async function runHost(dir: string, options: HostOptions): Promise<void> {
+async function runHost(dir: string, options: HostOptions & { background?: boolean }): Promise<void> {
   if (Object.keys(options.limit).length > 0 && !prlimitPath()) {
     throw new Error('--limit needs prlimit(1) (util-linux), which is not installed');
   }
@@ -118,7 +118,9 @@ async function runHost(dir: string, options: HostOptions): Promise<void> {
     scrollback: options.scrollback,
     onStopRequest: stop,
   });
-  process.stdout.write(`Tower session host listening on ${host.socketPath} (pid ${process.pid})\n`);
+  if (!options.background) {
+    process.stdout.write(`Tower session host serving ${host.socketPath} (pid ${process.pid})\n`);
+  }
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   // Started in the background, the host must outlive the terminal it came from.

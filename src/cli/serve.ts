@@ -92,7 +92,8 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
         maxStreams: options.maxStreams,
       });
     } catch (error) {
-      await control.close();
+      // A host started just now for this serve holds nothing yet: it goes too.
+      await control.close({ stopHost: control.host.started && control.adopted === 0 });
       throw new Error(`cannot start the web workspace: ${(error as Error).message}`);
     }
   }

@@ -3,6 +3,8 @@
  * it holds, and runs the agents layer over them, answering the requests the host relays to it. It can
  * be stopped, killed or replaced by a new build at any time: the sessions stay with the host.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LostSession } from '../agents/lost-sessions.js';
 import { AgentSupervisor } from '../agents/supervisor.js';
 import { ClientError, type TowerClient } from '../client/client.js';
@@ -19,6 +21,8 @@ import { openAgentsDatabase } from './agents-db.js';
 import { connectHost, TOWER_BIN } from './host-process.js';
 import { HostSessions } from './host-sessions.js';
 import { Relay } from './relay.js';
+
+const HOST_STOP_WAIT_MS = 5000;
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -38,7 +42,8 @@ export interface ControlPlane {
   readonly lost: LostSession[];
   /** The link to the host dropped (the host stopped or died); not called after close(). */
   onHostLost(listener: () => void): void;
-  close(): Promise<void>;
+  /** Detach; with stopHost, also end every session and stop the host. */
+  close(options?: { stopHost?: boolean }): Promise<void>;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -87,8 +92,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       adopted,
       lost,
       onHostLost: (listener) => lostListeners.push(listener),
-      close: async () => {
+      close: async ({ stopHost = false } = {}) => {
         closed = true;
+        if (stopHost) {
+          const gone = new Promise((resolve) => link.once('disconnect', () => resolve(undefined)));
+          await link.request({ type: 'stop_host' }).catch(() => {});
+          await Promise.race([gone, sleep(HOST_STOP_WAIT_MS)]);
+        }
         link.end();
       },
     };

@@ -35,10 +35,14 @@ export async function connectHost(stateDir: string, args: string[]): Promise<Hos
   if (logSize(stateDir) > MAX_LOG_BYTES) fs.rmSync(log, { force: true });
   const logFrom = logSize(stateDir);
   const fd = fs.openSync(log, 'a', 0o600);
-  const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'host', 'run', ...args], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-  });
+  const child = spawn(
+    process.execPath,
+    [TOWER_BIN, '--state-dir', stateDir, 'host', 'run', '--background', ...args],
+    {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    },
+  );
   fs.closeSync(fd);
   let exited: number | null = null;
   child.once('exit', (code) => {

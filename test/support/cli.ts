@@ -49,12 +49,12 @@ export interface RunningCli {
 export function startCli(
   stateDir: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; bin?: string } = {},
 ): RunningCli {
   // A daemon started here must not take the default web port, which parallel daemons would fight over.
   const serving = args[0] === 'serve' && !args.includes('--port') && !args.includes('--no-http');
   const fullArgs = serving ? [...args, '--port', '0'] : args;
-  const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, ...fullArgs], {
+  const child = spawn(process.execPath, [options.bin ?? TOWER_BIN, '--state-dir', stateDir, ...fullArgs], {
     cwd: options.cwd ?? ROOT,
     env: options.env ?? cliEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
