@@ -82,6 +82,24 @@ describe('damaged segments are reported, never served', () => {
     ]);
   });
 
+  it('readAsync meets the same faults as read, and marks the segments the same way', async () => {
+    fourSegments();
+    const fd = fs.openSync(segment(1000), 'r+');
+    fs.writeSync(fd, Buffer.from([0xff]), 0, 1, 500);
+    fs.closeSync(fd);
+    fs.rmSync(segment(2000));
+    execFileSync('mkfifo', [segment(2000)]);
+    const journal = Journal.open(dir, { readOnly: true, warn });
+    fs.rmSync(segment(3000));
+    await expect(journal.readAsync(1200, 10)).rejects.toThrow(/output 1000-2000 is damaged on disk/);
+    await expect(journal.readAsync(2000, 10)).rejects.toThrow(/output 2000-3000 cannot be read/);
+    await expect(journal.readAsync(3000, 10)).rejects.toThrow(/output 3000-4000 cannot be read/);
+    // One segment at a time: the first 1000 bytes, whole.
+    expect((await journal.readAsync(0, 4000)).equals(Buffer.alloc(1000, 0))).toBe(true);
+    expect(journal.health().gaps.map((gap) => gap.reason)).toEqual(['damaged', 'unreadable', 'unreadable']);
+    expect(journal.nextRetained(1000)).toBe(4000);
+  });
+
   it('ignores a segment whose name is beyond 2^53, with a warning', () => {
     fourSegments();
     fs.writeFileSync(path.join(dir, '9999999999999999.seg'), 'junk');

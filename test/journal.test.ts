@@ -162,6 +162,52 @@ describe('Journal ring eviction', () => {
   });
 });
 
+describe('Journal readAsync', () => {
+  it('reads evicted offsets from one segment file at a time, and the ring as it is', async () => {
+    const segmentBytes = 100 * KiB;
+    const journal = Journal.open(dir, { ringBytes: 64 * KiB, segmentBytes });
+    const recorder = new Recorder(journal);
+    const random = rng(5);
+    for (let i = 0; i < 100; i++) recorder.append(randomBytes(random, 10 * KiB));
+    const parts: Buffer[] = [];
+    for (let at = 0; at < journal.end; ) {
+      const chunk = await journal.readAsync(at, 30 * KiB);
+      expect(chunk.length).toBeGreaterThan(0);
+      expect(chunk.length).toBeLessThanOrEqual(30 * KiB);
+      // From disk, a chunk never crosses a segment boundary.
+      if (at < journal.ringStart) {
+        expect(Math.floor((at + chunk.length - 1) / segmentBytes)).toBe(Math.floor(at / segmentBytes));
+      }
+      parts.push(chunk);
+      at += chunk.length;
+    }
+    expect(Buffer.concat(parts).equals(recorder.reference)).toBe(true);
+    expect((await journal.readAsync(journal.end, 10)).length).toBe(0);
+    await expect(journal.readAsync(journal.end + 1, 10)).rejects.toMatchObject({
+      code: 'offset_not_retained',
+    });
+    journal.close();
+  });
+
+  it('refuses offsets the disk cap dropped', async () => {
+    const journal = Journal.open(dir, {
+      ringBytes: 16 * KiB,
+      segmentBytes: 64 * KiB,
+      diskCapBytes: 256 * KiB,
+    });
+    const recorder = new Recorder(journal);
+    const random = rng(6);
+    while (journal.end < 1024 * KiB) recorder.append(randomBytes(random, 8 * KiB));
+    expect(journal.start).toBeGreaterThan(0);
+    await expect(journal.readAsync(journal.start - 1, 10)).rejects.toMatchObject({
+      code: 'offset_not_retained',
+    });
+    const chunk = await journal.readAsync(journal.start, 10);
+    expect(chunk.equals(recorder.reference.subarray(journal.start, journal.start + 10))).toBe(true);
+    journal.close();
+  });
+});
+
 describe('Journal disk cap', () => {
   it('drops whole oldest segments and keeps reads exact above start', () => {
     const segmentBytes = 64 * KiB;

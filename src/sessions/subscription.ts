@@ -1,17 +1,21 @@
 /**
  * One subscriber's read cursor into a session's journal.
  *
- * There is no per-subscriber queue: the subscription copies bytes from the journal
- * into its sink only while the sink accepts them. A subscriber that falls behind
- * the in-memory ring is resynced from a screen snapshot instead of replaying.
+ * There is no per-subscriber queue: the subscription copies bytes from the journal into its sink only
+ * while the sink accepts them. A subscriber behind the in-memory ring catches up from the journal on
+ * disk, one chunk at a time read off the event loop, so it gets every byte; only one behind what the
+ * journal retains (or that asked for a snapshot) is resynced from a screen snapshot.
  */
 
 import { TowerError } from '../protocol/errors.js';
 import type { PtyExit } from '../terminal/pty.js';
 import type { ScreenSnapshot } from '../terminal/screen.js';
+import { ReadSlots } from './read-slots.js';
 
-/** Largest output frame handed to a sink at once. */
+/** Largest output frame handed to a sink at once (and largest chunk read from disk). */
 export const MAX_FRAME_BYTES = 256 * 1024;
+/** Chunks being read from disk at once, daemon-wide: this many frames of memory at most. */
+const DISK_READS = new ReadSlots(2);
 
 export interface OutputSink {
   /** Whether the transport can take more now; a full sink is pumped again on drain. */
@@ -28,9 +32,8 @@ export interface SubscriptionSource {
   readonly journal: {
     readonly start: number;
     readonly end: number;
-    readonly ringStart: number;
     readRing(from: number, maxBytes: number): Buffer | null;
-    read(from: number, maxBytes: number): Buffer;
+    readAsync(from: number, maxBytes: number): Promise<Buffer>;
   };
   readonly ended: boolean;
   readonly exit: PtyExit | null;
@@ -48,9 +51,9 @@ export interface SubscribeStart {
 
 export class Subscription {
   private cursor: number;
-  /** Reading from disk is allowed while catching up from an explicit start, not once live. */
-  private catchingUp: boolean;
   private resyncing = false;
+  /** A chunk is being read from disk for this subscriber: one at a time. */
+  private reading = false;
   private pumping = false;
   private done = false;
 
@@ -62,14 +65,12 @@ export class Subscription {
   ) {
     const { journal } = source;
     this.cursor = journal.end;
-    this.catchingUp = false;
     if (
       start.fromOffset !== undefined &&
       start.fromOffset >= journal.start &&
       start.fromOffset <= journal.end
     ) {
       this.cursor = start.fromOffset;
-      this.catchingUp = true;
     } else if (start.snapshot || start.fromOffset !== undefined) {
       this.resync(start.snapshot === true && start.screenOnly === true);
       return;
@@ -84,13 +85,21 @@ export class Subscription {
    */
   pump(): void {
     // A full sink gets nothing, not even a resync: it catches up on drain, from a snapshot if need be.
-    if (this.done || this.resyncing || this.pumping || !this.sink.ready()) return;
+    if (this.done || this.resyncing || this.reading || !this.sink.ready()) return;
+    this.step(() => this.deliver());
+  }
+
+  close(): void {
+    this.done = true;
+  }
+
+  private step(work: () => void): void {
+    if (this.pumping) return;
     this.pumping = true;
     try {
-      this.deliver();
+      work();
     } catch (error) {
-      this.done = true;
-      this.onError(error);
+      this.fail(error);
     } finally {
       this.pumping = false;
     }
@@ -99,26 +108,14 @@ export class Subscription {
   private deliver(): void {
     const { journal } = this.source;
     while (this.cursor < journal.end) {
-      let data = journal.readRing(this.cursor, MAX_FRAME_BYTES);
+      const data = journal.readRing(this.cursor, MAX_FRAME_BYTES);
       if (data === null) {
-        if (!this.catchingUp || this.cursor < journal.start) {
-          this.resync();
-          return;
-        }
-        try {
-          data = journal.read(this.cursor, MAX_FRAME_BYTES);
-        } catch (error) {
-          // The bytes are not on disk (never saved, damaged, unreadable): continue from a snapshot.
-          if (!isGap(error)) throw error;
-          this.resync();
-          return;
-        }
-      } else {
-        this.catchingUp = false;
+        // Behind the ring: from disk while the journal still holds the bytes, else from a snapshot.
+        if (this.cursor < journal.start) this.resync();
+        else this.readDisk();
+        return;
       }
-      const offset = this.cursor;
-      this.cursor += data.length;
-      if (!this.sink.output(offset, data)) return;
+      if (!this.send(data)) return;
     }
     if (this.source.ended) {
       this.done = true;
@@ -126,8 +123,46 @@ export class Subscription {
     }
   }
 
-  close(): void {
+  private send(data: Buffer): boolean {
+    const offset = this.cursor;
+    this.cursor += data.length;
+    return this.sink.output(offset, data);
+  }
+
+  /**
+   * One chunk from disk, read off the event loop; then on from there (the next chunk, or the ring). The
+   * event loop runs between chunks, and the sink is asked again before each: a sink that filled up
+   * meanwhile gets nothing, and the chunk is read again once it drains.
+   */
+  private readDisk(): void {
+    this.reading = true;
+    const from = this.cursor;
+    DISK_READS.run(async () =>
+      this.done ? null : this.source.journal.readAsync(from, MAX_FRAME_BYTES),
+    ).then(
+      (data) => {
+        this.reading = false;
+        if (data === null || this.done || from !== this.cursor || !this.sink.ready()) return;
+        this.step(() => {
+          if (data.length === 0) this.resync();
+          else if (this.send(data)) this.deliver();
+        });
+      },
+      (error: unknown) => {
+        this.reading = false;
+        if (this.done) return;
+        // Dropped from disk meanwhile, or not readable there (a gap, a damaged or removed segment):
+        // continue from a snapshot once the sink can take it. Anything else is this subscriber's error.
+        if (this.cursor < this.source.journal.start || isGap(error)) {
+          if (this.sink.ready()) this.resync();
+        } else this.fail(error);
+      },
+    );
+  }
+
+  private fail(error: unknown): void {
     this.done = true;
+    this.onError(error);
   }
 
   private resync(screenOnly = false): void {
@@ -136,7 +171,6 @@ export class Subscription {
       (snapshot) => {
         if (this.done) return;
         this.cursor = snapshot.offset;
-        this.catchingUp = true;
         this.resyncing = false;
         const more = this.sink.snapshot(snapshot);
         if (more) this.pump();

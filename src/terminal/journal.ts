@@ -5,7 +5,9 @@
  * what it still holds), and what could not be saved in time becomes a recorded gap.
  */
 import fs from 'node:fs';
+import { TowerError } from '../protocol/errors.js';
 import { OutputRing } from './ring.js';
+import { readAtAsync } from './segment-files.js';
 import { type Gap, SegmentLog } from './segment-log.js';
 
 const MiB = 1024 * 1024;
@@ -140,6 +142,40 @@ export class Journal {
     if (from >= this.ring.start) return this.ring.read(from, maxBytes)!;
     const length = Math.max(0, Math.min(this.endOffset - from, maxBytes));
     return length === 0 ? EMPTY : this.log.read(from, length);
+  }
+
+  /**
+   * Up to maxBytes from `from` without blocking the event loop on the disk: from memory at once, else
+   * from the one segment file that holds `from`, read on libuv's thread pool into a buffer of at most
+   * maxBytes. Rejects with an `offset_not_retained` TowerError when the bytes are not on disk, cannot be
+   * read there (the segment is skipped from then on, as with read), or were dropped while being read.
+   */
+  async readAsync(from: number, maxBytes: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(from) || from < this.start || from > this.endOffset) {
+      throw new TowerError(
+        'offset_not_retained',
+        `offset ${from} is outside [${this.start}, ${this.endOffset}]`,
+      );
+    }
+    if (from >= this.ring.start) return this.ring.read(from, maxBytes)!;
+    const span = this.log.locate(from, Math.max(0, Math.min(this.endOffset - from, maxBytes)));
+    const buffer = Buffer.allocUnsafe(span.length);
+    let got: number;
+    try {
+      got = await readAtAsync(span.file, span.position, buffer, span.length);
+    } catch (error) {
+      throw this.unreadable(from, (error as Error).message);
+    }
+    // Shorter than recorded: truncated underneath us. Only what was read is certainly correct.
+    if (got === 0 && span.length > 0) throw this.unreadable(from, 'shorter than recorded');
+    return got === span.length ? buffer : buffer.subarray(0, got);
+  }
+
+  private unreadable(from: number, problem: string): TowerError {
+    return (
+      this.log.readFailed(from, problem) ??
+      new TowerError('offset_not_retained', `output at ${from} was dropped from disk while being read`)
+    );
   }
 
   /** The first offset at or after `from` that can be read (past any gap). */

@@ -54,3 +54,28 @@ export function readAt(file: string, position: number, target: Buffer, at: numbe
     fs.closeSync(fd);
   }
 }
+
+/**
+ * readAt off the event loop: open, check, read and close run on libuv's thread pool, so a slow disk
+ * holds up only this reader. Returns how many bytes were read into target[0..].
+ */
+export async function readAtAsync(
+  file: string,
+  position: number,
+  target: Buffer,
+  length: number,
+): Promise<number> {
+  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await handle.read(target, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  } finally {
+    await handle.close();
+  }
+}

@@ -143,6 +143,32 @@ export class SegmentLog {
     return filled === length ? out : out.subarray(0, filled);
   }
 
+  /**
+   * Where the bytes from `from` lie, for a reader that reads the file itself (off the event loop): the
+   * file of the one segment that holds `from`, the position in it and how many of `length` bytes it holds
+   * from there. Throws a GapError when `from` is not on disk or its segment cannot be served.
+   */
+  locate(from: number, length: number): { file: string; position: number; length: number } {
+    const index = this.indexAt(from);
+    const segment = index === -1 ? undefined : this.segments[index];
+    if (!segment) throw new GapError({ from, to: this.nextStart(from), reason: 'not_saved' });
+    this.check(segment);
+    const position = from - segment.start;
+    return { file: this.pathOf(segment.start), position, length: Math.min(length, segment.size - position) };
+  }
+
+  /**
+   * A located read failed or came back short: the segment holding `from` is unreadable from here on.
+   * Returns the error for the reader, or null when that segment is no longer kept (dropped meanwhile).
+   */
+  readFailed(from: number, problem: string): GapError | null {
+    const segment = this.segments[this.indexAt(from)];
+    if (!segment) return null;
+    segment.state = 'unreadable';
+    segment.problem = problem;
+    return new GapError(this.gapOf(segment));
+  }
+
   /** The first offset at or after `from` that can be read from disk; null when none. */
   readableFrom(from: number): number | null {
     for (const segment of this.segments) {
