@@ -351,14 +351,15 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     return this.sendLine(`${JSON.stringify(message)}\n`, 'utf8');
   }
 
-  /** Output lines are pure ASCII (base64 and a JSON-escaped id): latin1 copies them without UTF-8 encoding. */
-  sendOutput(line: string): boolean {
-    return this.sendLine(line, 'latin1');
+  /** Output lines are bytes already, often shared with other subscribers: written as they are, not copied. */
+  sendOutput(line: Buffer): boolean {
+    return this.sendLine(line);
   }
 
-  private sendLine(line: string, encoding: BufferEncoding): boolean {
+  private sendLine(line: string | Buffer, encoding?: BufferEncoding): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false;
-    this.socket.write(line, encoding);
+    if (typeof line === 'string') this.socket.write(line, encoding);
+    else this.socket.write(line);
     if (this.socket.writableLength > MAX_UNREAD_BYTES) {
       this.socket.destroy();
       return false;

@@ -14,7 +14,7 @@ const RESET = '\x1bc';
 export interface MessageWriter {
   /** Each returns whether the transport can take more now. */
   send(message: DaemonMessage): boolean;
-  sendOutput(line: string): boolean;
+  sendOutput(line: Buffer): boolean;
   canWrite(): boolean;
 }
 
