@@ -14,6 +14,7 @@ import type {
   SessionInfo,
 } from '../protocol/index.js';
 import { LineSplitter } from '../protocol/ndjson.js';
+import { decodeOutputLine } from '../protocol/output-frame.js';
 import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
 import { readToken } from '../state/token.js';
 import { ClientError } from './errors.js';
@@ -78,8 +79,16 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   private constructor(private readonly socket: Socket) {
     super();
     socket.on('data', (chunk: Buffer) => {
-      for (const event of this.splitter.push(chunk)) {
-        if ('line' in event) this.receive(JSON.parse(event.line) as DaemonMessage);
+      for (const event of this.splitter.pushBytes(chunk)) {
+        if ('tooLong' in event) continue;
+        // Output, nearly every byte that arrives, is decoded straight from the bytes; the rest is JSON.
+        const output = decodeOutputLine(event.bytes);
+        if (output) {
+          this.emit('output', output);
+          continue;
+        }
+        const line = event.bytes.toString('utf8');
+        if (line.trim().length > 0) this.receive(JSON.parse(line) as DaemonMessage);
       }
     });
     socket.on('close', () => {

@@ -3,6 +3,7 @@
  * is reported once and skipped up to its newline, so the connection stays usable.
  */
 export type LineEvent = { line: string } | { tooLong: number };
+export type LineBytesEvent = { bytes: Buffer } | { tooLong: number };
 
 export class LineSplitter {
   private parts: Buffer[] = [];
@@ -11,7 +12,23 @@ export class LineSplitter {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Lines as text; blank ones are skipped. */
   *push(chunk: Buffer): Generator<LineEvent> {
+    for (const event of this.pushBytes(chunk)) {
+      if ('tooLong' in event) {
+        yield event;
+        continue;
+      }
+      const line = event.bytes.toString('utf8');
+      if (line.trim().length > 0) yield { line };
+    }
+  }
+
+  /**
+   * Lines as bytes, for a reader that decodes some of them itself. A line that lies within one chunk is
+   * a view of that chunk: use it before the next push, or copy it.
+   */
+  *pushBytes(chunk: Buffer): Generator<LineBytesEvent> {
     let start = 0;
     for (;;) {
       const newline = chunk.indexOf(0x0a, start);
@@ -33,10 +50,10 @@ export class LineSplitter {
       if (this.discarding) {
         this.discarding = false;
       } else {
-        const line = Buffer.concat(this.parts, this.partBytes).toString('utf8');
+        const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partBytes);
         this.parts = [];
         this.partBytes = 0;
-        if (line.trim().length > 0) yield { line };
+        if (bytes.length > 0) yield { bytes };
       }
       start = newline + 1;
     }

@@ -55,3 +55,45 @@ export function encodeOutputLine(sessionId: string, offset: number, data: Buffer
   });
   return line;
 }
+
+const OUTPUT_PREFIX = Buffer.from('{"type":"session_output","session_id":"', 'latin1');
+const OFFSET_FIELD = Buffer.from('","offset":', 'latin1');
+const DATA_FIELD = Buffer.from(',"data":"', 'latin1');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function hasAt(line: Buffer, at: number, expected: Buffer): boolean {
+  return (
+    line.length >= at + expected.length &&
+    line.compare(expected, 0, expected.length, at, at + expected.length) === 0
+  );
+}
+
+/**
+ * The reverse of encodeOutputLine, for a line (without its newline) exactly as it writes them: the
+ * session, offset and bytes, without parsing the line as JSON or decoding it as UTF-8 first. Null for
+ * any other line, which the reader then parses as JSON (escapes, another order, no offset).
+ */
+export function decodeOutputLine(line: Buffer): { sessionId: string; offset: number; data: Buffer } | null {
+  if (!hasAt(line, 0, OUTPUT_PREFIX)) return null;
+  const idStart = OUTPUT_PREFIX.length;
+  const idEnd = line.indexOf(QUOTE, idStart);
+  if (idEnd === -1 || !hasAt(line, idEnd, OFFSET_FIELD)) return null;
+  for (let i = idStart; i < idEnd; i++) if (line[i]! === BACKSLASH || line[i]! >= 0x80) return null;
+  let at = idEnd + OFFSET_FIELD.length;
+  const digitsStart = at;
+  let offset = 0;
+  while (at < line.length && line[at]! >= 0x30 && line[at]! <= 0x39)
+    offset = offset * 10 + line[at++]! - 0x30;
+  if (at === digitsStart || at - digitsStart > 15 || !hasAt(line, at, DATA_FIELD)) return null;
+  const dataStart = at + DATA_FIELD.length;
+  const dataEnd = line.length - 2;
+  if (dataEnd < dataStart || line[dataEnd] !== QUOTE || line[dataEnd + 1] !== 0x7d) return null;
+  const quote = line.indexOf(QUOTE, dataStart);
+  if (quote !== dataEnd || line.indexOf(BACKSLASH, dataStart) !== -1) return null;
+  return {
+    sessionId: line.toString('latin1', idStart, idEnd),
+    offset,
+    data: Buffer.from(line.toString('latin1', dataStart, dataEnd), 'base64'),
+  };
+}
