@@ -9,7 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmt, loadAverage, log } from './lib.js';
 
-const ALL = ['echo', 'throughput', 'stalled', 'attach', 'scale', 'web', 'auth', 'adopt'];
+const ALL = ['echo', 'throughput', 'subscribers', 'stalled', 'attach', 'scale', 'web', 'auth', 'adopt'];
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');

@@ -35,7 +35,7 @@ const DIAG_LABEL = {
 };
 
 /** Daemon CPU split: main thread (tid = pid), the busiest other thread (the screen worker), programs run. */
-function splitCpu(cpu, pid) {
+export function splitCpu(cpu, pid) {
   const threads = Object.entries(cpu).filter(([k]) => k.includes(':'));
   const main = threads.find(([k]) => k.startsWith(`${pid}:`))?.[1] ?? 0;
   const worker = threads.find(([k]) => !k.startsWith(`${pid}:`))?.[1] ?? 0;
