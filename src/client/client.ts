@@ -317,7 +317,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   }
 
   /** Stop reading from the daemon: it then holds this connection's output within its own bounds
-   *  (and resyncs a subscriber left far behind with a snapshot). Requests' replies wait too. */
+   *  (and catches it up from disk once read again). Requests' replies wait too. */
   pauseStream(): void {
     this.socket.pause();
   }

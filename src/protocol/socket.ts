@@ -84,8 +84,10 @@ export const SubscribeRequest = request(
       ),
   },
   'Receive session_output from now on (or from from_offset), then session_closed when the program ends. ' +
-    'A subscriber that falls behind the in-memory ring is resynced: by a snapshot message if it gave from_offset ' +
-    'or snapshot, otherwise by a session_output (without offset) that resets and redraws the screen.',
+    'A subscriber that falls behind the in-memory ring is caught up from the journal on disk, every byte. One ' +
+    'whose next byte is no longer retained (below first_offset, or lost on disk) is resynced: by a snapshot ' +
+    'message if it gave from_offset or snapshot, otherwise by a session_output (without offset) that resets ' +
+    'and redraws the screen.',
 );
 
 export const UnsubscribeRequest = request(
