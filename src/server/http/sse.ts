@@ -176,9 +176,11 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
       stream.send('output', event, event.offset);
       quietFrom();
     });
-    // The daemon resyncs a reader that fell out of its memory ring with a snapshot, which text cannot
-    // carry: end here, and the reconnecting EventSource resumes from its Last-Event-ID, from disk.
-    client.on('snapshot', () => stream.fail(`the stream fell behind; reconnect from offset ${sent}`));
+    // The daemon catches a slow reader up from disk; only one whose next bytes are no longer retained
+    // is resynced with a snapshot, which text cannot carry: end here.
+    client.on('snapshot', () =>
+      stream.fail(`the stream fell behind what the journal retains: output after offset ${sent} is gone`),
+    );
     client.on('error', (error) => stream.fail(error.message));
 
     stream.send('started', { event: 'started', offset: start } satisfies ConsoleEvent, start);

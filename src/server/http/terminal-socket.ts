@@ -4,8 +4,8 @@
  * Each WebSocket has its own daemon connection, so the daemon's per-connection flow control
  * bounds it: when the browser falls behind (it ACKs from xterm.js's write callback), this
  * process stops reading that connection; the daemon then holds at most ~1 MiB for it and,
- * once it is read again, resyncs it with a snapshot if it fell out of the ring. Nothing here
- * queues output, and the program never waits for a browser.
+ * once it is read again, catches it up from its journal on disk (a snapshot only past what the
+ * journal retains). Nothing here queues output, and the program never waits for a browser.
  */
 import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
