@@ -158,6 +158,7 @@ export class Journal {
       );
     }
     if (from >= this.ring.start) return this.ring.read(from, maxBytes)!;
+    await this.log.verifyAt(from);
     const span = this.log.locate(from, Math.max(0, Math.min(this.endOffset - from, maxBytes)));
     const buffer = Buffer.allocUnsafe(span.length);
     let got: number;

@@ -33,6 +33,25 @@ export function checksumOf(file: string): { size: number; crc: number } {
   }
 }
 
+/** checksumOf off the event loop: the file is read on libuv's thread pool, a chunk at a time. */
+export async function checksumOfAsync(file: string): Promise<{ size: number; crc: number }> {
+  const handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
+    const buffer = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
+    let crc = 0;
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) return { size, crc };
+      crc = crc32(buffer.subarray(0, bytesRead), crc);
+      size += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** O_NONBLOCK so that a FIFO planted in place of a segment cannot block the daemon in open(). */
 function openForReading(file: string): number {
   return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

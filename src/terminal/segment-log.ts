@@ -9,19 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { TowerError } from '../protocol/errors.js';
-import { checksumOf, readAt, readSum } from './segment-files.js';
+import { describeGap, type Gap, GapError, type GapReason } from './gaps.js';
+import { checksumOf, checksumOfAsync, readAt, readSum } from './segment-files.js';
+
+export { describeGap, type Gap, GapError, type GapReason } from './gaps.js';
 
 const SEGMENT_FILE = /^(\d{16})\.seg$/;
-
-export type GapReason = 'not_saved' | 'damaged' | 'unreadable';
-
-/** Output in [from, to) that cannot be read from disk, and why. */
-export interface Gap {
-  from: number;
-  to: number;
-  reason: GapReason;
-}
 
 interface Segment {
   start: number;
@@ -30,29 +23,12 @@ interface Segment {
   sum: { size: number; crc: number } | null;
   state: 'unchecked' | 'good' | 'damaged' | 'unreadable';
   problem?: string;
+  /** A checksum being computed off the event loop (verifyAt), shared by readers that wait for it. */
+  verifying?: Promise<void>;
 }
 
 export function segmentFileName(start: number): string {
   return String(start).padStart(16, '0') + '.seg';
-}
-
-/** A read that meets output the disk does not have (or has damaged): says which bytes and why. */
-export class GapError extends TowerError {
-  constructor(readonly gap: Gap) {
-    super('offset_not_retained', describeGap(gap));
-  }
-}
-
-export function describeGap(gap: Gap, detail?: string): string {
-  const range = `output ${gap.from}-${gap.to}`;
-  switch (gap.reason) {
-    case 'not_saved':
-      return `${range} was not saved to disk (it could not be written) and is no longer in memory`;
-    case 'damaged':
-      return `${range} is damaged on disk (checksum mismatch)${detail ? `: ${detail}` : ''}`;
-    case 'unreadable':
-      return `${range} cannot be read from disk${detail ? `: ${detail}` : ''}`;
-  }
 }
 
 export class SegmentLog {
@@ -293,20 +269,42 @@ export class SegmentLog {
       return;
     }
     try {
-      const actual = checksumOf(this.pathOf(segment.start));
-      if (actual.size === segment.sum.size && actual.crc === segment.sum.crc) {
-        segment.state = 'good';
-        return;
-      }
+      this.judge(segment, checksumOf(this.pathOf(segment.start)));
+    } catch (error) {
+      this.judge(segment, error as Error);
+    }
+  }
+
+  /**
+   * For a reader that must not block: verify the checksum of the segment holding `from`, if it has not
+   * been, reading the file off the event loop a chunk at a time. Never rejects; locate() then serves the
+   * segment or refuses it.
+   */
+  async verifyAt(from: number): Promise<void> {
+    const segment = this.segments[this.indexAt(from)];
+    if (segment?.state !== 'unchecked' || !segment.sum) return;
+    segment.verifying ??= checksumOfAsync(this.pathOf(segment.start)).then(
+      (actual) => this.judge(segment, actual),
+      (error: Error) => this.judge(segment, error),
+    );
+    await segment.verifying;
+  }
+
+  /** A sealed segment's checksum (or the error computing it) decides whether it is served. */
+  private judge(segment: Segment, actual: { size: number; crc: number } | Error): void {
+    if (segment.state !== 'unchecked' || !segment.sum) return;
+    if (actual instanceof Error) {
+      segment.state = 'unreadable';
+      segment.problem = actual.message;
+    } else if (actual.size === segment.sum.size && actual.crc === segment.sum.crc) {
+      segment.state = 'good';
+    } else {
       segment.state = 'damaged';
       segment.problem =
         actual.size === segment.sum.size
           ? `${segmentFileName(segment.start)} does not match its checksum`
           : `${segmentFileName(segment.start)} is ${actual.size} bytes, sealed at ${segment.sum.size}`;
       this.warn(`${this.dir}: ${describeGap(this.gapOf(segment), segment.problem)}`);
-    } catch (error) {
-      segment.state = 'unreadable';
-      segment.problem = (error as Error).message;
     }
   }
 
