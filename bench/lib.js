@@ -20,6 +20,17 @@ export function flood(bytes) {
   return `yes '${LINE.slice(0, 79)}' | head -c ${bytes}`;
 }
 
+/** A session printing flood(bytes) in an 80×24 terminal. */
+export function floodSession(client, bytes) {
+  return client.createSession({
+    shell: '/bin/sh',
+    args: ['-c', flood(bytes)],
+    cwd: ROOT,
+    cols: 80,
+    rows: 24,
+  });
+}
+
 export function log(...parts) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${parts.join(' ')}\n`);
 }
@@ -265,7 +276,7 @@ export async function instrumentedStats(daemon, count = 1) {
 }
 
 /** Resolves once `client` has delivered a 'closed' for the session; counts output bytes on the way. */
-export function collect(client, sessionId, { onBytes } = {}) {
+export function collect(client, sessionId, { onBytes, onOutput: check } = {}) {
   let bytes = 0;
   let frames = 0;
   let snapshots = 0;
@@ -280,6 +291,7 @@ export function collect(client, sessionId, { onBytes } = {}) {
     if (event.sessionId !== sessionId) return;
     if (next !== undefined && event.offset !== undefined && event.offset !== next) gaps++;
     if (event.offset !== undefined) next = event.offset + event.data.length;
+    check?.(event);
     bytes += event.data.length;
     frames++;
     lastAt = now();

@@ -11,13 +11,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
   collect,
-  flood,
+  floodSession,
   log,
   MB,
   MiB,
   median,
   now,
-  ROOT,
   sampleRss,
   sleep,
   startDaemon,
@@ -92,13 +91,7 @@ async function stalledRun(daemon, client) {
   const sampler = sampleRss(daemon.pid, 100);
   const cpuBefore = threadCpu(daemon.pid).total;
   const t0 = now();
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', flood(BYTES)],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
+  const { sessionId } = await floodSession(client, BYTES);
   // The stalled client subscribes first (from the start), then the normal one.
   stalled.write(`${JSON.stringify({ type: 'subscribe', session_id: sessionId, from_offset: 0 })}\n`);
   const collector = collect(client, sessionId);

@@ -5,12 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TowerClient } from '../dist/client/client.js';
+import { collect } from './lib.js';
 
 /** What the flood looks like through the PTY: the line, CR LF, again and again. */
 const PERIOD = Buffer.from(`${workerData.line}\r\n`, 'latin1');
 /** Long enough that any frame (256 KiB at most) is one comparison against a slice of it. */
 const PATTERN = Buffer.concat(Array.from({ length: Math.ceil((1024 * 1024) / PERIOD.length) }, () => PERIOD));
-const clock = () => performance.timeOrigin + performance.now();
 
 /** Whether `data` is what the flood holds at `offset`. */
 function matches(offset, data) {
@@ -26,42 +26,21 @@ function matches(offset, data) {
 const client = await TowerClient.connect({ stateDir: workerData.stateDir });
 
 parentPort.on('message', async ({ sessionId }) => {
-  let bytes = 0;
-  let frames = 0;
-  let snapshots = 0;
-  let gaps = 0;
   let mismatches = 0;
-  let next = 0;
-  let lastAt = 0;
-  const done = new Promise((resolve) => {
-    const onOutput = (event) => {
-      if (event.sessionId !== sessionId) return;
-      if (event.offset !== next) gaps++;
-      if (!matches(event.offset ?? next, event.data)) mismatches++;
-      next = (event.offset ?? next) + event.data.length;
-      bytes += event.data.length;
-      frames++;
-      lastAt = clock();
-    };
-    const onSnapshot = (event) => {
-      if (event.session_id !== sessionId) return;
-      snapshots++;
-      next = event.offset;
-    };
-    const onClosed = (event) => {
-      if (event.sessionId !== sessionId) return;
-      client.off('output', onOutput);
-      client.off('snapshot', onSnapshot);
-      client.off('closed', onClosed);
-      resolve();
-    };
-    client.on('output', onOutput);
-    client.on('snapshot', onSnapshot);
-    client.on('closed', onClosed);
+  let first;
+  const collector = collect(client, sessionId, {
+    onOutput: (event) => {
+      first ??= event.offset;
+      if (event.offset === undefined || !matches(event.offset, event.data)) mismatches++;
+    },
   });
   await client.subscribe(sessionId, { fromOffset: 0 });
-  await done;
-  parentPort.postMessage({ bytes, frames, snapshots, gaps, mismatches, lastAt });
+  await collector.done;
+  const s = collector.stats();
+  // Offsets must run on from 0: a first frame elsewhere counts as a gap too.
+  const gaps = s.gaps + (first === 0 ? 0 : 1);
+  // performance.now() counts from this thread's start: the main thread compares absolute times.
+  parentPort.postMessage({ ...s, gaps, mismatches, lastAt: performance.timeOrigin + s.lastAt });
 });
 
 parentPort.postMessage({ ready: true });

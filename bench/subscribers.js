@@ -9,13 +9,12 @@ import { Worker } from 'node:worker_threads';
 import {
   busyShare,
   cpuDelta,
-  flood,
+  floodSession,
   LINE,
   log,
   MB,
   machineCpu,
   median,
-  ROOT,
   startDaemon,
   threadCpu,
 } from './lib.js';
@@ -62,13 +61,7 @@ export async function towerRun(daemon, client, workers) {
   const benchCpu = process.cpuUsage();
   const machine = machineCpu();
   const t0 = clock();
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', flood(BYTES)],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
+  const { sessionId } = await floodSession(client, BYTES);
   const results = await Promise.all(workers.map((worker) => watch(worker, sessionId)));
   const cpu = splitCpu(cpuDelta(cpuBefore, threadCpu(daemon.pid)), daemon.pid);
   const used = process.cpuUsage(benchCpu);

@@ -12,13 +12,13 @@ import {
   collect,
   cpuDelta,
   flood,
+  floodSession,
   instrumentedStats,
   log,
   MB,
   machineCpu,
   median,
   now,
-  ROOT,
   rawPtyRead,
   startDaemon,
   threadCpu,
@@ -48,13 +48,7 @@ export async function towerRead(daemon, client, bytes = BYTES) {
   const clientCpu = process.cpuUsage();
   const machine = machineCpu();
   const t0 = now();
-  const { sessionId } = await client.createSession({
-    shell: '/bin/sh',
-    args: ['-c', flood(bytes)],
-    cwd: ROOT,
-    cols: 80,
-    rows: 24,
-  });
+  const { sessionId } = await floodSession(client, bytes);
   const collector = collect(client, sessionId);
   // From offset 0: the program is already writing by the time the subscribe arrives.
   await client.subscribe(sessionId, { fromOffset: 0 });

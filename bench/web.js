@@ -12,14 +12,13 @@ import {
   cpuDelta,
   createEchoSession,
   ECHO_PROGRAM,
-  flood,
+  floodSession,
   log,
   MB,
   median,
   now,
   outputWaiter,
   percentile,
-  ROOT,
   rawPtyEcho,
   startDaemon,
   subscribeEcho,
@@ -46,9 +45,6 @@ function withTimeout(promise, what) {
     }),
   ]).finally(() => clearTimeout(timer));
 }
-
-const floodSession = (client) =>
-  client.createSession({ shell: '/bin/sh', args: ['-c', flood(BYTES)], cwd: ROOT, cols: 80, rows: 24 });
 
 /**
  * An authenticated WebSocket on /ws/terminal/:id from `offset`, its listeners on from the start
@@ -87,7 +83,7 @@ function cpuMeter(daemon) {
 async function wsRead(daemon, client) {
   const cpu = cpuMeter(daemon);
   const t0 = now();
-  const { sessionId } = await floodSession(client);
+  const { sessionId } = await floodSession(client, BYTES);
   let bytes = 0;
   let frames = 0;
   let gaps = 0;
@@ -140,7 +136,7 @@ async function wsRead(daemon, client) {
 async function sseRead(daemon, client, watcher) {
   const cpu = cpuMeter(daemon);
   const t0 = now();
-  const { sessionId } = await floodSession(client);
+  const { sessionId } = await floodSession(client, BYTES);
   const lastOffset = watcher.exitOffset(sessionId);
   const response = await fetch(`${daemon.webUrl}/api/sessions/${sessionId}/stream?offset=0`, {
     headers: { Authorization: `Bearer ${daemon.token}`, Accept: 'text/event-stream' },
