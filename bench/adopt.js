@@ -1,5 +1,5 @@
 /**
- * (h) Control-plane restart: 100 running sessions, `tower serve` killed (-9), a new one started on the
+ * (i) Control-plane restart: 100 running sessions, `tower serve` killed (-9), a new one started on the
  * same state dir. Times, per round: from starting the new `serve` to its line "N running sessions
  * adopted", and from there until every session has answered typed input through a fresh client (so
  * each streams again). Reference (same run): the same restart with no session, so the difference per
@@ -104,7 +104,7 @@ export async function run() {
     name: 'adopt',
     rows: [
       {
-        figure: `h. control-plane restart: ${SESSIONS} sessions adopted`,
+        figure: `i. control-plane restart: ${SESSIONS} sessions adopted`,
         value: adoptMs,
         unit: 'ms',
         reference: emptyMs,
