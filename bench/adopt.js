@@ -54,8 +54,9 @@ async function allStreaming(daemon, ids) {
       }
     });
   });
+  const sessions = await client.list();
   for (const id of ids) {
-    const info = (await client.list()).find((session) => session.id === id);
+    const info = sessions.find((session) => session.id === id);
     await client.subscribe(id, { fromOffset: info.last_offset });
     client.input(id, marker);
   }
