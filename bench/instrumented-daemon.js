@@ -1,5 +1,5 @@
 /**
- * Diagnostics only: the real daemon code (dist/server/daemon.js) started in-process, with counters
+ * Diagnostics only: the real session host (dist/server/host.js) started in-process, with counters
  * the production build does not expose. Usage: node bench/instrumented-daemon.js STATE_DIR MODE
  *   default   – production settings; counts PTY pauses caused by the screen-emulator lag bound
  *   bigring   – 1 GiB ring, so the lag bound (half the ring) is never reached: the PTY is never paused
@@ -8,12 +8,12 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LineSplitter } from '../dist/protocol/ndjson.js';
-import { startDaemon } from '../dist/server/daemon.js';
+import { startHost } from '../dist/server/host.js';
 
 const [stateDir, mode = 'default'] = process.argv.slice(2);
 const GiB = 1024 * 1024 * 1024;
 
-const daemon = await startDaemon({ stateDir, ringBytes: mode === 'bigring' ? GiB : undefined });
+const daemon = await startHost({ stateDir, ringBytes: mode === 'bigring' ? GiB : undefined });
 const { manager } = daemon;
 
 const screen = manager.screen;
