@@ -103,6 +103,9 @@ async function runHost(dir: string, options: HostOptions & { background?: boolea
   if (Object.keys(options.limit).length > 0 && !prlimitPath()) {
     throw new Error('--limit needs prlimit(1) (util-linux), which is not installed');
   }
+  // Started in the background, the host prints to host.log in the state dir: a full disk or a closed
+  // terminal must cost a log line, never the host and its sessions.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const { startHost } = await import('../server/host.js');
   let host: Awaited<ReturnType<typeof startHost>> | null = null;
   const stop = () => {
