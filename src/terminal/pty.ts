@@ -23,6 +23,11 @@ export interface PtyExit {
   signal: number | null;
 }
 
+/**
+ * A program on a terminal, as the session layer drives it: the seam every substrate's `openPty` returns.
+ * What arrives before a listener is set (a substrate may take a moment to hand the terminal over) is held
+ * and given to it, the output bounded by pausing the terminal.
+ */
 export interface PtyProcess {
   readonly pid: number;
   onData(listener: (chunk: Buffer) => void): void;
@@ -43,6 +48,8 @@ export interface PtyProcess {
 }
 
 const DRAIN_CHUNK = 64 * 1024;
+/** Output held before the data listener is set, past which reading pauses until it is. */
+const EARLY_HIGH_WATER = 1024 * 1024;
 
 function terminalClosed(): TowerError {
   return new TowerError(
@@ -65,8 +72,22 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
   const unix = child as unknown as { _socket: Socket; fd: number };
   const stream = unix._socket;
   const masterFd = unix.fd;
-  let dataListener: (chunk: Buffer) => void = () => {};
-  let exitListener: (exit: PtyExit) => void = () => {};
+  // Until the session sets its listeners: output held (bounded: reading pauses), the exit kept.
+  const early: Buffer[] = [];
+  let earlyBytes = 0;
+  let heldEarly = false;
+  let dataListener: (chunk: Buffer) => void = (chunk) => {
+    early.push(chunk);
+    earlyBytes += chunk.length;
+    if (earlyBytes >= EARLY_HIGH_WATER && !heldEarly) {
+      heldEarly = true;
+      child.pause();
+    }
+  };
+  let earlyExit: PtyExit | null = null;
+  let exitListener: (exit: PtyExit) => void = (exit) => {
+    earlyExit = exit;
+  };
 
   child.onData((chunk) => dataListener(chunk as unknown as Buffer));
 
@@ -116,10 +137,16 @@ export function spawnPty(options: PtySpawnOptions): PtyProcess {
   return {
     pid: child.pid,
     onData: (listener) => {
+      for (const chunk of early.splice(0)) listener(chunk);
       dataListener = listener;
+      if (heldEarly) {
+        heldEarly = false;
+        child.resume();
+      }
     },
     onExit: (listener) => {
       exitListener = listener;
+      if (earlyExit) listener(earlyExit);
     },
     write: (data) => {
       if (stream.destroyed) throw terminalClosed();
