@@ -2,10 +2,10 @@
  * The runtimes Tower knows: the built-ins, plus custom ones from <state-dir>/runtimes.json, re-read
  * whenever that file changes. A broken file never hides the built-ins; its error names the field.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TowerError } from '../protocol/index.js';
 import { describeIssues } from '../protocol/validation.js';
+import { ConfigFile } from '../state/config-file.js';
 import { aider } from './runtimes/aider.js';
 import { claude } from './runtimes/claude.js';
 import { codex } from './runtimes/codex.js';
@@ -28,14 +28,16 @@ export const RUNTIMES_FILE = 'runtimes.json';
 
 export class RuntimeRegistry {
   private custom: AgentRuntime[] = [];
-  private loadedStamp = '';
+  private readonly config: ConfigFile;
   /** Why runtimes.json could not be used, or null. */
   configError: string | null = null;
 
-  constructor(private readonly stateDir: string) {}
+  constructor(stateDir: string) {
+    this.config = new ConfigFile(join(stateDir, RUNTIMES_FILE));
+  }
 
   get file(): string {
-    return join(this.stateDir, RUNTIMES_FILE);
+    return this.config.path;
   }
 
   all(): AgentRuntime[] {
@@ -56,20 +58,14 @@ export class RuntimeRegistry {
   }
 
   private refresh(): void {
-    let stamp = '';
-    try {
-      const stat = statSync(this.file);
-      stamp = `${stat.mtimeMs}:${stat.size}`;
-    } catch {
-      stamp = 'absent';
-    }
-    if (stamp === this.loadedStamp) return;
-    this.loadedStamp = stamp;
+    const read = this.config.changed();
+    if (read === null) return;
     this.custom = [];
     this.configError = null;
-    if (stamp === 'absent') return;
+    if ('absent' in read) return;
     try {
-      this.custom = parseRuntimesFile(readFileSync(this.file, 'utf8'), this.file);
+      if ('error' in read) throw new Error(`${RUNTIMES_FILE}: cannot read it: ${read.error}`);
+      this.custom = parseRuntimesFile(read.text, this.file);
     } catch (error) {
       this.configError = (error as Error).message;
     }
