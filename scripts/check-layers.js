@@ -12,10 +12,11 @@ const BELOW = {
   protocol: [],
   state: ['protocol'],
   terminal: ['protocol', 'state'],
-  sessions: ['terminal', 'protocol', 'state'],
-  agents: ['sessions', 'terminal', 'protocol', 'state'],
-  server: ['sessions', 'terminal', 'protocol', 'state'],
-  control: ['agents', 'client', 'sessions', 'terminal', 'protocol', 'state'],
+  substrates: ['terminal', 'protocol', 'state'],
+  sessions: ['substrates', 'terminal', 'protocol', 'state'],
+  agents: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
+  server: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
+  control: ['agents', 'client', 'sessions', 'substrates', 'terminal', 'protocol', 'state'],
   'server/http': ['client', 'protocol', 'state'],
   client: ['protocol', 'state'],
   cli: ['client', 'protocol', 'state'],
@@ -23,8 +24,8 @@ const BELOW = {
 };
 /** `tower serve` and `tower host` alone start the processes, and show the sessions' defaults. */
 const EXCEPTIONS = {
-  'src/cli/serve.ts': ['control', 'server/http', 'sessions', 'agents'],
-  'src/cli/host.ts': ['server', 'sessions'],
+  'src/cli/serve.ts': ['control', 'server/http', 'sessions', 'substrates', 'agents'],
+  'src/cli/host.ts': ['server', 'sessions', 'substrates'],
 };
 
 function layerOf(file) {

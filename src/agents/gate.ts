@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
-import { expandHome, resolveCommand } from '../sessions/command.js';
+import { expandHome, resolveCommand } from '../substrates/command.js';
 import type { AgentRuntime } from './spec.js';
 
 export interface GateResult {

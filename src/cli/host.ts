@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TowerClient } from '../client/client.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from '../sessions/defaults.js';
-import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../sessions/process-limits.js';
+import { PROCESS_LIMITS, parseProcessLimit, prlimitPath } from '../substrates/process-limits.js';
 import { parseCount, parsePositive } from './options.js';
 
 const MIB = 1024 * 1024;

@@ -10,16 +10,16 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SessionEventName, SessionInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
+import { checkCwd, defaultShell, resolveCommand } from '../substrates/command.js';
+import { withProcessLimits } from '../substrates/process-limits.js';
 import { Journal } from '../terminal/journal.js';
 import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
-import { checkCwd, defaultShell, resolveCommand } from './command.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from './defaults.js';
 import { sessionEnvironment } from './environment.js';
 import { enforceJournalBudget } from './journal-budget.js';
 import type { SessionMeta } from './meta.js';
 import { FailureLog, restoreSessions, SessionFiles } from './persistence.js';
-import { withProcessLimits } from './process-limits.js';
 import { Session } from './session.js';
 import type { SessionStore } from './store.js';
 

@@ -2,7 +2,7 @@
  * The user's own shell: needs nothing. Busy while a command runs in the foreground, which the
  * terminal itself tells (its foreground process group), so no screen patterns are needed.
  */
-import { defaultShell } from '../../sessions/command.js';
+import { defaultShell } from '../../substrates/command.js';
 import { defineRuntime } from '../spec.js';
 
 export const shell = defineRuntime(
