@@ -4,3 +4,4 @@ export * from './host.js';
 export * from './limits.js';
 export * from './names.js';
 export * from './socket.js';
+export * from './substrates.js';

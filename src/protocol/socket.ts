@@ -21,6 +21,7 @@ import {
   sessionName,
 } from './message.js';
 import { OUTPUT_GAP_REASONS, SESSION_EVENT_NAMES } from './names.js';
+import { SubstrateErrorCodes } from './substrates.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
@@ -369,6 +370,7 @@ export const ErrorCode = z
     'too_many_sessions',
     ...AgentErrorCodes,
     ...HostErrorCodes,
+    ...SubstrateErrorCodes,
     'internal',
   ])
   .describe('Stable error codes carried in error.code.');

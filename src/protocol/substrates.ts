@@ -1,0 +1,74 @@
+/**
+ * The substrate half of the socket protocol: where a session's program runs (`local`, or a substrate
+ * declared in <state-dir>/substrates.json) and what each can do. socket.ts adds these to its unions.
+ */
+import { z } from 'zod';
+import { reply, reqId, request } from './message.js';
+
+/** The substrate every session runs on unless it names another; always present. */
+export const LOCAL_SUBSTRATE = 'local';
+
+export const substrateName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,31}$/,
+    'must be a substrate name like "box" (lowercase letters, digits, - and _)',
+  );
+
+export const SubstrateState = z
+  .enum(['ready', 'starting', 'sleeping', 'destroying', 'destroyed', 'error', 'unknown'])
+  .describe('ready: sessions can start there; error: they cannot (the reason says why)');
+export type SubstrateState = z.infer<typeof SubstrateState>;
+
+export const SubstrateCapabilities = z
+  .object({
+    exec: z.boolean().describe('runs a command to completion, its output bounded'),
+    stream_exec: z.boolean().describe('runs a command and streams its output'),
+    reattach: z.boolean().describe('a session outlives the daemon and is attached again when it restarts'),
+    lifecycle: z.boolean().describe('provision, wake, sleep and destroy mean something'),
+    isolated: z
+      .boolean()
+      .describe(
+        "sessions see only their workspace and the system read-only; not the user's home or Tower's state",
+      ),
+    network: z.boolean().describe('sessions can reach the network'),
+  })
+  .describe('What a substrate can do.');
+export type SubstrateCapabilities = z.infer<typeof SubstrateCapabilities>;
+
+export const SubstrateInfo = z
+  .object({
+    name: z.string(),
+    type: z.string().describe('local, sandbox'),
+    state: SubstrateState,
+    reason: z.string().nullable().describe('why it is in this state, when not ready'),
+    capabilities: SubstrateCapabilities,
+    detail: z.string().describe('its settings in one line, e.g. "network off"'),
+  })
+  .describe('One substrate in substrate_list.');
+export type SubstrateInfo = z.infer<typeof SubstrateInfo>;
+
+export const ListSubstratesRequest = request(
+  'list_substrates',
+  {},
+  'Extension. Reply: substrate_list: `local` and every substrate of substrates.json, with its state.',
+);
+
+export const SubstrateClientMessages = [ListSubstratesRequest] as const;
+
+export const SubstrateDaemonMessages = [
+  reply(
+    'substrate_list',
+    {
+      substrates: z.array(SubstrateInfo),
+      config_error: z
+        .string()
+        .nullable()
+        .describe('what is wrong in substrates.json (its entries that are right are listed all the same)'),
+      req_id: reqId,
+    },
+    'Extension: answer to list_substrates.',
+  ),
+] as const;
+
+export const SubstrateErrorCodes = ['unknown_substrate', 'substrate_unavailable', 'not_supported'] as const;

@@ -1,0 +1,132 @@
+/**
+ * The substrate seam: where a session's program runs. The session layer drives what `openPty` returns
+ * exactly as it drives a local PTY (PtyProcess: raw bytes, bounded input, an exit reported only after
+ * the last byte), so the journal, the screen model and the no-loss-at-exit guarantee hold on every
+ * substrate. One folder per substrate (local/, sandbox/), each with the same files: index.ts (the
+ * substrate, its capabilities and state), pty.ts, exec.ts and probe.ts.
+ */
+import type { SubstrateCapabilities, SubstrateState } from '../protocol/index.js';
+import type { PtyProcess } from '../terminal/pty.js';
+
+export type { PtyProcess, SubstrateCapabilities, SubstrateState };
+
+/**
+ * What a session may see of the daemon user's own beyond its workspace. A substrate that shows the
+ * host as it is (local) ignores it; one that hides the rest (sandbox) lets exactly this through.
+ */
+export interface SessionAccess {
+  /** Variables set for this session on purpose: given with the spawn, or by its runtime's launch. */
+  givenEnv: string[];
+  /** The credential variables its runtime's gate rules name. */
+  credentialEnv: string[];
+  /** The credential files its runtime's gate rules name (`~/…`: the session's home). */
+  credentialFiles: string[];
+  /** Host paths the program must see, read-only: files Tower wrote for it, the hook program. */
+  readOnly: string[];
+  /** Host Unix sockets it may connect to (its own hook channel). */
+  sockets: string[];
+}
+
+export const NO_ACCESS: SessionAccess = {
+  givenEnv: [],
+  credentialEnv: [],
+  credentialFiles: [],
+  readOnly: [],
+  sockets: [],
+};
+
+/** Where a program runs and with what: the part a PTY, a command and a probe share. */
+export interface Placement {
+  /** Absolute, `~` expanded. */
+  cwd: string;
+  /** The environment the program would get on the daemon's host (a substrate may pass less). */
+  env: Record<string, string>;
+  access?: SessionAccess;
+}
+
+export interface PtySpec extends Placement {
+  /** A name looked up in env.PATH (relative to cwd), or a path. */
+  command: string;
+  args: string[];
+  cols: number;
+  rows: number;
+  /** prlimit(1) limits, e.g. { nproc: '512' } (`tower serve --limit`). */
+  limits?: Record<string, string>;
+}
+
+export interface ExecCommand extends Partial<Placement> {
+  /** The program and its arguments; never through a shell. */
+  argv: string[];
+  /** Written to its standard input, which is then closed. */
+  input?: Buffer | string;
+  /** Killed (SIGKILL) after this long; default 60 s. */
+  timeoutMs?: number;
+  /** Kept of each of stdout and stderr (the rest is read and dropped); default 1 MiB. */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exit_code: number | null;
+  /** The signal that ended it, or null. */
+  signal: number | null;
+  /** Output past maxOutputBytes was dropped. */
+  truncated: boolean;
+  timed_out: boolean;
+}
+
+export type ExecEvent =
+  | { type: 'stdout' | 'stderr'; data: Buffer }
+  | { type: 'exit'; exit_code: number | null; signal: number | null; timed_out: boolean };
+
+/** What the credential gate asks: do these programs, variables and files exist *there*? */
+export interface ProbeQuery extends Placement {
+  programs: string[];
+  variables: string[];
+  /** `~/…` is the home directory there. */
+  files: string[];
+}
+
+export interface ProbeResult {
+  /** The home directory there. */
+  home: string;
+  /** Each program's path there, or null. */
+  programs: Record<string, string | null>;
+  /** Set and not empty there. */
+  variables: Record<string, boolean>;
+  files: Record<string, boolean>;
+}
+
+export interface SubstrateStatus {
+  state: SubstrateState;
+  /** Why, when it is not ready. */
+  reason: string | null;
+}
+
+export interface Substrate {
+  readonly name: string;
+  readonly type: string;
+  readonly capabilities: SubstrateCapabilities;
+  /** Its settings in one line, for `tower substrates`. */
+  readonly detail: string;
+  state(): Promise<SubstrateStatus>;
+  /** A program on a terminal there. Throws a TowerError (bad_cwd, command_not_found, …) it can name. */
+  openPty(spec: PtySpec): Promise<PtyProcess>;
+  exec(command: ExecCommand): Promise<ExecResult>;
+  /** Events in order, bounded: the command is paused while the consumer does not read. */
+  streamExec(command: ExecCommand): AsyncIterable<ExecEvent>;
+  probe(query: ProbeQuery): Promise<ProbeResult>;
+  /** The terminal of a session that outlived the daemon; `not_supported` where it cannot. */
+  reattach(sessionId: string): Promise<PtyProcess>;
+  /** Where they mean something (capabilities.lifecycle). */
+  provision?(): Promise<void>;
+  wake?(): Promise<void>;
+  sleep?(): Promise<void>;
+  destroy?(): Promise<void>;
+}
+
+/** What a substrate knows of the daemon it serves. */
+export interface SubstrateContext {
+  stateDir: string;
+}
