@@ -45,8 +45,8 @@ function quantiles(values) {
 }
 
 const create = manager.create.bind(manager);
-manager.create = (options) => {
-  const session = create(options);
+manager.create = async (options) => {
+  const session = await create(options);
   const pty = session.pty;
   const stats = {
     mode,

@@ -50,6 +50,7 @@ const SESSION_FIELDS = [
   'runtime',
   'shell',
   'status',
+  'substrate',
 ];
 
 /** A shell whose startup does not depend on the machine's rc files. */
@@ -242,6 +243,7 @@ describe('tower ls', () => {
       exited_at: null,
       first_offset: 0,
       last_offset: 3,
+      substrate: 'local',
     });
     expect(Number.isNaN(Date.parse(info.created_at))).toBe(false);
   });

@@ -1,13 +1,14 @@
 /**
- * The credential gate: before an agent is spawned, is it installed and does it have a model upstream?
- * Only the names of variables and files are ever reported, never their values.
+ * The credential gate: before an agent is spawned, is it installed and does it have a model upstream,
+ * there where it will run? The substrate answers (its probe): the program on its PATH, the variables
+ * that reach it, the files it sees. Only the names of variables and files are ever reported, never
+ * their values.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { statSync } from 'node:fs';
 import type { RuntimeInfo } from '../protocol/index.js';
-import { TowerError } from '../protocol/index.js';
-import { expandHome, resolveCommand } from '../substrates/command.js';
+import { LOCAL_SUBSTRATE, TowerError } from '../protocol/index.js';
+import type { Placement, Substrate } from '../substrates/types.js';
 import type { AgentRuntime } from './spec.js';
 
 export interface GateResult {
@@ -20,12 +21,21 @@ export interface GateResult {
   upstream: string | null;
 }
 
-export function checkRuntime(runtime: AgentRuntime, env: Record<string, string>, cwd: string): GateResult {
+export async function checkRuntime(
+  runtime: AgentRuntime,
+  substrate: Substrate,
+  placement: Placement,
+): Promise<GateResult> {
   const { spec } = runtime;
-  let path: string | null = null;
-  try {
-    path = resolveCommand(spec.command, cwd, env.PATH);
-  } catch {
+  const sources = spec.credentials?.any_of ?? [];
+  const found = await substrate.probe({
+    ...placement,
+    programs: [spec.command],
+    variables: sources.flatMap((source) => ('env' in source ? [source.env] : [])),
+    files: sources.flatMap((source) => ('file' in source ? [source.file] : [])),
+  });
+  const path = found.programs[spec.command] ?? null;
+  if (path === null) {
     const hint = spec.install ? `install it: ${spec.install}` : `put ${spec.command} on PATH`;
     return {
       installed: false,
@@ -38,12 +48,12 @@ export function checkRuntime(runtime: AgentRuntime, env: Record<string, string>,
   }
   if (!spec.credentials)
     return { installed: true, path, ready: true, missing: [], fix: null, upstream: null };
-  const home = env.HOME || homedir();
   for (const source of spec.credentials.any_of) {
-    if ('env' in source && env[source.env]) return ready(path, `$${source.env}`);
-    if ('file' in source && existsSync(expandHome(source.file, home))) return ready(path, source.file);
+    if ('env' in source && found.variables[source.env]) return ready(path, `$${source.env}`);
+    if ('file' in source && found.files[source.file]) return ready(path, source.file);
   }
-  const extra = runtime.extraUpstream?.(env, home);
+  // What the data form cannot express reads the daemon's own files: it counts only where the session sees them.
+  const extra = substrate.capabilities.isolated ? null : runtime.extraUpstream?.(placement.env, found.home);
   if (extra) return ready(path, extra);
   const names = spec.credentials.any_of.map((source) => ('env' in source ? `$${source.env}` : source.file));
   return {
@@ -58,25 +68,26 @@ export function checkRuntime(runtime: AgentRuntime, env: Record<string, string>,
 
 /**
  * Throws a runtime_blocked error saying what is missing, where the gate looked (the daemon's
- * environment and the names of the variables given with the spawn, never their values), and how to
- * fix it.
+ * environment and the names of the variables given with the spawn, never their values; and on which
+ * substrate, when not local), and how to fix it.
  */
-export function requireReady(
+export async function requireReady(
   runtime: AgentRuntime,
-  env: Record<string, string>,
-  cwd: string,
+  substrate: Substrate,
+  placement: Placement,
   givenNames: string[] = [],
-): GateResult {
-  const result = checkRuntime(runtime, env, cwd);
+): Promise<GateResult> {
+  const result = await checkRuntime(runtime, substrate, placement);
   if (result.ready) return result;
   const given = givenNames.length > 0 ? givenNames.join(', ') : 'none';
+  const where = substrate.name === LOCAL_SUBSTRATE ? '' : ` on substrate ${substrate.name}`;
   const looked = result.installed
-    ? ` (looked in the daemon's environment and in the variables given with the spawn: ${given};` +
+    ? ` (looked${where} in the daemon's environment and in the variables given with the spawn: ${given};` +
       ' tower spawn --env NAME passes yours)'
     : '';
   throw new TowerError(
     'runtime_blocked',
-    `cannot start ${runtime.name}: ${result.missing.join('; ')}${looked}. Fix: ${result.fix}`,
+    `cannot start ${runtime.name}${where}: ${result.missing.join('; ')}${looked}. Fix: ${result.fix}`,
   );
 }
 
@@ -108,11 +119,11 @@ export function probeVersion(path: string, env: Record<string, string>): Promise
 
 export async function describeRuntime(
   runtime: AgentRuntime,
-  env: Record<string, string>,
-  cwd: string,
+  substrate: Substrate,
+  placement: Placement,
 ): Promise<RuntimeInfo> {
-  const gate = checkRuntime(runtime, env, cwd);
-  const version = gate.path && runtime.name !== 'shell' ? await probeVersion(gate.path, env) : null;
+  const gate = await checkRuntime(runtime, substrate, placement);
+  const version = gate.path && runtime.name !== 'shell' ? await probeVersion(gate.path, placement.env) : null;
   return {
     name: runtime.name,
     description: runtime.spec.description,

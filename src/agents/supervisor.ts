@@ -13,6 +13,8 @@ import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../
 import { TowerError } from '../protocol/index.js';
 import type { SessionMeta } from '../sessions/meta.js';
 import { expandHome } from '../substrates/command.js';
+import { SubstrateRegistry } from '../substrates/registry.js';
+import { NO_ACCESS } from '../substrates/types.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
 import { type LostSession, lostReport } from './lost-sessions.js';
@@ -59,6 +61,8 @@ const EXCERPT_SETTLE_MS = 150;
 
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
+  /** Where sessions can run, as the credential gate sees them (the host starts them there). */
+  private readonly substrates: SubstrateRegistry;
   private readonly agents = new Map<string, Agent>();
   private readonly attentionLog = new AttentionLog();
   private readonly promptStore: PromptStore;
@@ -79,6 +83,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   ) {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
+    this.substrates = new SubstrateRegistry();
     this.promptStore = new PromptStore(database, RECENT_KEPT);
     const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
     const { history, queued } = this.promptStore.restore(statusOf);
@@ -110,17 +115,20 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
-  /** Spawn a runtime (default: the shell) or a plain command, after the credential gate. */
+  /** Spawn a runtime (default: the shell) or a plain command, after the credential gate, on its substrate. */
   async spawn(options: SpawnOptions): Promise<Session> {
     const env = { ...(process.env as Record<string, string>), ...options.env };
     const cwd = expandHome(options.cwd ?? env.HOME ?? homedir());
+    const substrate = this.substrates.get(options.substrate);
     if (options.command !== undefined && options.runtime === undefined) {
       const id = options.id ?? this.manager.newId();
       const session = await this.create({ ...options, id, runtime: null });
       return this.track(session, null, options.env ?? {});
     }
     const runtime = this.registry.get(options.runtime ?? 'shell');
-    requireReady(runtime, env, resolve(cwd), Object.keys(options.env ?? {}));
+    const given = Object.keys(options.env ?? {});
+    const probeAccess = { ...NO_ACCESS, givenEnv: given };
+    await requireReady(runtime, substrate, { cwd: resolve(cwd), env, access: probeAccess }, given);
     const id = options.id ?? this.manager.newId();
     const launch = runtime.launch?.({
       sessionId: id,
@@ -201,6 +209,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       args: meta.args,
       env: this.agents.get(old.id)?.env,
       resumedFrom: old.id,
+      substrate: meta.substrate,
     };
     if (!meta.runtime) return this.spawn({ ...common, command: meta.command });
     const runtime = this.registry.get(meta.runtime);
@@ -255,8 +264,9 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   async listRuntimes(): Promise<RuntimeInfo[]> {
-    const env = process.env as Record<string, string>;
-    return Promise.all(this.registry.all().map((runtime) => describeRuntime(runtime, env, process.cwd())));
+    const placement = { cwd: process.cwd(), env: process.env as Record<string, string> };
+    const local = this.substrates.local;
+    return Promise.all(this.registry.all().map((runtime) => describeRuntime(runtime, local, placement)));
   }
 
   /** An idle session of the runtime (and cwd) takes it; else a new one, up to the limit; else the shortest queue. */

@@ -280,6 +280,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     return ((await this.request({ type: 'list_runtimes' })) as DaemonMessageOf<'runtime_list'>).runtimes;
   }
 
+  /** `local` and the substrates of substrates.json, with their state (and what is wrong in the file). */
+  async substrates(): Promise<DaemonMessageOf<'substrate_list'>> {
+    return (await this.request({ type: 'list_substrates' })) as DaemonMessageOf<'substrate_list'>;
+  }
+
   async restart(sessionId: string, resume = true): Promise<string> {
     const reply = await this.request({ type: 'restart_session', session_id: sessionId, resume });
     return (reply as DaemonMessageOf<'session_created'>).session_id;

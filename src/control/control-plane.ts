@@ -52,7 +52,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const link = connection.client;
   try {
     const attached = await attach(link);
-    const sessions = await HostSessions.open(link);
+    const sessions = await HostSessions.open(link, attached.protocol);
     const database = openAgentsDatabase(agentsDbPath(stateDir), options.warn);
     const supervisor = new AgentSupervisor(sessions, database, {
       stateDir,

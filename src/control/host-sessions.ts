@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { CreateOptions, SessionSource } from '../agents/ports.js';
 import type { TowerClient } from '../client/client.js';
-import { type SessionEventName, type SessionInfo, TowerError } from '../protocol/index.js';
+import {
+  LOCAL_SUBSTRATE,
+  type SessionEventName,
+  type SessionInfo,
+  SUBSTRATES_PROTOCOL,
+  TowerError,
+} from '../protocol/index.js';
 import { RemoteSession } from './remote-session.js';
 
 interface HostSessionsEvents {
@@ -13,7 +19,10 @@ interface HostSessionsEvents {
 export class HostSessions extends EventEmitter<HostSessionsEvents> implements SessionSource {
   private readonly sessions = new Map<string, RemoteSession>();
 
-  private constructor(private readonly client: TowerClient) {
+  private constructor(
+    private readonly client: TowerClient,
+    private readonly hostProtocol: number,
+  ) {
     super();
     client.on('session_event', ({ event, session: info }) => {
       const known = this.sessions.get(info.id);
@@ -27,8 +36,8 @@ export class HostSessions extends EventEmitter<HostSessionsEvents> implements Se
   }
 
   /** Watches first, then lists: no session can fall between the two. */
-  static async open(client: TowerClient): Promise<HostSessions> {
-    const source = new HostSessions(client);
+  static async open(client: TowerClient, hostProtocol: number): Promise<HostSessions> {
+    const source = new HostSessions(client, hostProtocol);
     await client.watch();
     for (const info of await client.list()) {
       if (!source.sessions.has(info.id)) source.sessions.set(info.id, new RemoteSession(info, client));
@@ -37,6 +46,15 @@ export class HostSessions extends EventEmitter<HostSessionsEvents> implements Se
   }
 
   async create(options: CreateOptions): Promise<RemoteSession> {
+    const substrate = options.substrate ?? LOCAL_SUBSTRATE;
+    if (substrate !== LOCAL_SUBSTRATE && this.hostProtocol < SUBSTRATES_PROTOCOL) {
+      // An older host would ignore the field and start the program on its own host, unconfined.
+      throw new TowerError(
+        'substrate_unavailable',
+        `the session host speaks protocol ${this.hostProtocol}, from before substrates: it runs sessions ` +
+          'locally only. Restarting it (tower host stop, then tower serve) ends its sessions',
+      );
+    }
     const reply = await this.client.request({
       type: 'host_create_session',
       id: options.id,
@@ -50,6 +68,7 @@ export class HostSessions extends EventEmitter<HostSessionsEvents> implements Se
       rows: options.rows,
       runtime_label: options.runtime ?? null,
       resumed_from: options.resumedFrom ?? null,
+      substrate: options.substrate,
     });
     if (reply.type !== 'session_created') throw new TowerError('internal', `unexpected reply ${reply.type}`);
     // The host announced it to watchers (this connection too) before it answered.

@@ -78,6 +78,7 @@ export class Relay {
             env: request.env,
             cols: request.cols,
             rows: request.rows,
+            substrate: request.substrate,
           })
           .then((session) => {
             send({

@@ -145,5 +145,6 @@ export function metaOf(info: SessionInfo): SessionMeta {
     exitedAt: info.exited_at,
     runtime: info.runtime,
     resumedFrom: info.resumed_from,
+    substrate: info.substrate,
   };
 }

@@ -13,8 +13,10 @@ import { createSessionFields, reply, reqId, request, sessionId } from './message
  * Bumped when a message the host or the control plane relies on changes meaning. A control plane
  * works with a host of any version from MIN_HOST_PROTOCOL up to its own.
  */
-export const HOST_PROTOCOL = 1;
+export const HOST_PROTOCOL = 2;
 export const MIN_HOST_PROTOCOL = 1;
+/** From this protocol on a host starts programs on substrates (host_create_session's `substrate`). */
+export const SUBSTRATES_PROTOCOL = 2;
 
 const channel = z
   .number()

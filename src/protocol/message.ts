@@ -23,6 +23,13 @@ export const base64 = z
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
   .refine((s) => s.length % 4 === 0, { message: 'must be base64 (length a multiple of 4)' });
 
+export const substrateName = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,31}$/,
+    'must be a substrate name like "box" (lowercase letters, digits, - and _)',
+  );
+
 /** What create_session and the control plane's host_create_session share. */
 export const createSessionFields = {
   id: z
@@ -50,4 +57,7 @@ export const createSessionFields = {
     .array(z.string())
     .optional()
     .describe("extension: arguments for the program (with runtime: added after the runtime's own)"),
+  substrate: substrateName
+    .optional()
+    .describe('extension: where the program runs (list_substrates); default local'),
 };

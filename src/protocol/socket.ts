@@ -21,7 +21,7 @@ import {
   sessionName,
 } from './message.js';
 import { OUTPUT_GAP_REASONS, SESSION_EVENT_NAMES } from './names.js';
-import { SubstrateErrorCodes } from './substrates.js';
+import { SubstrateClientMessages, SubstrateDaemonMessages, SubstrateErrorCodes } from './substrates.js';
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 
@@ -169,6 +169,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   WatchSessionsRequest,
   ...AgentClientMessages,
   ...HostClientMessages,
+  ...SubstrateClientMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage['type'];
@@ -229,6 +230,7 @@ export const SessionInfo = z
     resumed_from: z.string().nullable().describe('extension: the session this one was restarted from'),
     queued_prompts: z.number().int().describe('extension: prompts waiting for the agent'),
     journal: JournalState.describe('extension: whether output is being saved, and what is missing'),
+    substrate: z.string().describe('extension: where it runs (local, or a substrate of substrates.json)'),
   })
   .describe('One session in session_list and session_event.');
 export type SessionInfo = z.infer<typeof SessionInfo>;
@@ -347,6 +349,7 @@ export const DaemonMessage = z.discriminatedUnion('type', [
   reply('session_removed', { session_id: z.string(), req_id: reqId }, 'Extension: answer to remove_session.'),
   ...AgentDaemonMessages,
   ...HostDaemonMessages,
+  ...SubstrateDaemonMessages,
 ]);
 export type DaemonMessage = z.infer<typeof DaemonMessage>;
 export type DaemonMessageOf<T extends DaemonMessage['type']> = Extract<DaemonMessage, { type: T }>;

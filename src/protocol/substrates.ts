@@ -5,15 +5,10 @@
 import { z } from 'zod';
 import { reply, reqId, request } from './message.js';
 
+export { substrateName } from './message.js';
+
 /** The substrate every session runs on unless it names another; always present. */
 export const LOCAL_SUBSTRATE = 'local';
-
-export const substrateName = z
-  .string()
-  .regex(
-    /^[a-z][a-z0-9_-]{0,31}$/,
-    'must be a substrate name like "box" (lowercase letters, digits, - and _)',
-  );
 
 export const SubstrateState = z
   .enum(['ready', 'starting', 'sleeping', 'destroying', 'destroyed', 'error', 'unknown'])

@@ -10,6 +10,9 @@ import type { SessionManager } from '../sessions/manager.js';
 import { FanOut } from '../state/fan-out.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
 
+/** The requests that start a program: the connection's later lines wait for their answer. */
+export const STARTS_PROGRAM: ReadonlySet<string> = new Set(['create_session', 'host_create_session']);
+
 export interface HostIdentity {
   build: string;
   startedAt: string;
@@ -26,7 +29,8 @@ type Handled = Extract<
       | 'relay_reply'
       | 'read_process'
       | 'host_status'
-      | 'stop_host';
+      | 'stop_host'
+      | 'list_substrates';
   }
 >;
 
@@ -61,26 +65,29 @@ export class HostRequests {
       case 'create_session':
       case 'host_create_session': {
         const resolved = request_.type === 'host_create_session' ? request_ : null;
-        const session = this.manager.create({
-          id: request_.id,
-          name: request_.name,
-          command: request_.shell,
-          args: request_.args,
-          displayArgs: resolved?.display_args,
-          cwd: request_.cwd,
-          env: request_.env,
-          cols: request_.cols,
-          rows: request_.rows,
-          runtime: resolved?.runtime_label ?? null,
-          resumedFrom: resolved?.resumed_from ?? null,
-        });
-        from.send({
-          type: 'session_created',
-          session_id: session.id,
-          pid: session.meta.pid ?? 0,
-          req_id: reqId,
-        });
-        return;
+        return this.manager
+          .create({
+            id: request_.id,
+            name: request_.name,
+            command: request_.shell,
+            args: request_.args,
+            displayArgs: resolved?.display_args,
+            cwd: request_.cwd,
+            env: request_.env,
+            cols: request_.cols,
+            rows: request_.rows,
+            runtime: resolved?.runtime_label ?? null,
+            resumedFrom: resolved?.resumed_from ?? null,
+            substrate: request_.substrate,
+          })
+          .then((session) => {
+            from.send({
+              type: 'session_created',
+              session_id: session.id,
+              pid: session.meta.pid ?? 0,
+              req_id: reqId,
+            });
+          });
       }
       case 'attach_control_plane': {
         const lost = this.slot.attach(from);
@@ -118,6 +125,17 @@ export class HostRequests {
         ack();
         this.stop();
         return;
+      case 'list_substrates': {
+        const { substrates } = this.manager;
+        return substrates.list().then((list) => {
+          from.send({
+            type: 'substrate_list',
+            substrates: list,
+            config_error: substrates.configError,
+            req_id: reqId,
+          });
+        });
+      }
     }
   }
 }

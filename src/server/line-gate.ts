@@ -1,7 +1,8 @@
 /**
  * A connection's lines, handled in arrival order, that can be held back: while a wrong token's answer
  * waits (see AuthThrottle), the lines after it wait too and the socket is not read, so a pipelined
- * guess gains nothing. Held lines are at most what one read brought.
+ * guess gains nothing; and while a program starts, so a pipelined request finds its session. Held
+ * lines are at most what one read brought.
  */
 import type { Socket } from 'node:net';
 import type { LineEvent } from '../protocol/ndjson.js';
@@ -22,6 +23,12 @@ export class LineGate {
   hold(): void {
     this.held ??= [];
     this.socket.pause();
+  }
+
+  /** Holds the lines after this one until `work` is done (it answers its own errors). */
+  holdUntil(work: Promise<void>): Promise<void> {
+    this.hold();
+    return work.finally(() => this.release());
   }
 
   /** Handles the held lines in order, until one of them holds the gate again. */

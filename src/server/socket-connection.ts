@@ -20,7 +20,7 @@ import type { Subscription } from '../sessions/subscription.js';
 import { AttemptRefused, type AuthThrottle } from '../state/auth-throttle.js';
 import { tokensEqual } from '../state/token.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
-import type { HostRequests } from './host-requests.js';
+import { type HostRequests, STARTS_PROGRAM } from './host-requests.js';
 import { LineGate } from './line-gate.js';
 import { outputChunk } from './output-chunk.js';
 import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
@@ -267,8 +267,13 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
         return;
       case 'auth':
         return;
-      default:
-        return this.host.handle(request, this);
+      default: {
+        const answer = this.host.handle(request, this);
+        if (!answer || !STARTS_PROGRAM.has(request.type)) return answer;
+        // A program takes its substrate a moment: later lines wait, so a pipelined subscribe finds it.
+        const answered = answer.catch((error: unknown) => this.replyError(error, reqId, undefined));
+        return this.lines.holdUntil(answered);
+      }
     }
   }
 

@@ -10,10 +10,10 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SessionEventName, SessionInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
-import { checkCwd, defaultShell, resolveCommand } from '../substrates/command.js';
-import { withProcessLimits } from '../substrates/process-limits.js';
+import { defaultShell, expandHome } from '../substrates/command.js';
+import { SubstrateRegistry } from '../substrates/registry.js';
+import { NO_ACCESS, type PtyProcess, type SessionAccess } from '../substrates/types.js';
 import { Journal } from '../terminal/journal.js';
-import { type PtyProcess, spawnPty } from '../terminal/pty.js';
 import { ScreenHost } from '../terminal/screen.js';
 import { DEFAULT_JOURNAL_BUDGET_BYTES, DEFAULT_MAX_SESSIONS } from './defaults.js';
 import { sessionEnvironment } from './environment.js';
@@ -51,6 +51,10 @@ export interface CreateOptions {
   rows?: number;
   runtime?: string | null;
   resumedFrom?: string | null;
+  /** Where it runs (a name the substrate registry knows); default local. */
+  substrate?: string;
+  /** What it may see of the user's own where the substrate hides the rest (`givenEnv`: env's names). */
+  access?: Omit<SessionAccess, 'givenEnv'>;
 }
 
 interface ManagerEvents {
@@ -78,6 +82,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly warn: (message: string) => void;
   /** Ids of the sessions the last daemon run left running: they became lost at this start. */
   readonly lostAtStart: string[] = [];
+  /** Where sessions can run: `local` and those of substrates.json. */
+  readonly substrates: SubstrateRegistry;
+  /** Sessions whose program is being started (their id taken, counted against the limit). */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly options: ManagerOptions) {
     super();
@@ -89,6 +97,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     this.files = new SessionFiles(stateDir, this.warn);
+    this.substrates = new SubstrateRegistry();
     this.screen = new ScreenHost({ scrollback: options.scrollback });
     this.screen.onReply = (id, data) => this.sessions.get(id)?.reply(data);
     this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);
@@ -119,38 +128,55 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   newId(): string {
     let id: string;
     do id = randomBytes(4).toString('hex');
-    while (this.sessions.has(id));
+    while (this.sessions.has(id) || this.starting.has(id));
     return id;
   }
 
-  create(options: CreateOptions): Session {
+  /** Start a program on its substrate (default local); resolves once it runs, its session listed. */
+  async create(options: CreateOptions): Promise<Session> {
     const id = options.id ?? this.newId();
-    if (this.sessions.has(id)) throw new TowerError('session_exists', `session ${id} already exists`);
+    if (this.sessions.has(id) || this.starting.has(id)) {
+      throw new TowerError('session_exists', `session ${id} already exists`);
+    }
     const limit = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    const running = this.all().filter((session) => !session.ended).length;
+    const running = this.all().filter((session) => !session.ended).length + this.starting.size;
     if (running >= limit) {
       throw new TowerError(
         'too_many_sessions',
         `${running} sessions are running, the most this daemon allows (tower serve --max-sessions); end one first`,
       );
     }
-    const cwd = checkCwd(options.cwd ?? process.env.HOME ?? process.cwd());
+    const substrate = this.substrates.get(options.substrate);
+    const cwd = resolve(expandHome(options.cwd ?? process.env.HOME ?? process.cwd()));
     const env = sessionEnvironment(process.env, options.env, {
       sessionId: id,
       stateDir: this.files.stateDir,
     });
     const command = options.command ?? defaultShell();
-    const executable = resolveCommand(command, cwd, env.PATH);
     const cols = options.cols ?? 80;
     const rows = options.rows ?? 24;
+    const access = { ...NO_ACCESS, ...options.access, givenEnv: Object.keys(options.env ?? {}) };
     const journal = this.openJournal(id, false);
+    this.starting.add(id);
     let pty: PtyProcess;
     try {
-      const program = withProcessLimits(executable, options.args ?? [], this.options.processLimits);
-      pty = spawnPty({ ...program, cwd, env, cols, rows });
+      pty = await substrate.openPty({
+        command,
+        args: options.args ?? [],
+        cwd,
+        env,
+        cols,
+        rows,
+        limits: this.options.processLimits,
+        access,
+      });
     } catch (error) {
       journal.destroy();
-      throw new TowerError('internal', `cannot start ${command}: ${(error as Error).message}`);
+      throw error instanceof TowerError
+        ? error
+        : new TowerError('internal', `cannot start ${command}: ${(error as Error).message}`);
+    } finally {
+      this.starting.delete(id);
     }
     const meta: SessionMeta = {
       id,
@@ -168,6 +194,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       exitedAt: null,
       runtime: options.runtime ?? null,
       resumedFrom: options.resumedFrom ?? null,
+      substrate: substrate.name,
     };
     const session = this.adopt(new Session(meta, journal, this.screen, pty, this.screenLag()));
     session.on('exit', () => this.emit('session', 'exited', session.info()));

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { SessionStatus } from '../protocol/index.js';
+import { LOCAL_SUBSTRATE, SessionStatus } from '../protocol/index.js';
 import { MAX_COLS, MAX_ROWS } from '../protocol/limits.js';
 
 const SIDECAR = 'meta.json';
@@ -36,6 +36,11 @@ export const SessionMetaSchema = z.object({
   /** The agent runtime it was spawned as; null for a plain command. */
   runtime: z.string().nullable(),
   resumedFrom: z.string().nullable(),
+  /** Where it runs; absent in what older versions stored: they ran everything locally. */
+  substrate: z
+    .string()
+    .nullish()
+    .transform((name) => name ?? LOCAL_SUBSTRATE),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isSafeSessionId, TowerError } from '../protocol/index.js';
+import { isSafeSessionId, LOCAL_SUBSTRATE, TowerError } from '../protocol/index.js';
 import { hasOutput, readSidecar, type SessionMeta, writeSidecar } from './meta.js';
 import { SessionStore } from './store.js';
 
@@ -113,6 +113,7 @@ function placeholder(id: string, dir: string): SessionMeta {
     exitedAt: null,
     runtime: null,
     resumedFrom: null,
+    substrate: LOCAL_SUBSTRATE,
   };
 }
 

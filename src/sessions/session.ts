@@ -114,6 +114,7 @@ export class Session extends EventEmitter<SessionEvents> {
       resumed_from: m.resumedFrom,
       queued_prompts: this.queuedPrompts,
       journal: this.journal.health(),
+      substrate: m.substrate,
     };
   }
 

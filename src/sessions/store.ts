@@ -28,6 +28,8 @@ interface Row {
   last_offset: number;
   runtime: string | null;
   resumed_from: string | null;
+  /** Absent (null) in rows of older versions. */
+  substrate: string | null;
 }
 
 const SCHEMA = `
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_offset INTEGER NOT NULL DEFAULT 0
 )`;
 /** Columns added after the first release; added to older databases on open. */
-const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT'];
+const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT', 'substrate TEXT'];
 /** SQLite result codes that mean the file itself is damaged (as opposed to the disk refusing writes). */
 const DAMAGED = /^SQLITE_(CORRUPT|NOTADB)/;
 
@@ -68,9 +70,9 @@ export class SessionStore {
     this.persistent = persistent;
     this.upsertStatement = database.prepare(
       `INSERT INTO sessions (id, name, command, args, cwd, cols, rows, pid, status, exit_code, exit_signal, created_at, exited_at,
-         first_offset, last_offset, runtime, resumed_from)
+         first_offset, last_offset, runtime, resumed_from, substrate)
        VALUES (@id, @name, @command, @args, @cwd, @cols, @rows, @pid, @status, @exit_code, @exit_signal, @created_at,
-         @exited_at, @first_offset, @last_offset, @runtime, @resumed_from)
+         @exited_at, @first_offset, @last_offset, @runtime, @resumed_from, @substrate)
        ON CONFLICT(id) DO UPDATE SET name=@name, cols=@cols, rows=@rows, pid=@pid, status=@status,
          exit_code=@exit_code, exit_signal=@exit_signal, exited_at=@exited_at,
          first_offset=@first_offset, last_offset=@last_offset`,
@@ -126,6 +128,7 @@ export class SessionStore {
       last_offset: offsets.last,
       runtime: meta.runtime,
       resumed_from: meta.resumedFrom,
+      substrate: meta.substrate,
     });
   }
 
@@ -177,6 +180,7 @@ function fromRow(row: Row): SessionMeta | string {
     exitedAt: row.exited_at,
     runtime: row.runtime,
     resumedFrom: row.resumed_from,
+    substrate: row.substrate,
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;

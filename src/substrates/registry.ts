@@ -5,6 +5,8 @@ import type { Substrate } from './types.js';
 
 export class SubstrateRegistry {
   readonly local = localSubstrate();
+  /** What is wrong in the substrates' configuration, or null. */
+  configError: string | null = null;
 
   all(): Substrate[] {
     return [this.local];
