@@ -23,18 +23,23 @@ node -e "require('@lydell/node-pty'); new (require('better-sqlite3'))(':memory:'
   need "native modules failed to load; run: npm rebuild"
   exit 1
 }
-# The browser tests drive Debian's Chromium through playwright-core, which downloads no browser.
-if [ ! -x /usr/bin/chromium ]; then
+# A Debian package some tests need (`package`, `what` needs it, `missing`: what is not there), installed
+# with apt-get when running as root; otherwise those tests skip (or fail with TOWER_TEST_STRICT=1).
+install_package() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    need "installing chromium (apt-get) for the browser tests"
+    need "installing $1 (apt-get) for $2"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq chromium >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ||
-      need "could not install chromium: the browser tests will skip (or fail with TOWER_TEST_STRICT=1)"
+    apt-get install -y -qq "$1" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && apt-get install -y -qq "$1" >/dev/null; } ||
+      need "could not install $1: $2 will skip (or fail with TOWER_TEST_STRICT=1)"
   else
-    need "no /usr/bin/chromium: the browser tests will skip (apt-get install -y chromium)"
+    need "no $3: $2 will skip (apt-get install -y $1)"
   fi
-fi
+}
+# The browser tests drive Debian's Chromium through playwright-core, which downloads no browser.
+[ -x /usr/bin/chromium ] || install_package chromium "the browser tests" /usr/bin/chromium
+# The sandbox substrate runs programs under bubblewrap; its tests use the real one.
+command -v bwrap >/dev/null 2>&1 || install_package bubblewrap "the sandbox tests" bwrap
 # The real agent CLIs (Claude Code, Codex, Gemini CLI), pinned, into a cache outside the project's
 # dependencies; the agent tests drive them against a local fake model server.
 if ! bash "$(dirname "$0")/install-agents.sh" >/dev/null; then

@@ -83,7 +83,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   ) {
     super();
     this.registry = new RuntimeRegistry(options.stateDir);
-    this.substrates = new SubstrateRegistry();
+    this.substrates = new SubstrateRegistry({ stateDir: options.stateDir });
     this.promptStore = new PromptStore(database, RECENT_KEPT);
     const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
     const { history, queued } = this.promptStore.restore(statusOf);

@@ -1,25 +1,40 @@
-/** The substrates a session can run on: `local`, always. */
+/**
+ * The substrates a session can run on: `local`, always, plus those of <state-dir>/substrates.json,
+ * re-read whenever the file changes. A broken file never hides `local`; its error names the field.
+ */
+import { join } from 'node:path';
 import { LOCAL_SUBSTRATE, type SubstrateInfo, TowerError } from '../protocol/index.js';
+import { ConfigFile } from '../state/config-file.js';
+import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
 import { localSubstrate } from './local/index.js';
-import type { Substrate } from './types.js';
+import { sandboxSubstrate } from './sandbox/index.js';
+import type { Substrate, SubstrateContext } from './types.js';
 
 export class SubstrateRegistry {
   readonly local = localSubstrate();
-  /** What is wrong in the substrates' configuration, or null. */
+  private declared: Substrate[] = [];
+  private readonly config: ConfigFile;
+  /** What is wrong in substrates.json, or null. */
   configError: string | null = null;
 
+  constructor(private readonly context: SubstrateContext) {
+    this.config = new ConfigFile(join(context.stateDir, SUBSTRATES_FILE));
+  }
+
   all(): Substrate[] {
-    return [this.local];
+    this.refresh();
+    return [this.local, ...this.declared];
   }
 
   get(name: string = LOCAL_SUBSTRATE): Substrate {
     const substrate = this.all().find((candidate) => candidate.name === name);
     if (substrate) return substrate;
+    const hint = this.configError ? ` (${this.configError})` : '';
     throw new TowerError(
       'unknown_substrate',
       `unknown substrate: ${name}; known: ${this.all()
         .map((known) => known.name)
-        .join(', ')}`,
+        .join(', ')}${hint}`,
     );
   }
 
@@ -33,5 +48,27 @@ export class SubstrateRegistry {
         detail: substrate.detail,
       })),
     );
+  }
+
+  private refresh(): void {
+    const read = this.config.changed();
+    if (read === null) return;
+    this.declared = [];
+    this.configError = null;
+    if ('absent' in read) return;
+    if ('error' in read) {
+      this.configError = `${SUBSTRATES_FILE}: cannot read it: ${read.error}`;
+      return;
+    }
+    const { substrates, error } = parseSubstratesFile(read.text);
+    this.configError = error;
+    this.declared = substrates.map((config) => this.make(config));
+  }
+
+  private make(config: SubstrateConfig): Substrate {
+    switch (config.type) {
+      case 'sandbox':
+        return sandboxSubstrate(config, this.context);
+    }
   }
 }

@@ -1,0 +1,64 @@
+/**
+ * <state-dir>/substrates.json: the substrates besides `local`. Each entry is checked on its own, so a
+ * bad one is reported (naming the file and the field) while the others, and `local`, stay usable.
+ *
+ *   { "substrates": [ { "name": "box", "type": "sandbox", "network": false } ] }
+ */
+import { z } from 'zod';
+import { LOCAL_SUBSTRATE, substrateName } from '../protocol/index.js';
+import { describeIssues } from '../protocol/validation.js';
+
+export const SUBSTRATES_FILE = 'substrates.json';
+
+export const SandboxConfig = z
+  .object({
+    name: substrateName,
+    type: z.literal('sandbox'),
+    network: z.boolean().default(true).describe('false: no network at all (a loopback of its own only)'),
+    expose: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("host paths shown read-only besides the system, e.g. ~/.nvm (`~`: the daemon user's home)"),
+  })
+  .strict();
+
+export const SubstrateConfig = z.discriminatedUnion('type', [SandboxConfig]);
+export type SubstrateConfig = z.infer<typeof SubstrateConfig>;
+
+const SubstratesFile = z.object({ substrates: z.array(z.unknown()) }).strict();
+
+/** The entries that are right, and one message for all that are not (null when none). */
+export function parseSubstratesFile(
+  text: string,
+  file = SUBSTRATES_FILE,
+): { substrates: SubstrateConfig[]; error: string | null } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { substrates: [], error: `${file}: not valid JSON: ${(error as Error).message}` };
+  }
+  const top = SubstratesFile.safeParse(raw);
+  if (!top.success) return { substrates: [], error: `${file}: ${describeIssues(top.error, '(top level)')}` };
+  const substrates: SubstrateConfig[] = [];
+  const problems: string[] = [];
+  const names = new Set<string>([LOCAL_SUBSTRATE]);
+  top.data.substrates.forEach((entry, index) => {
+    const parsed = SubstrateConfig.safeParse(entry);
+    if (!parsed.success) {
+      const prefixed = describeIssues(parsed.error, '(entry)').replace(/(^|; )/g, `$1substrates.${index}.`);
+      problems.push(prefixed.replaceAll(`substrates.${index}.(entry)`, `substrates.${index}`));
+      return;
+    }
+    const { name } = parsed.data;
+    if (names.has(name)) {
+      problems.push(
+        `substrates.${index}.name: ${name === LOCAL_SUBSTRATE ? '"local" is built in' : `"${name}" is declared twice`}`,
+      );
+      return;
+    }
+    names.add(name);
+    substrates.push(parsed.data);
+  });
+  return { substrates, error: problems.length > 0 ? `${file}: ${problems.join('; ')}` : null };
+}
