@@ -3,7 +3,7 @@
  * implements both over its link to the session host; nothing here knows which process holds a PTY.
  */
 import type { AgentStatus, SessionEventName, SessionInfo } from '../protocol/index.js';
-import type { CreateOptions } from '../sessions/manager.js';
+import type { CreateOptions as ManagerCreateOptions } from '../sessions/manager.js';
 import type { SessionMeta } from '../sessions/meta.js';
 import type { PtyExit } from '../terminal/pty.js';
 import type { ScreenText } from '../terminal/screen.js';
@@ -27,7 +27,10 @@ export interface AgentSession {
   off(event: 'output', listener: (data: Buffer) => void): unknown;
 }
 
-export type { CreateOptions } from '../sessions/manager.js';
+export interface CreateOptions extends ManagerCreateOptions {
+  /** The session needs a hook socket of its own (its substrate hides the daemon's socket). */
+  hookChannel?: boolean;
+}
 
 export interface SessionSource {
   create(options: CreateOptions): Promise<AgentSession>;

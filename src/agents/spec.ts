@@ -128,6 +128,8 @@ export interface LaunchContext {
 export interface Launch {
   args: string[];
   env: Record<string, string>;
+  /** Files Tower wrote that the program reads (shown read-only where a substrate hides the rest). */
+  files?: string[];
 }
 
 export interface AgentRuntime {

@@ -17,6 +17,7 @@ import { SubstrateRegistry } from '../substrates/registry.js';
 import { NO_ACCESS } from '../substrates/types.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
+import { credentialAccess, isolationFor } from './isolation.js';
 import { type LostSession, lostReport } from './lost-sessions.js';
 import type { CreateOptions, AgentSession as Session, SessionSource } from './ports.js';
 import { PromptStore } from './prompt-store.js';
@@ -127,7 +128,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     }
     const runtime = this.registry.get(options.runtime ?? 'shell');
     const given = Object.keys(options.env ?? {});
-    const probeAccess = { ...NO_ACCESS, givenEnv: given };
+    const probeAccess = { ...NO_ACCESS, ...credentialAccess(runtime), givenEnv: given };
     await requireReady(runtime, substrate, { cwd: resolve(cwd), env, access: probeAccess }, given);
     const id = options.id ?? this.manager.newId();
     const launch = runtime.launch?.({
@@ -138,6 +139,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       env,
     }) ?? { args: [], env: {} };
     const resumeArgs = options.resume ? (runtime.spec.resume_args ?? []) : [];
+    const isolation = isolationFor(substrate, runtime, launch);
     const session = await this.create({
       ...options,
       id,
@@ -147,6 +149,8 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       displayArgs: options.args ?? [],
       env: { ...options.env, ...launch.env },
       runtime: runtime.name,
+      access: { ...isolation.access, sockets: [] },
+      hookChannel: isolation.hookChannel,
     });
     return this.track(session, runtime, options.env ?? {});
   }

@@ -3,7 +3,9 @@
  * Tower session, it forwards the event to the daemon as an agent_signal. It must never disturb the
  * agent: it prints nothing, always exits 0, and gives up quickly when the daemon is away.
  */
+import { connect } from 'node:net';
 import { TowerClient } from '../client/client.js';
+import { HOOK_SOCKET_ENV } from '../protocol/names.js';
 
 /** Only these fields travel: enough to read status and an excerpt, never prompts or tool input. */
 const KEPT_FIELDS = [
@@ -31,9 +33,15 @@ export async function runHook(
     const raw = argvJson ?? (process.stdin.isTTY ? '' : await readStdin());
     const payload = pickFields(parseObject(raw));
     const event = String(payload.hook_event_name ?? payload.type ?? 'signal');
+    const signal = { type: 'agent_signal', session_id: sessionId, source: runtime, event, payload } as const;
+    const channel = process.env[HOOK_SOCKET_ENV];
+    if (channel) {
+      await sendToChannel(channel, signal);
+      return;
+    }
     const client = await TowerClient.connect({ stateDir });
     try {
-      await client.request({ type: 'agent_signal', session_id: sessionId, source: runtime, event, payload });
+      await client.request(signal);
     } finally {
       client.end();
     }
@@ -42,6 +50,18 @@ export async function runHook(
   } finally {
     clearTimeout(giveUp);
   }
+}
+
+/** A sandboxed session's own hook socket: one line out, the answer (or the close) back; no token. */
+function sendToChannel(path: string, signal: object): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    // With a req_id the control plane answers (ack), through the host, and the call ends at once.
+    socket.once('connect', () => socket.write(`${JSON.stringify({ ...signal, req_id: 1 })}\n`));
+    socket.once('data', () => socket.destroy());
+    socket.once('close', () => resolve());
+    socket.once('error', () => resolve());
+  });
 }
 
 function readStdin(): Promise<string> {

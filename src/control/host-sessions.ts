@@ -69,6 +69,12 @@ export class HostSessions extends EventEmitter<HostSessionsEvents> implements Se
       runtime_label: options.runtime ?? null,
       resumed_from: options.resumedFrom ?? null,
       substrate: options.substrate,
+      access: options.access && {
+        credential_env: options.access.credentialEnv,
+        credential_files: options.access.credentialFiles,
+        read_only: options.access.readOnly,
+      },
+      hook_channel: options.hookChannel,
     });
     if (reply.type !== 'session_created') throw new TowerError('internal', `unexpected reply ${reply.type}`);
     // The host announced it to watchers (this connection too) before it answered.

@@ -15,7 +15,7 @@ import { createSessionFields, reply, reqId, request, sessionId } from './message
  */
 export const HOST_PROTOCOL = 2;
 export const MIN_HOST_PROTOCOL = 1;
-/** From this protocol on a host starts programs on substrates (host_create_session's `substrate`). */
+/** From this protocol on a host starts programs on substrates (host_create_session's `substrate`, `access`, `hook_channel`). */
 export const SUBSTRATES_PROTOCOL = 2;
 
 const channel = z
@@ -41,6 +41,22 @@ export const HostClientMessages = [
       runtime_label: z.string().nullable().describe('the agent runtime the control plane resolved'),
       resumed_from: z.string().nullable(),
       display_args: z.array(z.string()).describe('the arguments the user gave, shown instead of args'),
+      access: z
+        .object({
+          credential_env: z.array(z.string()).describe("the variables the runtime's gate rules name"),
+          credential_files: z.array(z.string()).describe("the files they name (`~/…`: the session's home)"),
+          read_only: z
+            .array(z.string())
+            .describe('host paths it needs to see: files Tower wrote, the hook program'),
+        })
+        .optional()
+        .describe("what it may see of the user's own on a substrate that hides the rest (a sandbox)"),
+      hook_channel: z
+        .boolean()
+        .optional()
+        .describe(
+          "on a substrate that hides the daemon's socket: a hook socket of its own ($TOWER_HOOK_SOCKET)",
+        ),
     },
     'Extension (control plane only). create_session with the program already resolved. Reply: session_created.',
   ),

@@ -2,13 +2,16 @@
 import {
   type ClientMessage,
   type DaemonMessage,
+  HOOK_SOCKET_ENV,
   HOST_PROTOCOL,
   type SessionEventName,
   type SessionInfo,
 } from '../protocol/index.js';
 import type { SessionManager } from '../sessions/manager.js';
+import type { Session } from '../sessions/session.js';
 import { FanOut } from '../state/fan-out.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
+import { HookChannel } from './hook-channel.js';
 
 /** The requests that start a program: the connection's later lines wait for their answer. */
 export const STARTS_PROGRAM: ReadonlySet<string> = new Set(['create_session', 'host_create_session']);
@@ -63,32 +66,8 @@ export class HostRequests {
     const request_ = request as Handled;
     switch (request_.type) {
       case 'create_session':
-      case 'host_create_session': {
-        const resolved = request_.type === 'host_create_session' ? request_ : null;
-        return this.manager
-          .create({
-            id: request_.id,
-            name: request_.name,
-            command: request_.shell,
-            args: request_.args,
-            displayArgs: resolved?.display_args,
-            cwd: request_.cwd,
-            env: request_.env,
-            cols: request_.cols,
-            rows: request_.rows,
-            runtime: resolved?.runtime_label ?? null,
-            resumedFrom: resolved?.resumed_from ?? null,
-            substrate: request_.substrate,
-          })
-          .then((session) => {
-            from.send({
-              type: 'session_created',
-              session_id: session.id,
-              pid: session.meta.pid ?? 0,
-              req_id: reqId,
-            });
-          });
-      }
+      case 'host_create_session':
+        return this.create(request_, from);
       case 'attach_control_plane': {
         const lost = this.slot.attach(from);
         from.send({ type: 'control_plane_attached', ...info(), lost, req_id: reqId });
@@ -137,5 +116,56 @@ export class HostRequests {
         });
       }
     }
+  }
+
+  /**
+   * Start a program (the control plane's spawn carries what a sandbox lets through). A session whose
+   * substrate hides this socket and that reports through hooks gets a hook socket of its own.
+   */
+  private async create(
+    request: Extract<Handled, { type: 'create_session' | 'host_create_session' }>,
+    from: { send(message: DaemonMessage): boolean },
+  ): Promise<void> {
+    const resolved = request.type === 'host_create_session' ? request : null;
+    const isolated = this.manager.substrates.get(request.substrate).capabilities.isolated;
+    const id = request.id ?? this.manager.newId();
+    const channel =
+      resolved?.hook_channel && isolated
+        ? await HookChannel.open(this.manager.stateDir, id, this.slot)
+        : null;
+    const access = resolved?.access;
+    let session: Session;
+    try {
+      session = await this.manager.create({
+        id,
+        name: request.name,
+        command: request.shell,
+        args: request.args,
+        displayArgs: resolved?.display_args,
+        cwd: request.cwd,
+        env: channel ? { ...request.env, [HOOK_SOCKET_ENV]: channel.path } : request.env,
+        cols: request.cols,
+        rows: request.rows,
+        runtime: resolved?.runtime_label ?? null,
+        resumedFrom: resolved?.resumed_from ?? null,
+        substrate: request.substrate,
+        access: {
+          credentialEnv: access?.credential_env ?? [],
+          credentialFiles: access?.credential_files ?? [],
+          readOnly: access?.read_only ?? [],
+          sockets: channel ? [channel.path] : [],
+        },
+      });
+    } catch (error) {
+      channel?.close();
+      throw error;
+    }
+    if (channel) session.once('exit', () => channel.close());
+    from.send({
+      type: 'session_created',
+      session_id: session.id,
+      pid: session.meta.pid ?? 0,
+      req_id: request.req_id,
+    });
   }
 }

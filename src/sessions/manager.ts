@@ -120,6 +120,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.offsetTimer.unref();
   }
 
+  get stateDir(): string {
+    return this.files.stateDir;
+  }
+
   /** tower.db, for the agents layer's own tables. */
   get database(): SessionStore['database'] {
     return this.files.store.database;

@@ -68,7 +68,7 @@ export const claude = defineRuntime(
         HOOK_EVENTS.map((event) => [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]]),
       );
       writeFileSync(file, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
-      return { args: ['--settings', file], env: {} };
+      return { args: ['--settings', file], env: {}, files: [file] };
     },
     readSignal: readClaudeHook,
   },
