@@ -13,6 +13,7 @@ import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
 import { collectEnv, parseCount, sessionCwd } from './options.js';
 import { serveCommand } from './serve.js';
+import { addSubstrateCommands } from './substrates.js';
 import { formatColumns } from './table.js';
 import { reportUsage, throwUsageErrors, UsageError } from './usage.js';
 
@@ -41,6 +42,7 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 program.addCommand(serveCommand(stateDir));
 program.addCommand(hostCommand(stateDir));
 addAgentCommands(program, withClient, stateDir);
+addSubstrateCommands(program, withClient);
 
 const SESSION_REF = 'a session: its id, its name, or a unique prefix of its id';
 
@@ -52,6 +54,7 @@ program
   .option('--name <name>', 'a name for the session')
   .option('--cwd <dir>', 'working directory', process.cwd())
   .option('--runtime <name>', 'the runtime (also: the first argument, when it names one)')
+  .option('--on <substrate>', 'where to run it: a substrate from `tower substrates` (default: local)')
   .option('--cols <n>', 'columns', parseCount)
   .option('--rows <n>', 'rows', parseCount)
   .option(
@@ -68,12 +71,14 @@ program
         name?: string;
         cwd: string;
         runtime?: string;
+        on?: string;
         cols?: number;
         rows?: number;
         env: Record<string, string>;
       },
     ) => {
       const common = {
+        substrate: options.on,
         cwd: sessionCwd(options.cwd),
         name: options.name,
         cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
