@@ -7,8 +7,9 @@ import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } f
 import { cols, rows } from './message.js';
 import { SESSION_EVENT_NAMES } from './names.js';
 import { SessionInfo } from './socket.js';
+import { SubstrateInfo, substrateName } from './substrates.js';
 
-export { AttentionEvent, PromptInfo, RuntimeInfo };
+export { AttentionEvent, PromptInfo, RuntimeInfo, SubstrateInfo };
 
 const offset = z.number().int().min(0);
 
@@ -44,6 +45,9 @@ export const CreateSessionBody = z
     name: z.string().max(200).optional(),
     cols: cols.optional(),
     rows: rows.optional(),
+    substrate: substrateName
+      .optional()
+      .describe('where it runs: a substrate from GET /api/substrates (default: local)'),
   })
   .strict()
   .refine((b) => b.runtime === undefined || b.command === undefined, {
@@ -177,6 +181,10 @@ export const OkResponse = z.object({ ok: z.literal(true) });
 
 export const LogoutResponse = OkResponse;
 export const RuntimeListResponse = z.array(RuntimeInfo);
+export const SubstrateListResponse = z.object({
+  substrates: z.array(SubstrateInfo),
+  config_error: z.string().nullable().describe('what is wrong in substrates.json, if anything'),
+});
 
 // ---------------------------------------------------------------- REST: agents
 

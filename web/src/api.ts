@@ -1,5 +1,5 @@
 /** The REST client: same-origin fetch (the HttpOnly cookie goes along), JSON in and out. */
-import type { PromptInfo, Role, RuntimeInfo, SessionInfo } from './types.js';
+import type { PromptInfo, Role, RuntimeInfo, SessionInfo, SubstrateInfo } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -87,8 +87,11 @@ export const api = {
   session: async (id: string) => (await request<{ session: SessionInfo }>('GET', session(id))).session,
   output,
   runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),
+  substrates: async () =>
+    (await request<{ substrates: SubstrateInfo[] }>('GET', '/api/substrates')).substrates,
   create: async (body: {
     runtime?: string;
+    substrate?: string;
     args?: string[];
     cwd?: string;
     name?: string;

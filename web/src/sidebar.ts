@@ -1,7 +1,7 @@
 /**
  * The session list: name or id, status (the agent's state while it runs), runtime, queued prompts,
- * command, cwd and host of every session; click to open. A session restarted into a new one is
- * listed under it, collapsed, not on its own.
+ * command, cwd, substrate (unless local) and host of every session; click to open. A session restarted
+ * into a new one is listed under it, collapsed, not on its own.
  */
 import { h, icon } from './dom.js';
 import { commandLine, queueTag, runtimeTag, sessionTitle, statusBadge } from './status-badge.js';
@@ -147,6 +147,9 @@ export class Sidebar {
         'div.session-meta',
         null,
         h('span.session-cwd', { title: session.cwd }, session.cwd),
+        session.substrate === 'local'
+          ? null
+          : h('span.session-substrate', { title: 'runs on' }, session.substrate),
         h('span.session-host', null, location.host),
       ),
     );

@@ -1,23 +1,28 @@
 /**
- * "New session": runtime, working directory, name and extra arguments → POST /api/sessions.
+ * "New session": runtime, where it runs, working directory, name and extra arguments → POST /api/sessions.
  * The runtime list says which are ready and which are blocked; for a blocked one it shows what is
  * missing and how to fix it, and one that is not installed cannot be started (Start says why).
  * Extra arguments are split with shell quoting; the daemon expands `~` in the working directory.
  * Errors (a bad cwd, an unclosed quote, the gate's refusal) stay in the dialog until the runtime
- * or the next try changes them.
+ * or the next try changes them. "Runs on" lists the substrates (shown when there is more than local);
+ * one that cannot start sessions now cannot be chosen to (Start says why).
  */
 import { ApiError, api } from './api.js';
 import { h } from './dom.js';
 import { splitShellWords } from './shell-words.js';
-import type { RuntimeInfo, SessionInfo } from './types.js';
+import type { RuntimeInfo, SessionInfo, SubstrateInfo } from './types.js';
 
 const CWD_KEY = 'tower.lastCwd';
 const RUNTIME_KEY = 'tower.lastRuntime';
+const SUBSTRATE_KEY = 'tower.lastSubstrate';
 
 export class SpawnDialog {
   readonly element: HTMLDialogElement;
   private readonly runtime: HTMLSelectElement;
   private readonly runtimeInfo: HTMLElement;
+  private readonly substrate: HTMLSelectElement;
+  private readonly substrateField: HTMLElement;
+  private substrates: SubstrateInfo[] = [];
   private readonly cwd: HTMLInputElement;
   private readonly name: HTMLInputElement;
   private readonly args: HTMLInputElement;
@@ -38,6 +43,15 @@ export class SpawnDialog {
       },
     });
     this.runtimeInfo = h('div.runtime-info', { 'aria-live': 'polite' });
+    this.substrate = h('select', {
+      name: 'substrate',
+      'aria-label': 'runs on',
+      onchange: () => {
+        this.error.hidden = true;
+        this.updateStart();
+      },
+    });
+    this.substrateField = h('label', { hidden: true }, h('span', null, 'Runs on'), this.substrate);
     this.cwd = h('input', {
       name: 'cwd',
       placeholder: 'default: the home directory (~)',
@@ -60,6 +74,7 @@ export class SpawnDialog {
       h('h2', null, 'New session'),
       h('label', null, h('span', null, 'Runtime'), this.runtime),
       this.runtimeInfo,
+      this.substrateField,
       h('label', null, h('span', null, 'Working directory'), this.cwd),
       h('label', null, h('span', null, 'Name'), this.name),
       h('label', null, h('span', null, 'Extra arguments'), this.args),
@@ -102,7 +117,33 @@ export class SpawnDialog {
         this.runtime.replaceChildren(h('option', { value: 'shell' }, 'shell'));
       this.showError(`Could not list runtimes: ${(error as Error).message}`);
     }
+    await this.listSubstrates();
     this.describeRuntime();
+  }
+
+  /** The substrates, local first; the field shows only when there is a choice. */
+  private async listSubstrates(): Promise<void> {
+    try {
+      this.substrates = await api.substrates();
+    } catch {
+      this.substrates = [];
+    }
+    const wanted = this.substrate.value || localStorage.getItem(SUBSTRATE_KEY) || 'local';
+    this.substrate.replaceChildren(
+      ...this.substrates.map((substrate) =>
+        h(
+          'option',
+          { value: substrate.name },
+          `${substrate.name} — ${substrate.state} (${substrate.detail})`,
+        ),
+      ),
+    );
+    this.substrate.value = this.substrates.some((substrate) => substrate.name === wanted) ? wanted : 'local';
+    this.substrateField.hidden = this.substrates.length < 2;
+  }
+
+  private get selectedSubstrate(): SubstrateInfo | undefined {
+    return this.substrates.find((candidate) => candidate.name === this.substrate.value);
   }
 
   private get selected(): RuntimeInfo | undefined {
@@ -112,10 +153,16 @@ export class SpawnDialog {
   /** Start waits for a request under way, and cannot start a runtime whose program is not installed. */
   private updateStart(): void {
     const runtime = this.selected;
+    const substrate = this.selectedSubstrate;
     const missing = runtime !== undefined && !runtime.installed;
-    this.submit.disabled = this.creating || missing;
-    this.startReason.hidden = !missing;
-    this.startReason.textContent = missing ? `${runtime.name} is not installed` : '';
+    const unavailable = substrate !== undefined && substrate.state === 'error';
+    this.submit.disabled = this.creating || missing || unavailable;
+    this.startReason.hidden = !missing && !unavailable;
+    this.startReason.textContent = missing
+      ? `${runtime.name} is not installed`
+      : unavailable
+        ? `${substrate.name} cannot start sessions: ${substrate.reason ?? 'error'}`
+        : '';
   }
 
   /** What the selected runtime is and, when it is blocked, what is missing and how to fix it. */
@@ -159,17 +206,20 @@ export class SpawnDialog {
       return;
     }
     const runtime = this.runtime.value || undefined;
+    const substrate = this.substrate.value || undefined;
     this.creating = true;
     this.updateStart();
     try {
       const session = await api.create({
         runtime,
+        substrate,
         args: args.length > 0 ? args : undefined,
         cwd: cwd || undefined,
         name: name || undefined,
       });
       localStorage.setItem(CWD_KEY, cwd);
       if (runtime) localStorage.setItem(RUNTIME_KEY, runtime);
+      if (substrate) localStorage.setItem(SUBSTRATE_KEY, substrate);
       this.element.close();
       this.onCreated(session);
     } catch (error) {

@@ -5,6 +5,7 @@ import type {
   AttentionEvent as AttentionEventSchema,
   PromptInfo as PromptInfoSchema,
   RuntimeInfo as RuntimeInfoSchema,
+  SubstrateInfo as SubstrateInfoSchema,
 } from '../../src/protocol/web.js';
 
 export type { SessionInfo } from '../../src/protocol/socket.js';
@@ -12,6 +13,7 @@ export type { WsClientMessage, WsServerMessage } from '../../src/protocol/web.js
 
 export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
 export type AnswerKeys = NonNullable<RuntimeInfo['answers']>;
+export type SubstrateInfo = z.infer<typeof SubstrateInfoSchema>;
 export type PromptInfo = z.infer<typeof PromptInfoSchema>;
 export type AttentionEvent = z.infer<typeof AttentionEventSchema>;
 export type AgentState = SessionInfo['agent']['state'];

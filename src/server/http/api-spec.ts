@@ -35,6 +35,8 @@ import {
   SessionListResponse,
   SessionResponse,
   StreamQuery,
+  SubstrateInfo,
+  SubstrateListResponse,
   WorkspaceEvent,
   WsClientMessage,
   WsServerMessage,
@@ -139,6 +141,14 @@ export const API = {
     access: 'read',
     responses: { 200: json('runtimes', RuntimeListResponse) },
   },
+  substrates: {
+    method: 'GET',
+    url: '/api/substrates',
+    summary:
+      'Where sessions can run: local, and the substrates of substrates.json, with their state and capabilities',
+    access: 'read',
+    responses: { 200: json('substrates', SubstrateListResponse) },
+  },
   listSessions: {
     method: 'GET',
     url: '/api/sessions',
@@ -154,8 +164,9 @@ export const API = {
     body: CreateSessionBody,
     responses: { 201: json('the new session', SessionResponse) },
     errors: {
-      400: 'also: unknown_runtime, bad_cwd, command_not_found',
+      400: 'also: unknown_runtime, unknown_substrate, bad_cwd, command_not_found',
       409: 'runtime_blocked: the credential gate refused it; the message says what is missing and how to fix it',
+      503: 'substrate_unavailable: the substrate cannot start sessions now (the message says why)',
     },
   },
   getSession: {
@@ -309,6 +320,7 @@ export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = {
   SessionInfo,
   ApiError,
   RuntimeInfo,
+  SubstrateInfo,
   PromptInfo,
   AttentionEvent,
 };

@@ -26,6 +26,10 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.health, () => ({ ok: true }));
   route(app, API.openapi, () => document);
   route(app, API.runtimes, () => ctx.client.runtimes());
+  route(app, API.substrates, async () => {
+    const { substrates, config_error } = await ctx.client.substrates();
+    return { substrates, config_error };
+  });
 
   route(app, API.listSessions, async () => ({ sessions: await ctx.client.list() }));
 
@@ -38,6 +42,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
       name: body.name,
       cols: body.cols,
       rows: body.rows,
+      substrate: body.substrate,
     });
     reply.code(201);
     return { session: await findSession(ctx.client, sessionId) };
