@@ -2,10 +2,11 @@
  * What every substrate must do, run on each (local, and sandbox with real bubblewrap): exec (bounded,
  * timed out), streamExec (ordered, bounded, killed when the reader stops), the probe; and through the
  * real daemon: a PTY that echoes, resizes, delivers every byte of 50 fast writers before their exit,
- * and is ended by kill (SIGHUP to the program itself, SIGKILL after the grace period).
+ * and is ended by kill (SIGHUP to the program itself, SIGKILL after the grace period), leaving nothing
+ * running even when ended as it starts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +187,16 @@ for (const name of ['local', 'box']) {
       expect(failures).toEqual([]);
     }, 300_000);
 
+    it('a session ended as it starts, or a command timed out, leaves nothing running', async () => {
+      const marker = String(900_000 + (process.pid % 90_000));
+      for (let run = 0; run < 10; run++) {
+        const { sessionId } = await client.createSession({ substrate: name, shell: 'sleep', args: [marker] });
+        await client.close(sessionId);
+      }
+      await substrate.exec({ argv: ['sh', '-c', `sleep ${marker} & sleep ${marker}`], timeoutMs: 100 });
+      await waitFor(() => running(marker).length === 0, `no sleep ${marker} left (${running(marker)})`, 5000);
+    });
+
     it('kill hangs up the program itself (its own SIGHUP handler runs), after its last output', async () => {
       const script = 'trap "echo got-hangup; exit 7" HUP; echo ready; while :; do sleep 0.1; done';
       const { sessionId } = await client.createSession({
@@ -227,4 +238,18 @@ for (const name of ['local', 'box']) {
       expect(info).toMatchObject({ status: 'exited', exit_signal: 15 });
     });
   });
+}
+
+/** Pids of processes whose command line holds `word`. */
+function running(word: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(word);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

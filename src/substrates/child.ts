@@ -2,7 +2,8 @@
  * A command run to completion on the daemon's host (local runs it as is, sandbox inside bwrap), as an
  * ordered stream of stdout, stderr and exit events. The stream is bounded: past STREAM_HIGH_WATER bytes
  * not yet taken by the consumer the command's pipes are paused (it blocks writing), and resumed when
- * the consumer catches up. A consumer that stops early kills the command.
+ * the consumer catches up. A consumer that stops early, or a timeout, kills the command and all it
+ * started.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -25,11 +26,20 @@ export interface ChildSpec {
 export async function* streamChild(spec: ChildSpec): AsyncGenerator<ExecEvent> {
   const [program, ...args] = spec.argv;
   if (!program) throw new TowerError('bad_message', 'exec needs a program: argv is empty');
+  // A process group of its own: a timeout or a reader that stops ends all it started (bwrap's sandbox too).
   const child = spawn(program, args, {
     cwd: spec.cwd,
     env: spec.env,
     stdio: [spec.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  const killAll = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  };
   const queue: ExecEvent[] = [];
   let queued = 0;
   let paused = false;
@@ -65,7 +75,7 @@ export async function* streamChild(spec: ChildSpec): AsyncGenerator<ExecEvent> {
   });
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill('SIGKILL');
+    killAll();
   }, spec.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
     for (;;) {
@@ -91,7 +101,7 @@ export async function* streamChild(spec: ChildSpec): AsyncGenerator<ExecEvent> {
     }
   } finally {
     clearTimeout(timer);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) killAll();
   }
 }
 

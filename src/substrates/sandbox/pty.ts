@@ -1,7 +1,8 @@
 /**
  * A program on a PTY inside bwrap. The PTY's child is bwrap, which runs an init of its own (pid 1 of
  * the sandbox) that runs the program: signals go to the program itself, and bwrap reports a program
- * killed by signal N as exit code 128+N, which is given back as that signal.
+ * killed by signal N as exit code 128+N, which is given back as that signal. When bwrap ends, nothing
+ * of its sandbox outlives it.
  */
 import { readFileSync } from 'node:fs';
 import { TowerError } from '../../protocol/index.js';
@@ -29,7 +30,11 @@ export async function openSandboxPty(sandbox: Sandbox, spec: PtySpec): Promise<P
   }
   return {
     ...pty,
-    onExit: (listener) => pty.onExit((exit) => listener(asSignal(exit))),
+    onExit: (listener) =>
+      pty.onExit((exit) => {
+        endSandbox(pty.pid);
+        listener(asSignal(exit));
+      }),
     kill: (signal = 'SIGHUP') => {
       const program = sandboxedProgram(pty.pid);
       if (program === null) {
@@ -43,6 +48,19 @@ export async function openSandboxPty(sandbox: Sandbox, spec: PtySpec): Promise<P
       }
     },
   };
+}
+
+/**
+ * bwrap ended: whatever is left of its sandbox goes too. A bwrap killed while it set the sandbox up
+ * leaves its child waiting for it forever, as the init of a PID namespace, which no signal but SIGKILL
+ * reaches (the terminal's hangup included). Everything started there is in bwrap's process group.
+ */
+function endSandbox(bwrapPid: number): void {
+  try {
+    process.kill(-bwrapPid, 'SIGKILL');
+  } catch {
+    // Nothing was left.
+  }
 }
 
 function asSignal(exit: PtyExit): PtyExit {
