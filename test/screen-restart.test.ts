@@ -19,7 +19,7 @@ describe('screen worker restart', () => {
   });
 
   it('rebuilds live screens and keeps answering queries after the worker is killed', async () => {
-    const session = manager.create({ command: '/bin/sh', cwd: stateDir, env: { PS1: '$ ' } });
+    const session = await manager.create({ command: '/bin/sh', cwd: stateDir, env: { PS1: '$ ' } });
     session.write('echo before-$((1+1))\r');
     await waitFor(async () => (await session.text()).text.includes('before-2'), 'output before the crash');
 
@@ -55,7 +55,7 @@ describe('screen worker restart', () => {
   });
 
   it('when the worker keeps crashing, the screen model gives up but sessions never stall', async () => {
-    const session = manager.create({ command: '/bin/sh', cwd: stateDir });
+    const session = await manager.create({ command: '/bin/sh', cwd: stateDir });
     const host = (
       manager as unknown as { screen: { worker: { terminate(): Promise<number> }; healthy: boolean } }
     ).screen;

@@ -20,8 +20,8 @@ afterAll(async () => {
 });
 
 /** Runs `script` (sh) on a PTY with a tracker that reads it as Codex; returns the states it went through. */
-function track(script: string) {
-  const session = manager.create({ command: '/bin/sh', args: ['-c', script], cwd: stateDir });
+async function track(script: string) {
+  const session = await manager.create({ command: '/bin/sh', args: ['-c', script], cwd: stateDir });
   const changes: StatusChange[] = [];
   new StatusTracker(session, codex, (change) => changes.push(change));
   return {
@@ -35,7 +35,7 @@ const ST = '\\033\\\\';
 
 describe('OSC status signals', () => {
   it('reads a sequence split across two writes, and ends a turn only on done', async () => {
-    const { changes, states } = track(
+    const { changes, states } = await track(
       `printf '\\033]7501;state=idle:app=codex${ST}'; sleep 0.3;` +
         `printf '\\033]7501;sta'; sleep 0.3; printf 'te=working:app=codex${ST}'; sleep 0.3;` +
         `printf '\\033]7501;state=idle:app=codex${ST}'; sleep 0.3;` +
@@ -51,7 +51,7 @@ describe('OSC status signals', () => {
   });
 
   it('ignores OSC sequences that say nothing about status, and text that only looks like one', async () => {
-    const { changes, states } = track(
+    const { changes, states } = await track(
       `printf '\\033]0;a title\\007\\033]9;a notification\\007'; printf 'state=working:app=codex\\n'; sleep 0.3;` +
         `printf '\\033]7501;state=blocked:app=codex:kind=permission\\007'; sleep 5`,
     );
