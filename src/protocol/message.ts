@@ -61,3 +61,10 @@ export const createSessionFields = {
     .optional()
     .describe('extension: where the program runs (list_substrates); default local'),
 };
+
+/** The req_id of a message that may not be valid, so that even an error about it can carry it. */
+export function reqIdOf(raw: unknown): string | number | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const reqId = (raw as { req_id?: unknown }).req_id;
+  return typeof reqId === 'string' || typeof reqId === 'number' ? reqId : undefined;
+}

@@ -4,7 +4,7 @@
  * status. With no control plane attached, relayed requests fail at once with control_plane_unavailable.
  */
 import type { DaemonMessage, SessionNoticeKind } from '../protocol/index.js';
-import { TowerError } from '../protocol/index.js';
+import { reqIdOf, TowerError } from '../protocol/index.js';
 import type { Session } from '../sessions/session.js';
 
 /** At most one `output` notice per session this often: the control plane only needs to know it moved. */
@@ -155,8 +155,7 @@ export class ControlPlaneSlot {
 
 function replyReqId(line: string): string | number | undefined {
   try {
-    const reqId = (JSON.parse(line) as { req_id?: unknown }).req_id;
-    return typeof reqId === 'string' || typeof reqId === 'number' ? reqId : undefined;
+    return reqIdOf(JSON.parse(line));
   } catch {
     return undefined;
   }

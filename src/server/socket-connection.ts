@@ -10,6 +10,7 @@ import {
   CONTROL_PLANE_REQUEST_TYPES,
   type DaemonMessage,
   MAX_LINE_BYTES,
+  reqIdOf,
   TowerError,
 } from '../protocol/index.js';
 import { type LineEvent, LineSplitter } from '../protocol/ndjson.js';
@@ -97,7 +98,7 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
       });
       return;
     }
-    const reqId = pickReqId(raw);
+    const reqId = reqIdOf(raw);
     const type = raw !== null && typeof raw === 'object' ? (raw as { type?: unknown }).type : undefined;
     if (typeof type !== 'string' || !(CLIENT_MESSAGE_TYPES as string[]).includes(type)) {
       const what =
@@ -394,10 +395,4 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     this.slot.closed(this);
     for (const sessionId of [...this.subscriptions.keys()]) this.unsubscribe(sessionId);
   }
-}
-
-function pickReqId(raw: unknown): string | number | undefined {
-  if (raw === null || typeof raw !== 'object') return undefined;
-  const reqId = (raw as { req_id?: unknown }).req_id;
-  return typeof reqId === 'string' || typeof reqId === 'number' ? reqId : undefined;
 }
