@@ -71,7 +71,8 @@ describe('WebSocket terminal route: snapshots', () => {
     const sessionId = await interactiveShell();
     const browser = await openBrowser(sessionId);
     await browser.next('snapshot');
-    browser.send({ type: 'input', seq: 1, data: 'seq 1 3000; echo DONE-$((2*4))\n' });
+    // DONE comes well after the snapshot, which is as fresh as the screen model when it is taken.
+    browser.send({ type: 'input', seq: 1, data: 'seq 1 3000; sleep 0.5; echo DONE-$((2*4))\n' });
     browser.send({ type: 'snapshot' });
     const fresh = await browser.next('snapshot', 2);
     await waitFor(() => browser.tail().includes('DONE-8\r\n'), 'output after the snapshot');

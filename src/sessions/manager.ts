@@ -104,7 +104,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.screen.onRestart = () => {
       for (const session of this.sessions.values()) session.screenLost();
     };
-    // Without a screen model nothing would ever resume a PTY paused for it.
+    // Without a screen model nothing will parse again: no one may wait for it.
     this.screen.onFailed = () => {
       for (const session of this.sessions.values()) session.screenParsed(session.journal.end);
     };
@@ -113,7 +113,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         meta.status = 'lost';
         this.lostAtStart.push(meta.id);
       }
-      this.adopt(new Session(meta, this.openJournal(meta.id, true), this.screen, null, this.screenLag()));
+      this.adopt(new Session(meta, this.openJournal(meta.id, true), this.screen, null));
     }
     this.enforceBudget();
     this.offsetTimer = setInterval(() => this.saveDirty(), OFFSET_SAVE_INTERVAL_MS);
@@ -200,7 +200,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       resumedFrom: options.resumedFrom ?? null,
       substrate: substrate.name,
     };
-    const session = this.adopt(new Session(meta, journal, this.screen, pty, this.screenLag()));
+    const session = this.adopt(new Session(meta, journal, this.screen, pty));
     session.on('exit', () => this.emit('session', 'exited', session.info()));
     this.emit('session', 'created', session.info());
     return session;
@@ -318,11 +318,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     }));
     if (enforceJournalBudget(limit, sessions) > 0)
       for (const session of this.sessions.values()) this.dirty.add(session);
-  }
-
-  /** The emulator may lag the journal by at most half the ring, so a snapshot's offset is always still in memory. */
-  private screenLag(): { high: number; low: number } {
-    return { high: Math.floor(this.ringBytes / 2), low: Math.floor(this.ringBytes / 4) };
   }
 
   /** Write a session's metadata; a failure (a full disk) is reported once and retried with the next save. */

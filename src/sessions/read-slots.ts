@@ -23,3 +23,6 @@ export class ReadSlots {
     }
   }
 }
+
+/** Chunks being read from disk at once, daemon-wide (subscribers and screens catching up): this many frames of memory at most. */
+export const DISK_READS = new ReadSlots(2);

@@ -9,6 +9,7 @@ import type { Journal } from '../terminal/journal.js';
 import type { PtyExit, PtyProcess } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
 import type { SessionMeta } from './meta.js';
+import { ScreenFeed } from './screen-feed.js';
 import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
 
 /** Streaming output is coalesced up to this many bytes or this long before it is journaled. */
@@ -18,6 +19,12 @@ const COALESCE_MS = 2;
 const BULK_READ_BYTES = 2048;
 /** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
 const REBUILD_BYTES = 2 * 1024 * 1024;
+/**
+ * How long a snapshot waits for a lagging screen to catch up. Past it (a burst the emulator cannot keep
+ * up with) the snapshot is exact as of the earlier offset it names, and a subscriber gets the bytes
+ * after that from the journal: older, never torn.
+ */
+const SCREEN_CATCH_UP_MS = 1000;
 
 interface SessionEvents {
   /** Output was journaled (a coalesced chunk). */
@@ -39,9 +46,10 @@ export class Session extends EventEmitter<SessionEvents> {
   private pendingBytes = 0;
   private flushScheduled = false;
   private flushTimer: NodeJS.Timeout | undefined;
-  private parsedOffset: number;
-  private paused = false;
+  private readonly feed: ScreenFeed;
   private screenReady: boolean;
+  /** The program was paused because the screen model was about to lag past what the journal keeps. */
+  private pausedForScreen = false;
   private exitInfo: PtyExit | null = null;
   /** Kept current by the agents layer; sessions only carry it. */
   agentStatus: AgentStatus;
@@ -52,11 +60,21 @@ export class Session extends EventEmitter<SessionEvents> {
     readonly journal: Journal,
     private readonly screen: ScreenHost,
     private readonly pty: PtyProcess | null,
-    private readonly screenLag: { high: number; low: number },
   ) {
     super();
-    this.parsedOffset = journal.end;
     this.screenReady = pty !== null;
+    const id = meta.id;
+    this.feed = new ScreenFeed(
+      journal,
+      {
+        write: (data, endOffset) => screen.write(id, data, endOffset),
+        answerQueries: () => screen.answerQueries(id),
+        get healthy() {
+          return screen.healthy;
+        },
+      },
+      journal.end,
+    );
     if (meta.status !== 'running' && meta.exitCode !== null) {
       this.exitInfo = { exitCode: meta.exitCode, signal: meta.exitSignal };
     }
@@ -143,7 +161,8 @@ export class Session extends EventEmitter<SessionEvents> {
     if (cols === this.meta.cols && rows === this.meta.rows) return;
     this.flush();
     pty.resize(cols, rows);
-    this.screen.resize(this.id, cols, rows);
+    // The emulator may lag: it resizes after the bytes the program wrote at the old size.
+    this.feed.resized(() => this.screen.resize(this.id, cols, rows));
     this.meta.cols = cols;
     this.meta.rows = rows;
     this.emit('changed');
@@ -169,6 +188,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('used');
     this.flush();
     this.ensureScreen();
+    await this.screenCaughtUp();
     return this.screen.snapshot(this.id, options);
   }
 
@@ -176,16 +196,42 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('used');
     this.flush();
     this.ensureScreen();
+    await this.screenCaughtUp();
     return this.screen.text(this.id);
   }
 
-  /** The screen worker reports how far it has parsed: resume a paused PTY once it has caught up. */
+  /** Bytes of output the screen model has not parsed yet (it lags during a burst). */
+  get screenLag(): number {
+    return this.feed.lag;
+  }
+
+  private async screenCaughtUp(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SCREEN_CATCH_UP_MS);
+    });
+    try {
+      await Promise.race([this.feed.caughtUp(this.journal.end), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The screen worker reports how far it has parsed. */
   screenParsed(offset: number): void {
-    this.parsedOffset = offset;
-    if (this.paused && (this.journal.end - offset <= this.screenLag.low || !this.screen.healthy)) {
-      this.paused = false;
+    this.feed.parsedTo(offset);
+    if (this.pausedForScreen && (this.feed.lag <= this.screenLagLimit / 2 || !this.screen.healthy)) {
+      this.pausedForScreen = false;
       this.pty?.resume();
     }
+  }
+
+  /**
+   * The one case where the program waits for the screen model: it lags by half of what the journal
+   * keeps on disk (128 MiB by default), so that it never has to step over bytes the journal dropped.
+   */
+  private get screenLagLimit(): number {
+    return Math.floor(this.journal.diskCapBytes / 2);
   }
 
   /**
@@ -195,6 +241,7 @@ export class Session extends EventEmitter<SessionEvents> {
   rest(): void {
     if (!this.ended || !this.screenReady) return;
     this.screenReady = false;
+    this.feed.stop();
     this.screen.dispose(this.id);
     this.journal.releaseMemory();
   }
@@ -202,6 +249,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Forget the screen model (the session is being removed or the daemon is stopping). */
   dispose(): void {
     clearTimeout(this.flushTimer);
+    this.feed.stop();
     for (const subscription of this.subscriptions) subscription.close();
     this.subscriptions.clear();
     this.screen.dispose(this.id);
@@ -249,15 +297,15 @@ export class Session extends EventEmitter<SessionEvents> {
     }
   };
 
+  /** Subscribers first, the screen model last: nothing that is merely watching delays a reader. */
   private deliver(data: Buffer): void {
     this.journal.append(data);
-    this.screen.write(this.id, data, this.journal.end);
-    const lagging = this.journal.end - this.parsedOffset >= this.screenLag.high;
-    if (lagging && !this.paused && this.pty && this.screen.healthy) {
-      this.paused = true;
+    for (const subscription of this.subscriptions) subscription.pump();
+    if (this.screenReady) this.feed.pump();
+    if (!this.pausedForScreen && this.pty && this.screen.healthy && this.feed.lag > this.screenLagLimit) {
+      this.pausedForScreen = true;
       this.pty.pause();
     }
-    for (const subscription of this.subscriptions) subscription.pump();
     this.emit('output', data);
   }
 
@@ -286,27 +334,10 @@ export class Session extends EventEmitter<SessionEvents> {
   private rebuildScreen(): void {
     this.flush();
     this.screenReady = true;
-    const from = Math.max(this.journal.start, this.journal.end - REBUILD_BYTES);
-    this.parsedOffset = from;
+    const from = this.journal.nextRetained(Math.max(this.journal.start, this.journal.end - REBUILD_BYTES));
     // Queries in replayed output were answered long ago; only a live program's new ones get answers.
     this.screen.create(this.id, this.meta.cols, this.meta.rows, from, { answerQueries: false });
-    // Output that cannot be read (a gap on disk) is stepped over: the screen is as close as it can be.
-    for (let offset = this.journal.nextRetained(from); offset < this.journal.end; ) {
-      let data: Buffer;
-      try {
-        data = this.journal.read(offset, REBUILD_BYTES);
-      } catch {
-        // The read marked what failed; the next readable offset now lies past it.
-        const next = this.journal.nextRetained(offset);
-        if (next <= offset) break;
-        offset = next;
-        continue;
-      }
-      if (data.length === 0) break;
-      offset += data.length;
-      this.screen.write(this.id, data, offset);
-    }
-    if (!this.ended) this.screen.answerQueries(this.id);
+    this.feed.reset(from, this.ended ? null : this.journal.end);
   }
 
   /** The screen worker was replaced: live sessions rebuild at once, the others when next asked. */

@@ -10,12 +10,10 @@
 import { TowerError } from '../protocol/errors.js';
 import type { PtyExit } from '../terminal/pty.js';
 import type { ScreenSnapshot } from '../terminal/screen.js';
-import { ReadSlots } from './read-slots.js';
+import { DISK_READS } from './read-slots.js';
 
 /** Largest output frame handed to a sink at once (and largest chunk read from disk). */
 export const MAX_FRAME_BYTES = 256 * 1024;
-/** Chunks being read from disk at once, daemon-wide: this many frames of memory at most. */
-const DISK_READS = new ReadSlots(2);
 
 export interface OutputSink {
   /** Whether the transport can take more now; a full sink is pumped again on drain. */
@@ -170,6 +168,13 @@ export class Subscription {
     this.source.snapshot({ screenOnly }).then(
       (snapshot) => {
         if (this.done) return;
+        // A screen that lagged past what the journal keeps: the bytes after it are gone. Ask again
+        // (each snapshot waits for the screen to catch up a while).
+        if (snapshot.offset < this.source.journal.start) {
+          this.resyncing = false;
+          this.resync(screenOnly);
+          return;
+        }
         this.cursor = snapshot.offset;
         this.resyncing = false;
         const more = this.sink.snapshot(snapshot);

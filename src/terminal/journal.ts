@@ -49,6 +49,8 @@ export class Journal {
   private readonly readOnly: boolean;
   private readonly log: SegmentLog;
   private readonly ring: OutputRing;
+  /** Bytes kept on disk at most (the oldest segments are dropped past it). */
+  readonly diskCapBytes: number;
   private endOffset: number;
   private closed = false;
   /** Set while the disk refuses writes: since which offset output is held in memory only. */
@@ -63,6 +65,7 @@ export class Journal {
     this.onHealthChange = opts.onHealthChange ?? (() => {});
     const ringBytes = checkSize('ringBytes', opts.ringBytes ?? 8 * MiB, 0);
     const diskCapBytes = checkSize('diskCapBytes', opts.diskCapBytes ?? 256 * MiB, 1);
+    this.diskCapBytes = diskCapBytes;
     const defaultSegmentBytes = Math.max(1, Math.min(16 * MiB, Math.floor(diskCapBytes / 4)));
     const segmentBytes = checkSize('segmentBytes', opts.segmentBytes ?? defaultSegmentBytes, 1);
     if (!this.readOnly) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -2,6 +2,7 @@
  * Worker thread that owns one headless xterm per session, so the daemon's main thread
  * never parses terminal output. Speaks the batched protocol defined in screen.ts.
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { SerializeAddon } from '@xterm/addon-serialize';
 import type { Terminal as HeadlessTerminal } from '@xterm/headless';
@@ -39,9 +40,20 @@ interface Session {
 const MAX_BYTES_IN_PARSER = 1 << 20;
 const PARSER_PIECE_BYTES = 256 << 10;
 
+/**
+ * Niceness of this thread (Linux keeps one per thread). The emulator must never compete with the byte
+ * path for the CPU: it takes what is left and catches up after a burst (see sessions/screen-feed.ts).
+ */
+const SCREEN_NICE = 10;
+
 const { Terminal } = xtermHeadless;
 const port = parentPort;
 if (!port) throw new Error('screen-worker must run inside a worker thread');
+try {
+  setPriority(SCREEN_NICE);
+} catch {
+  // Not permitted here: the screen then shares the CPU evenly, which is slower, not wrong.
+}
 
 const sessions = new Map<string, Session>();
 let outbox: ScreenEvents = { replies: [], results: [], parsed: [] };
