@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { MAX_FRAME_PAYLOAD } from '../dist/protocol/binary-frame.js';
 import {
   ClientMessage,
   DaemonMessage,
@@ -76,6 +77,24 @@ and is never sent a message type outside agor-pty's set. Everything marked *exte
 Byte offsets: every output byte of a session has an absolute offset, counted from its first byte.
 \`session_output.offset\` is the offset of its first byte; a subscriber resumes with
 \`subscribe.from_offset\` and gets exactly the bytes from there, with no gap and no duplicate.
+
+### Binary output frames
+
+A subscription made with \`binary: true\` (an extension) gets its output as binary frames instead of
+\`session_output\` lines: raw bytes, not base64. A frame may come between any two lines, and begins
+with a NUL byte, which no line begins with:
+
+| bytes | meaning |
+|---|---|
+| 1 | \`0x00\` |
+| 1 | length of the session id, L |
+| L | the session id (ASCII) |
+| 8 | offset of the first byte, unsigned big-endian |
+| 4 | number of bytes that follow, N (at most ${MAX_FRAME_PAYLOAD}), unsigned big-endian |
+| N | the output |
+
+Everything else about the subscription is unchanged (snapshots, \`session_closed\`; a resync of a
+client that asked for neither offsets nor snapshots is still a \`session_output\` line).
 
 ## Client → daemon
 

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { FrameSplitter } from '../protocol/binary-frame.js';
 import type {
   AttentionEvent,
   ClientMessage,
@@ -13,7 +14,6 @@ import type {
   RuntimeInfo,
   SessionInfo,
 } from '../protocol/index.js';
-import { LineSplitter } from '../protocol/ndjson.js';
 import { decodeOutputLine } from '../protocol/output-frame.js';
 import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
 import { readToken } from '../state/token.js';
@@ -73,13 +73,21 @@ const MAX_REPLY_LINE = 64 * 1024 * 1024;
 export class TowerClient extends EventEmitter<ClientEvents> {
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly splitter = new LineSplitter(MAX_REPLY_LINE);
+  private readonly splitter = new FrameSplitter(MAX_REPLY_LINE);
   private closed = false;
 
   private constructor(private readonly socket: Socket) {
     super();
     socket.on('data', (chunk: Buffer) => {
-      for (const event of this.splitter.pushBytes(chunk)) {
+      for (const event of this.splitter.push(chunk)) {
+        if ('frame' in event) {
+          this.emit('output', event.frame);
+          continue;
+        }
+        if ('badFrame' in event) {
+          socket.destroy(new ClientError('protocol', `daemon sent ${event.badFrame}`));
+          return;
+        }
         if ('tooLong' in event) continue;
         // Output, nearly every byte that arrives, is decoded straight from the bytes; the rest is JSON.
         const output = decodeOutputLine(event.bytes);
@@ -209,6 +217,8 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       from_offset: start.fromOffset,
       snapshot: start.snapshot,
       screen_only: start.screenOnly,
+      // A daemon from before binary frames ignores this and sends lines, which are read as well.
+      binary: true,
     });
   }
 

@@ -12,6 +12,11 @@ export class LineSplitter {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Part of a line has been pushed and its newline has not. */
+  get midLine(): boolean {
+    return this.partBytes > 0 || this.discarding;
+  }
+
   /** Lines as text; blank ones are skipped. */
   *push(chunk: Buffer): Generator<LineEvent> {
     for (const event of this.pushBytes(chunk)) {

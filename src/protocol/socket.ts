@@ -83,6 +83,13 @@ export const SubscribeRequest = request(
         'extension: with snapshot, that snapshot holds the visible screen only, no scrollback ' +
           '(to paint after older output replayed from read_output); later resyncs are whole',
       ),
+    binary: z
+      .boolean()
+      .optional()
+      .describe(
+        'extension: output comes as binary frames (a NUL byte, then the session id, offset and raw bytes; ' +
+          'see "Binary output frames") instead of base64 session_output lines',
+      ),
   },
   'Receive session_output from now on (or from from_offset), then session_closed when the program ends. ' +
     'A subscriber that falls behind the in-memory ring is caught up from the journal on disk, every byte. One ' +

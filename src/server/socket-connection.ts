@@ -296,8 +296,7 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     this.unsubscribe(session.id);
     this.ack(request.req_id);
     const sessionId = session.id;
-    const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
-    const sink = subscriptionSink(this, sessionId, wantsSnapshots, () => {
+    const sink = subscriptionSink(this, sessionId, request, () => {
       this.subscriptions.delete(sessionId);
       queueMicrotask(() => session.unsubscribe(entry.subscription));
     });

@@ -2,6 +2,8 @@
  * How a subscription's output, snapshots and end become socket messages: offsets and snapshots
  * for clients that asked for them, a reset-and-redraw for agor-pty clients that did not.
  */
+
+import { encodeOutputFrame } from '../protocol/binary-frame.js';
 import type { DaemonMessage, DaemonMessageOf } from '../protocol/index.js';
 import { encodeOutputLine } from '../protocol/output-frame.js';
 import type { OutputSink } from '../sessions/subscription.js';
@@ -21,12 +23,14 @@ export interface MessageWriter {
 export function subscriptionSink(
   writer: MessageWriter,
   sessionId: string,
-  wantsSnapshots: boolean,
+  request: { snapshot?: boolean; from_offset?: number; binary?: boolean },
   onClosed: () => void,
 ): OutputSink {
+  const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
+  const encode = request.binary === true ? encodeOutputFrame : encodeOutputLine;
   return {
     ready: () => writer.canWrite(),
-    output: (offset, data) => writer.sendOutput(encodeOutputLine(sessionId, offset, data)),
+    output: (offset, data) => writer.sendOutput(encode(sessionId, offset, data)),
     snapshot: (snapshot) =>
       wantsSnapshots
         ? writer.send(snapshotMessage(sessionId, snapshot))
