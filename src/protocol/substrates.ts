@@ -34,7 +34,7 @@ export type SubstrateCapabilities = z.infer<typeof SubstrateCapabilities>;
 export const SubstrateInfo = z
   .object({
     name: z.string(),
-    type: z.string().describe('local, sandbox'),
+    type: z.string().describe('local, sandbox, or echo (a stand-in for tests that runs nothing)'),
     state: SubstrateState,
     reason: z.string().nullable().describe('why it is in this state, when not ready'),
     capabilities: SubstrateCapabilities,

@@ -3,6 +3,8 @@
  * bad one is reported (naming the file and the field) while the others, and `local`, stay usable.
  *
  *   { "substrates": [ { "name": "box", "type": "sandbox", "network": false } ] }
+ *
+ * Type `echo` (runs nothing, for tests) is known too, and present only when declared.
  */
 import { z } from 'zod';
 import { LOCAL_SUBSTRATE, substrateName } from '../protocol/index.js';
@@ -22,7 +24,15 @@ export const SandboxConfig = z
   })
   .strict();
 
-export const SubstrateConfig = z.discriminatedUnion('type', [SandboxConfig]);
+/** A test stand-in that runs nothing (see echo/index.ts); never present unless declared. */
+export const EchoConfig = z
+  .object({
+    name: substrateName,
+    type: z.literal('echo'),
+  })
+  .strict();
+
+export const SubstrateConfig = z.discriminatedUnion('type', [SandboxConfig, EchoConfig]);
 export type SubstrateConfig = z.infer<typeof SubstrateConfig>;
 
 const SubstratesFile = z.object({ substrates: z.array(z.unknown()) }).strict();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LOCAL_SUBSTRATE, type SubstrateInfo, TowerError } from '../protocol/index.js';
 import { ConfigFile } from '../state/config-file.js';
 import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
+import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
 import { sandboxSubstrate } from './sandbox/index.js';
 import type { Substrate, SubstrateContext } from './types.js';
@@ -69,6 +70,8 @@ export class SubstrateRegistry {
     switch (config.type) {
       case 'sandbox':
         return sandboxSubstrate(config, this.context);
+      case 'echo':
+        return echoSubstrate(config);
     }
   }
 }

@@ -2,8 +2,8 @@
  * The substrate seam: where a session's program runs. The session layer drives what `openPty` returns
  * exactly as it drives a local PTY (PtyProcess: raw bytes, bounded input, an exit reported only after
  * the last byte), so the journal, the screen model and the no-loss-at-exit guarantee hold on every
- * substrate. One folder per substrate (local/, sandbox/), each with the same files: index.ts (the
- * substrate, its capabilities and state), pty.ts, exec.ts and probe.ts.
+ * substrate. One folder per substrate (local/, sandbox/, and echo/: a stand-in for tests), each with the
+ * same files: index.ts (the substrate, its capabilities and state), pty.ts, exec.ts and probe.ts.
  */
 import type { SubstrateCapabilities, SubstrateState } from '../protocol/index.js';
 import type { PtyProcess } from '../terminal/pty.js';

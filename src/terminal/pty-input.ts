@@ -13,7 +13,16 @@ import { MAX_INPUT_QUEUE_BYTES } from '../protocol/limits.js';
 const RETRY_FIRST_MS = 1;
 const RETRY_MAX_MS = 50;
 /** Terminal-query answers are dropped rather than queued behind more than this much waiting input. */
-const REPLY_QUEUE_LIMIT = 4096;
+export const REPLY_QUEUE_LIMIT = 4096;
+
+/** Input refused: the program has not read what already waits for it. */
+export function inputFull(waiting: number, limit: number): TowerError {
+  return new TowerError(
+    'input_full',
+    `the program is not reading its input: ${waiting} bytes already wait for it ` +
+      `(at most ${limit}); try again once it reads`,
+  );
+}
 
 export class PtyInput {
   private readonly queue: Buffer[] = [];
@@ -37,13 +46,7 @@ export class PtyInput {
   /** Queue typed input; refused with `input_full` when the program has not read the last `limit` bytes. */
   write(data: Buffer): void {
     if (this.closed || data.length === 0) return;
-    if (this.queuedBytes + data.length > this.limit) {
-      throw new TowerError(
-        'input_full',
-        `the program is not reading its input: ${this.queuedBytes} bytes already wait for it ` +
-          `(at most ${this.limit}); try again once it reads`,
-      );
-    }
+    if (this.queuedBytes + data.length > this.limit) throw inputFull(this.queuedBytes, this.limit);
     this.enqueue(data);
   }
 

@@ -51,7 +51,8 @@ const DRAIN_CHUNK = 64 * 1024;
 /** Output held before the data listener is set, past which reading pauses until it is. */
 const EARLY_HIGH_WATER = 1024 * 1024;
 
-function terminalClosed(): TowerError {
+/** The program has exited, or let go of its terminal: nothing reaches it any more. */
+export function terminalClosed(): TowerError {
   return new TowerError(
     'session_not_running',
     'its terminal is closed (the program has exited or let go of it)',

@@ -1,0 +1,44 @@
+/**
+ * `echo`: a stand-in for tests. It runs nothing: a session's terminal echoes what is typed (see pty.ts
+ * for the arguments that drive it), a command's output is its argv, and every program is there. Only
+ * present when declared in substrates.json: {"name":"echo","type":"echo"}.
+ */
+import { TowerError } from '../../protocol/index.js';
+import { collect } from '../child.js';
+import type { Substrate, SubstrateCapabilities } from '../types.js';
+import { streamEcho } from './exec.js';
+import { probeEcho } from './probe.js';
+import { openEchoPty } from './pty.js';
+
+/**
+ * Not isolated: there is nothing to hide, so an agent on it needs no hook channel and reports through
+ * the daemon's socket as on `local`. No network: nothing runs that could use one.
+ */
+const ECHO_CAPABILITIES: SubstrateCapabilities = {
+  exec: true,
+  stream_exec: true,
+  reattach: false,
+  lifecycle: false,
+  isolated: false,
+  network: false,
+};
+
+export function echoSubstrate(settings: { name: string }): Substrate {
+  return {
+    name: settings.name,
+    type: 'echo',
+    capabilities: ECHO_CAPABILITIES,
+    detail: 'a test stand-in: runs nothing, echoes what is typed',
+    state: async () => ({ state: 'ready', reason: null }),
+    openPty: openEchoPty,
+    exec: (command) => collect(streamEcho(command), command),
+    streamExec: streamEcho,
+    probe: probeEcho,
+    reattach: async () => {
+      throw new TowerError(
+        'not_supported',
+        "an echo session lives in the daemon's memory: it cannot be reattached",
+      );
+    },
+  };
+}
