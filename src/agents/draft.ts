@@ -3,6 +3,7 @@
  * the user's unsent draft. Every key reaches the program through a client (Tower's own prompts do not
  * pass here), so no typed keys means no draft; the screen then says whether typed keys are still there.
  */
+import { type Clock, systemClock } from '../state/clock.js';
 
 /** Bytes a terminal sends that are not typing: focus reports, mouse reports, replies to queries. */
 const NOT_TYPING =
@@ -21,12 +22,14 @@ export class TypedInput {
   /** When a client last pressed Enter, and the tracker's activity count then. */
   submitted: { at: number; activity: number } | null = null;
 
+  constructor(private readonly clock: Clock = systemClock) {}
+
   typed(data: Buffer, activity: number): void {
     const keys = data.toString('latin1').replace(PASTE, 'p').replace(NOT_TYPING, '');
     if (keys === '') return;
     this.count += 1;
     const cut = Math.max(...CLEARS.map((key) => keys.lastIndexOf(key)));
-    if (keys.slice(0, cut + 1).includes(SUBMIT)) this.submitted = { at: Date.now(), activity };
+    if (keys.slice(0, cut + 1).includes(SUBMIT)) this.submitted = { at: this.clock.now(), activity };
     this.pending = cut < keys.length - 1;
   }
 

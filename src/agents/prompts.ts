@@ -7,9 +7,9 @@
  * most the runtime's draft_wait_ms, then fails its prompts saying why.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PromptInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
+import { type Clock, type ClockTimer, systemClock } from '../state/clock.js';
 import { TypedInput } from './draft.js';
 import type { AgentSession } from './ports.js';
 import { compileInputPatterns, type InputPatterns, readInputLine } from './screen-patterns.js';
@@ -33,21 +33,23 @@ export class PromptQueue {
   private current: PromptInfo | null = null;
   private readonly recent: PromptInfo[] = [];
   private activityAtSubmit = 0;
-  private readonly typedInput = new TypedInput();
+  private readonly typedInput: TypedInput;
   private readonly input: InputPatterns;
   /** Reading the input line before a delivery: no second decision meanwhile. */
   private deciding = false;
   /** Since when a draft has held the queue. */
   private draftSince: number | null = null;
-  private recheck: NodeJS.Timeout | undefined;
+  private recheck: ClockTimer | undefined;
 
   constructor(
     private readonly session: AgentSession,
     private readonly tracker: StatusTracker,
     private readonly prompt: RuntimeSpec['prompt'],
     private readonly onChange: (prompt: PromptInfo) => void,
+    private readonly clock: Clock = systemClock,
   ) {
     this.input = compileInputPatterns(prompt);
+    this.typedInput = new TypedInput(clock);
   }
 
   get length(): number {
@@ -83,7 +85,7 @@ export class PromptQueue {
       text,
       state: 'queued',
       attempts: 0,
-      queued_at: new Date().toISOString(),
+      queued_at: new Date(this.clock.now()).toISOString(),
       delivered_at: null,
       error: null,
       waiting: null,
@@ -126,7 +128,7 @@ export class PromptQueue {
   }
 
   stop(): void {
-    clearTimeout(this.recheck);
+    this.clock.clearTimeout(this.recheck);
   }
 
   /** Returns the cancelled prompt, or null when the id is not queued here. */
@@ -141,7 +143,7 @@ export class PromptQueue {
   /** Deliver the next prompt if the agent is idle and the input line holds no draft. */
   private async pump(): Promise<void> {
     if (this.current || this.deciding || this.waiting.length === 0) return;
-    clearTimeout(this.recheck);
+    this.clock.clearTimeout(this.recheck);
     if (this.session.ended) {
       for (const prompt of this.waiting.splice(0)) this.finish(prompt, 'failed', 'the session ended first');
       return;
@@ -159,7 +161,7 @@ export class PromptQueue {
     this.draftSince = null;
     const submitted = this.typedInput.submitted;
     const settling = submitted && this.tracker.activity === submitted.activity;
-    const sinceSubmit = settling ? Date.now() - submitted.at : Number.POSITIVE_INFINITY;
+    const sinceSubmit = settling ? this.clock.now() - submitted.at : Number.POSITIVE_INFINITY;
     if (sinceSubmit < this.tracker.quietMs) {
       // The user just sent something by hand: give the agent time to show it is busy with it.
       this.recheckIn(this.tracker.quietMs - sinceSubmit);
@@ -188,7 +190,7 @@ export class PromptQueue {
   }
 
   private holdForDraft(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.draftSince ??= now;
     const left = this.prompt.draft_wait_ms - (now - this.draftSince);
     if (left <= 0) {
@@ -210,8 +212,8 @@ export class PromptQueue {
   }
 
   private recheckIn(ms: number): void {
-    clearTimeout(this.recheck);
-    this.recheck = setTimeout(() => this.pumpSafely(), ms);
+    this.clock.clearTimeout(this.recheck);
+    this.recheck = this.clock.setTimeout(() => this.pumpSafely(), ms);
     this.recheck.unref();
   }
 
@@ -219,7 +221,7 @@ export class PromptQueue {
     this.current = null;
     if (error) this.finish(prompt, 'failed', error);
     else {
-      prompt.delivered_at = new Date().toISOString();
+      prompt.delivered_at = new Date(this.clock.now()).toISOString();
       this.finish(prompt, 'delivered', null);
       // Only the screen saw it taken: assume busy until a channel says otherwise. When a channel saw
       // it, the channel is already tracking the turn, which may even be over.
@@ -245,7 +247,7 @@ export class PromptQueue {
     this.tracker.muted = true;
     try {
       this.session.write(paste ? `\x1b[200~${prompt.text}\x1b[201~` : prompt.text);
-      await sleep(this.prompt.submit_delay_ms);
+      await this.clock.sleep(this.prompt.submit_delay_ms);
     } finally {
       this.tracker.muted = false;
     }
@@ -254,7 +256,7 @@ export class PromptQueue {
     const tail = lastLineTail(prompt.text);
     let lastScreen = before.text;
     for (let attempt = 1; attempt <= MAX_SUBMITS; attempt++) {
-      if (attempt > 1) await sleep(this.prompt.submit_delay_ms);
+      if (attempt > 1) await this.clock.sleep(this.prompt.submit_delay_ms);
       if (this.session.ended) return 'the session ended during delivery';
       if (this.typedInput.count !== typedBefore) {
         return 'someone typed into the session during delivery, so Tower stopped before submitting: the input line may hold both';
@@ -263,9 +265,9 @@ export class PromptQueue {
       this.session.write(this.prompt.submit);
       prompt.attempts = attempt;
       this.changed(prompt);
-      const deadline = Date.now() + VERIFY_MS;
-      while (Date.now() < deadline) {
-        await sleep(VERIFY_POLL_MS);
+      const deadline = this.clock.now() + VERIFY_MS;
+      while (this.clock.now() < deadline) {
+        await this.clock.sleep(VERIFY_POLL_MS);
         if (this.session.ended) return 'the session ended during delivery';
         if (this.tracker.activity !== activity) return null;
         const now = await this.session.text();

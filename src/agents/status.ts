@@ -10,6 +10,7 @@
 import { basename } from 'node:path';
 import type { AgentState, AgentStatus } from '../protocol/index.js';
 import { exitReason } from '../sessions/session.js';
+import { type Clock, type ClockTimer, systemClock } from '../state/clock.js';
 import type { AgentSession } from './ports.js';
 import {
   askedIn,
@@ -39,8 +40,8 @@ export interface StatusChange {
 export class StatusTracker {
   private readonly statusSpec: RuntimeSpec['status'];
   private readonly patterns: CompiledPatterns;
-  private lastOutputAt = Date.now();
-  private timer: NodeJS.Timeout | undefined;
+  private lastOutputAt: number;
+  private timer: ClockTimer | undefined;
   private checking = false;
   private recheck = false;
   private stopped = false;
@@ -53,7 +54,9 @@ export class StatusTracker {
     private readonly session: AgentSession,
     private readonly runtime: AgentRuntime | null,
     private readonly onChange: (change: StatusChange) => void,
+    private readonly clock: Clock = systemClock,
   ) {
+    this.lastOutputAt = clock.now();
     this.statusSpec = runtime?.spec.status ?? PLAIN_STATUS;
     this.patterns = compilePatterns(this.statusSpec);
     session.on('output', this.onOutput);
@@ -67,7 +70,7 @@ export class StatusTracker {
 
   /** Milliseconds since the program last wrote anything. */
   get quietFor(): number {
-    return Date.now() - this.lastOutputAt;
+    return this.clock.now() - this.lastOutputAt;
   }
 
   get status(): AgentStatus {
@@ -127,12 +130,12 @@ export class StatusTracker {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.session.off('output', this.onOutput);
   }
 
   private readonly onOutput = (data: Buffer): void => {
-    this.lastOutputAt = Date.now();
+    this.lastOutputAt = this.clock.now();
     if (this.runtime?.readOsc) this.scanOsc(data);
     this.schedule(SETTLE_MS);
   };
@@ -154,7 +157,7 @@ export class StatusTracker {
 
   private schedule(delay: number): void {
     if (this.stopped || this.timer) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.check();
     }, delay);
@@ -184,7 +187,7 @@ export class StatusTracker {
   private async checkProcess(): Promise<void> {
     const foreground = await this.session.foregroundProcess();
     if (foreground === null || this.stopped || this.state === 'exited') return;
-    const quietFor = Date.now() - this.lastOutputAt;
+    const quietFor = this.quietFor;
     const atPrompt = basename(foreground) === basename(this.session.meta.command);
     if (!atPrompt) this.set('busy', `running ${basename(foreground)}`, 'process');
     else if (quietFor >= SHELL_QUIET_MS) this.set('idle', 'at the shell prompt', 'process');
@@ -194,8 +197,7 @@ export class StatusTracker {
   private async checkScreen(): Promise<void> {
     const screen = await this.session.text();
     if (this.stopped || this.state === 'exited') return;
-    const now = Date.now();
-    const quietFor = now - this.lastOutputAt;
+    const quietFor = this.quietFor;
     const seen = readScreen(screen.text, this.patterns);
     const excerpt = () => this.excerptOf(screen.text);
     const settled = quietFor >= this.quietMs;
@@ -249,7 +251,7 @@ export class StatusTracker {
     const status: AgentStatus = {
       state,
       reason: reason.slice(0, 200),
-      since: new Date().toISOString(),
+      since: new Date(this.clock.now()).toISOString(),
       source,
     };
     this.session.setAgentStatus(status);

@@ -7,11 +7,11 @@
 import { EventEmitter } from 'node:events';
 import { homedir } from 'node:os';
 import { basename, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { AttentionEvent, AttentionKind, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { SessionMeta } from '../sessions/meta.js';
+import { type Clock, systemClock } from '../state/clock.js';
 import { expandHome } from '../substrates/command.js';
 import { SubstrateRegistry } from '../substrates/registry.js';
 import { NO_ACCESS } from '../substrates/types.js';
@@ -32,6 +32,8 @@ export interface SupervisorOptions {
   hookCommand: string[];
   /** Sessions of one runtime that dispatch may start; default 4. */
   dispatchLimit?: number;
+  /** The time status, prompts and attention are kept by; default the system's. */
+  clock?: Clock;
 }
 
 export interface SpawnOptions extends Omit<CreateOptions, 'command' | 'runtime'> {
@@ -72,6 +74,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Ids being created by this supervisor: their `created` event is not an adoption. */
   private readonly creating = new Set<string>();
+  private readonly clock: Clock;
 
   /**
    * Adopts every session the source holds: running ones get a status tracker and their queued
@@ -83,6 +86,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     private readonly options: SupervisorOptions,
   ) {
     super();
+    this.clock = options.clock ?? systemClock;
     this.registry = new RuntimeRegistry(options.stateDir);
     this.substrates = new SubstrateRegistry({ stateDir: options.stateDir });
     this.promptStore = new PromptStore(database, RECENT_KEPT);
@@ -300,13 +304,16 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private track(session: Session, runtime: AgentRuntime | null, env: Record<string, string>): Session {
-    const tracker = new StatusTracker(session, runtime, (change) => this.statusChanged(agent, change));
-    const queue = new PromptQueue(session, tracker, runtime?.spec.prompt ?? PLAIN_PROMPT, (prompt) => {
+    const track = (change: StatusChange) => this.statusChanged(agent, change);
+    const tracker = new StatusTracker(session, runtime, track, this.clock);
+    const onPrompt = (prompt: PromptInfo) => {
       this.promptStore.save(prompt);
       this.emit('prompt', prompt);
       if (prompt.state === 'failed')
         void this.attention(agent, 'error', `prompt not delivered: ${prompt.error}`);
-    });
+    };
+    const spec = runtime?.spec.prompt ?? PLAIN_PROMPT;
+    const queue = new PromptQueue(session, tracker, spec, onPrompt, this.clock);
     const agent: Agent = { session, runtime, tracker, queue, env, closing: false };
     this.agents.set(session.id, agent);
     return session;
@@ -337,7 +344,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     if (askScreen || (!excerpt && kind !== 'exited')) {
       // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
       for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
-        await sleep(50);
+        await this.clock.sleep(50);
       }
       const screen = await agent.session.text().then(
         (snapshot) => snapshot.text,
@@ -356,7 +363,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       runtime: meta.runtime,
       name: meta.name ?? basename(meta.cwd),
       excerpt,
-      at: new Date().toISOString(),
+      at: new Date(this.clock.now()).toISOString(),
     };
     this.attentionLog.add(event);
     this.emit('attention', event);
