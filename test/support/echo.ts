@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SessionManager } from '../../dist/sessions/manager.js';
 import type { Session } from '../../dist/sessions/session.js';
+import { ManualClock } from './manual-clock.js';
 import { writeSubstrates } from './substrates.js';
 
 export const ECHO = 'echo';
@@ -23,6 +24,21 @@ export function echoSessions(): { manager: SessionManager; stateDir: string; cle
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A program on the echo substrate that starts by printing `banner`, and a manual clock that waits for it. */
+export async function puppetSession(
+  manager: SessionManager,
+  banner: string,
+): Promise<{ session: Session; clock: ManualClock }> {
+  const session = await manager.create({
+    substrate: ECHO,
+    command: 'stand-in',
+    args: [`--echo-banner=${banner}`],
+  });
+  const clock = new ManualClock();
+  clock.settle = () => settled(session);
+  return { session, clock };
 }
 
 /**
