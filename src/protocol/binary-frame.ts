@@ -24,18 +24,25 @@ export interface OutputFrame {
   data: Buffer;
 }
 
-/** The frame for `data` at `offset` of a session: one buffer, the bytes copied (the caller may reuse its own). */
-export function encodeOutputFrame(sessionId: string, offset: number, data: Uint8Array): Buffer {
+/**
+ * The head of the frame for `length` bytes at `offset` of a session; the bytes follow it as they are
+ * (the host writes both at once, the bytes straight from the journal's memory, never copied).
+ */
+export function encodeFrameHead(sessionId: string, offset: number, length: number): Buffer {
   const idLength = Buffer.byteLength(sessionId, 'latin1');
-  const frame = Buffer.allocUnsafe(FIXED_HEAD + idLength + data.length);
-  frame[0] = FRAME_MARK;
-  frame[1] = idLength;
-  let at = 2 + frame.write(sessionId, 2, 'latin1');
-  at = frame.writeUInt32BE(Math.floor(offset / TWO_32), at);
-  at = frame.writeUInt32BE(offset % TWO_32, at);
-  at = frame.writeUInt32BE(data.length, at);
-  frame.set(data, at);
-  return frame;
+  const head = Buffer.allocUnsafe(FIXED_HEAD + idLength);
+  head[0] = FRAME_MARK;
+  head[1] = idLength;
+  let at = 2 + head.write(sessionId, 2, 'latin1');
+  at = head.writeUInt32BE(Math.floor(offset / TWO_32), at);
+  at = head.writeUInt32BE(offset % TWO_32, at);
+  head.writeUInt32BE(length, at);
+  return head;
+}
+
+/** The whole frame for `data` at `offset` of a session, in one buffer. */
+export function encodeOutputFrame(sessionId: string, offset: number, data: Uint8Array): Buffer {
+  return Buffer.concat([encodeFrameHead(sessionId, offset, data.length), data]);
 }
 
 export type FrameEvent = LineBytesEvent | { frame: OutputFrame } | { badFrame: string };

@@ -24,12 +24,9 @@ import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
 import { type HostRequests, STARTS_PROGRAM } from './host-requests.js';
 import { LineGate } from './line-gate.js';
 import { outputChunk } from './output-chunk.js';
-import { closedMessage, type MessageWriter, snapshotMessage, subscriptionSink } from './socket-messages.js';
+import { closedMessage, snapshotMessage, subscriptionSink } from './socket-messages.js';
+import { SocketWriter } from './socket-writer.js';
 
-/** Stop handing output to a socket whose unsent bytes exceed this; resume on 'drain'. */
-const SOCKET_HIGH_WATER = 1024 * 1024;
-/** A peer that lets this much pile up unread (replies, not output: that stops at the high-water mark) is dead. */
-const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const MAX_AUTH_FAILURES = 3;
 const AUTH_TIMEOUT_MS = 30_000;
 const DEFAULT_READ_BYTES = 256 * 1024;
@@ -39,13 +36,14 @@ const SOCKET_SOURCE = 'socket';
 type Request = ClientMessage;
 type RequestOf<T extends Request['type']> = Extract<Request, { type: T }>;
 
-export class SocketConnection implements MessageWriter, RelayEndpoint {
+export class SocketConnection implements RelayEndpoint {
   private authenticated = false;
   private authFailures = 0;
   private readonly subscriptions = new Map<string, { session: Session; subscription: Subscription }>();
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private readonly authTimer: NodeJS.Timeout;
   private readonly lines: LineGate;
+  private readonly out: SocketWriter;
   /** Set while this connection watches session changes. */
   private stopWatching: (() => void) | null = null;
 
@@ -57,6 +55,7 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     private readonly currentToken: () => string,
     private readonly throttle: AuthThrottle,
   ) {
+    this.out = new SocketWriter(socket);
     this.lines = new LineGate(socket, (event) => this.handleEvent(event));
     this.authTimer = setTimeout(() => {
       if (!this.authenticated) this.fail('not_authenticated', 'no auth message received in time', true);
@@ -296,7 +295,7 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     this.unsubscribe(session.id);
     this.ack(request.req_id);
     const sessionId = session.id;
-    const sink = subscriptionSink(this, sessionId, request, () => {
+    const sink = subscriptionSink(this.out, sessionId, request, () => {
       this.subscriptions.delete(sessionId);
       queueMicrotask(() => session.unsubscribe(entry.subscription));
     });
@@ -351,33 +350,12 @@ export class SocketConnection implements MessageWriter, RelayEndpoint {
     if (close) this.socket.end();
   }
 
-  /** Returns whether the socket can take more output right now. */
   send(message: DaemonMessage): boolean {
-    return this.sendLine(`${JSON.stringify(message)}\n`, 'utf8');
-  }
-
-  /** Output lines are bytes already, often shared with other subscribers: written as they are, not copied. */
-  sendOutput(line: Buffer): boolean {
-    return this.sendLine(line);
-  }
-
-  private sendLine(line: string | Buffer, encoding?: BufferEncoding): boolean {
-    if (this.socket.destroyed || !this.socket.writable) return false;
-    if (typeof line === 'string') this.socket.write(line, encoding);
-    else this.socket.write(line);
-    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
-      this.socket.destroy();
-      return false;
-    }
-    return this.canWrite();
-  }
-
-  canWrite(): boolean {
-    return !this.socket.destroyed && this.socket.writable && this.socket.writableLength < SOCKET_HIGH_WATER;
+    return this.out.send(message);
   }
 
   sendRaw(line: string): boolean {
-    return this.sendLine(`${line}\n`, 'utf8');
+    return this.out.sendRaw(line);
   }
 
   drop(): void {

@@ -3,7 +3,7 @@
  * for clients that asked for them, a reset-and-redraw for agor-pty clients that did not.
  */
 
-import { encodeOutputFrame } from '../protocol/binary-frame.js';
+import { encodeFrameHead } from '../protocol/binary-frame.js';
 import type { DaemonMessage, DaemonMessageOf } from '../protocol/index.js';
 import { encodeOutputLine } from '../protocol/output-frame.js';
 import type { OutputSink } from '../sessions/subscription.js';
@@ -17,6 +17,8 @@ export interface MessageWriter {
   /** Each returns whether the transport can take more now. */
   send(message: DaemonMessage): boolean;
   sendOutput(line: Buffer): boolean;
+  /** A binary frame: its head, then bytes from the journal's memory (immutable, so never copied). */
+  sendFrame(head: Buffer, data: Buffer): boolean;
   canWrite(): boolean;
 }
 
@@ -27,10 +29,14 @@ export function subscriptionSink(
   onClosed: () => void,
 ): OutputSink {
   const wantsSnapshots = request.snapshot === true || request.from_offset !== undefined;
-  const encode = request.binary === true ? encodeOutputFrame : encodeOutputLine;
+  const output =
+    request.binary === true
+      ? (offset: number, data: Buffer) =>
+          writer.sendFrame(encodeFrameHead(sessionId, offset, data.length), data)
+      : (offset: number, data: Buffer) => writer.sendOutput(encodeOutputLine(sessionId, offset, data));
   return {
     ready: () => writer.canWrite(),
-    output: (offset, data) => writer.sendOutput(encode(sessionId, offset, data)),
+    output,
     snapshot: (snapshot) =>
       wantsSnapshots
         ? writer.send(snapshotMessage(sessionId, snapshot))
