@@ -25,6 +25,12 @@ const REBUILD_BYTES = 2 * 1024 * 1024;
  * after that from the journal: older, never torn.
  */
 const SCREEN_CATCH_UP_MS = 1000;
+/**
+ * Output of an interactive program (an echo, a prompt) reaches the screen model this much later, in
+ * one batch: the worker's wake-up then never competes with the client reading that echo for a core.
+ * Anyone asking for the screen gets it fed at once.
+ */
+const SCREEN_BATCH_MS = 4;
 
 interface SessionEvents {
   /** Output was journaled (a coalesced chunk). */
@@ -50,6 +56,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private screenReady: boolean;
   /** The program was paused because the screen model was about to lag past what the journal keeps. */
   private pausedForScreen = false;
+  private screenTimer: NodeJS.Timeout | undefined;
   private exitInfo: PtyExit | null = null;
   /** Kept current by the agents layer; sessions only carry it. */
   agentStatus: AgentStatus;
@@ -206,6 +213,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private async screenCaughtUp(): Promise<void> {
+    this.feedScreen();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, SCREEN_CATCH_UP_MS);
@@ -216,6 +224,12 @@ export class Session extends EventEmitter<SessionEvents> {
       clearTimeout(timer);
     }
   }
+
+  private readonly feedScreen = (): void => {
+    clearTimeout(this.screenTimer);
+    this.screenTimer = undefined;
+    this.feed.pump();
+  };
 
   /** The screen worker reports how far it has parsed. */
   screenParsed(offset: number): void {
@@ -249,6 +263,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Forget the screen model (the session is being removed or the daemon is stopping). */
   dispose(): void {
     clearTimeout(this.flushTimer);
+    clearTimeout(this.screenTimer);
     this.feed.stop();
     for (const subscription of this.subscriptions) subscription.close();
     this.subscriptions.clear();
@@ -301,7 +316,11 @@ export class Session extends EventEmitter<SessionEvents> {
   private deliver(data: Buffer): void {
     this.journal.append(data);
     for (const subscription of this.subscriptions) subscription.pump();
-    if (this.screenReady) this.feed.pump();
+    if (this.screenReady && !this.screenTimer) {
+      // A stream keeps the emulator busy anyway; a trickle is batched (see SCREEN_BATCH_MS).
+      if (data.length >= BULK_READ_BYTES) this.feed.pump();
+      else this.screenTimer = setTimeout(this.feedScreen, SCREEN_BATCH_MS);
+    }
     if (!this.pausedForScreen && this.pty && this.screen.healthy && this.feed.lag > this.screenLagLimit) {
       this.pausedForScreen = true;
       this.pty.pause();
