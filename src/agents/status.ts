@@ -42,6 +42,7 @@ export class StatusTracker {
   private readonly patterns: CompiledPatterns;
   private lastOutputAt: number;
   private timer: ClockTimer | undefined;
+  private timerDue = 0;
   private checking = false;
   private recheck = false;
   private stopped = false;
@@ -155,8 +156,15 @@ export class StatusTracker {
     this.oscCarry = open >= consumed && text.length - open < OSC_MAX ? text.slice(open) : '';
   }
 
+  /** Look at the screen in `delay` ms, unless a look is due sooner already. */
   private schedule(delay: number): void {
-    if (this.stopped || this.timer) return;
+    if (this.stopped) return;
+    const due = this.clock.now() + delay;
+    if (this.timer) {
+      if (due >= this.timerDue) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.check();
