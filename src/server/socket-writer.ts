@@ -11,9 +11,33 @@ import type { MessageWriter } from './socket-messages.js';
 const SOCKET_HIGH_WATER = 1024 * 1024;
 /** A peer that lets this much pile up unread (replies, not output: that stops at the high-water mark) is dead. */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+/**
+ * How long a reply sent with sendSoon waits for something to go with it. Every write to a socket wakes
+ * the client, and a wake-up is the costliest part of an echo on a small VM (~50 µs in the write
+ * alone, measured): an input's ack waits for the echo and goes out in the same write.
+ */
+const SOON_MS = 1;
 
 export class SocketWriter implements MessageWriter {
+  /** Lines sent with sendSoon, not written yet. */
+  private held = '';
+  private heldTimer: NodeJS.Timeout | undefined;
+
   constructor(private readonly socket: Socket) {}
+
+  /** A reply nobody waits for urgently: written with the next write, or within SOON_MS. */
+  sendSoon(message: DaemonMessage): void {
+    this.held += `${JSON.stringify(message)}\n`;
+    this.heldTimer ??= setTimeout(this.release, SOON_MS);
+  }
+
+  private readonly release = (): void => {
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    const held = this.held;
+    this.held = '';
+    if (held) this.write(held);
+  };
 
   /** Each returns whether the socket can take more output right now. */
   send(message: DaemonMessage): boolean {
@@ -44,7 +68,13 @@ export class SocketWriter implements MessageWriter {
 
   private write(bytes: string | Buffer): boolean {
     if (this.socket.destroyed || !this.socket.writable) return false;
-    this.socket.write(bytes);
+    if (this.held) {
+      // Replies held back go first, in the same write.
+      this.socket.cork();
+      this.release();
+      this.socket.write(bytes);
+      this.socket.uncork();
+    } else this.socket.write(bytes);
     if (this.socket.writableLength > MAX_UNREAD_BYTES) {
       this.socket.destroy();
       return false;
