@@ -1,7 +1,7 @@
 /**
  * The environment policy: a session gets the daemon's environment minus what describes where the daemon
  * was started (a multiplexer, a terminal, CI, npm's script plumbing, Tower's own settings), plus TERM,
- * COLORTERM, TOWER_SESSION_ID and TOWER_STATE_DIR; variables given at spawn win.
+ * COLORTERM, TOWER_SESSION_ID, TOWER_STATE_DIR and TOWER_SIGNAL_KEY; variables given at spawn win.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
@@ -78,6 +78,8 @@ describe('the environment a session starts with', () => {
     expect(vars.get('COLORTERM')).toBe('truecolor');
     expect(vars.get('TOWER_SESSION_ID')).toBe(sessionId);
     expect(vars.get('TOWER_STATE_DIR')).toBe(daemon.stateDir);
+    // The key of its in-band status signals: its own, not the daemon's (TOWER_* are dropped).
+    expect(vars.get('TOWER_SIGNAL_KEY')).toMatch(/^[0-9a-f]{32}$/);
     expect(vars.get('PATH')).toBe(SYSTEM_PATH);
   });
 

@@ -6,6 +6,7 @@
  * (and `tmux` typed in a Tower shell acts on the user's server); under `npm start` every session would
  * get Tower's own node_modules/.bin on its PATH.
  */
+import { SIGNAL_KEY_ENV } from '../protocol/inband-signal.js';
 
 /** The terminal or multiplexer the daemon was started from, a service manager's plumbing, CI markers. */
 const DROPPED = new Set([
@@ -55,13 +56,13 @@ const NPM_PATH_ENTRY = /(?:\/node_modules\/\.bin|\/node-gyp-bin)\/?$/;
 
 /**
  * The environment for a new session. `given`: the spawn's own variables, which win over everything but
- * what Tower sets for the session itself: TOWER_SESSION_ID, and TOWER_STATE_DIR so that `tower` run
- * inside a session reaches the daemon that runs it.
+ * what Tower sets for the session itself: TOWER_SESSION_ID, TOWER_STATE_DIR so that `tower` run
+ * inside a session reaches the daemon that runs it, and the key of its in-band status signals.
  */
 export function sessionEnvironment(
   daemon: NodeJS.ProcessEnv,
   given: Record<string, string> | undefined,
-  tower: { sessionId: string; stateDir: string },
+  tower: { sessionId: string; stateDir: string; signalKey?: string },
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(daemon)) {
@@ -78,6 +79,7 @@ export function sessionEnvironment(
     ...given,
     TOWER_SESSION_ID: tower.sessionId,
     TOWER_STATE_DIR: tower.stateDir,
+    ...(tower.signalKey ? { [SIGNAL_KEY_ENV]: tower.signalKey } : {}),
   };
 }
 

@@ -152,9 +152,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     }
     const substrate = this.substrates.get(options.substrate);
     const cwd = resolve(expandHome(options.cwd ?? process.env.HOME ?? process.cwd()));
+    // Its hooks sign their in-band status signals with it: printed output cannot pass for one.
+    const signalKey = randomBytes(16).toString('hex');
     const env = sessionEnvironment(process.env, options.env, {
       sessionId: id,
       stateDir: this.files.stateDir,
+      signalKey,
     });
     const command = options.command ?? defaultShell();
     const cols = options.cols ?? 80;
@@ -200,7 +203,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       resumedFrom: options.resumedFrom ?? null,
       substrate: substrate.name,
     };
-    const session = this.adopt(new Session(meta, journal, this.screen, pty));
+    const session = this.adopt(new Session(meta, journal, this.screen, pty, signalKey));
     session.on('exit', () => this.emit('session', 'exited', session.info()));
     this.emit('session', 'created', session.info());
     return session;

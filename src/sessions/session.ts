@@ -10,6 +10,7 @@ import type { PtyExit, PtyProcess } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
 import type { SessionMeta } from './meta.js';
 import { ScreenFeed } from './screen-feed.js';
+import { SignalTap } from './signal-filter.js';
 import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
 
 /** Streaming output is coalesced up to this many bytes or this long before it is journaled. */
@@ -44,6 +45,8 @@ interface SessionEvents {
   problem: [string];
   /** A client looked at its screen (an ended session then stays in memory a while longer). */
   used: [];
+  /** An in-band status signal's body (JSON text), taken out of the output after what came before it. */
+  signal: [Buffer];
 }
 
 export class Session extends EventEmitter<SessionEvents> {
@@ -58,6 +61,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private pausedForScreen = false;
   private screenTimer: NodeJS.Timeout | undefined;
   private exitInfo: PtyExit | null = null;
+  /** Takes the agent's in-band status signals out of the output (sessions with a PTY). */
+  private readonly signals: SignalTap | null;
   /** Kept current by the agents layer; sessions only carry it. */
   agentStatus: AgentStatus;
   queuedPrompts = 0;
@@ -67,8 +72,20 @@ export class Session extends EventEmitter<SessionEvents> {
     readonly journal: Journal,
     private readonly screen: ScreenHost,
     private readonly pty: PtyProcess | null,
+    /** The session's own key for in-band signals ($TOWER_SIGNAL_KEY). */
+    signalKey?: string,
   ) {
     super();
+    this.signals = signalKey
+      ? new SignalTap(signalKey, {
+          output: (chunk) => this.receive(chunk),
+          signals: (bodies) => {
+            this.flush();
+            for (const body of bodies) this.emit('signal', body);
+          },
+          problem: (message) => this.emit('problem', `${meta.id}: ${message}`),
+        })
+      : null;
     this.screenReady = pty !== null;
     const id = meta.id;
     this.feed = new ScreenFeed(
@@ -97,7 +114,7 @@ export class Session extends EventEmitter<SessionEvents> {
           };
     if (pty) {
       screen.create(meta.id, meta.cols, meta.rows, journal.end);
-      pty.onData((chunk) => this.receive(chunk));
+      pty.onData((chunk) => (this.signals ? this.signals.push(chunk) : this.receive(chunk)));
       pty.onExit((exit) => this.finish(exit));
     }
   }
@@ -264,6 +281,7 @@ export class Session extends EventEmitter<SessionEvents> {
   dispose(): void {
     clearTimeout(this.flushTimer);
     clearTimeout(this.screenTimer);
+    this.signals?.stop();
     this.feed.stop();
     for (const subscription of this.subscriptions) subscription.close();
     this.subscriptions.clear();
@@ -334,6 +352,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private finish(exit: PtyExit): void {
+    this.signals?.release();
     this.flush();
     this.exitInfo = exit;
     this.meta.status = 'exited';

@@ -10,6 +10,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, resolve } from 'node:path';
+import { SIGNAL_KEY_ENV } from '../../protocol/inband-signal.js';
 import { TowerError } from '../../protocol/index.js';
 import { expandHome } from '../command.js';
 import { NO_ACCESS, type SessionAccess, type SubstrateContext } from '../types.js';
@@ -52,6 +53,7 @@ const BASE_ENV = new Set([
   'TERM',
   'COLORTERM',
   'TOWER_SESSION_ID',
+  SIGNAL_KEY_ENV,
 ]);
 /**
  * Every sandbox's start: no capabilities, the host read-only, a /dev and a /proc of its own, whose
