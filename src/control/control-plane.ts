@@ -69,6 +69,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         supervisor.inputTyped(notice.session_id, Buffer.from(notice.data, 'base64'));
       } else if (notice.kind === 'closing') {
         supervisor.closedByRequest(notice.session_id);
+      } else if (notice.kind === 'signal' && notice.signal) {
+        const { source, event, payload } = notice.signal;
+        try {
+          supervisor.signal(notice.session_id, source, event, payload ?? {});
+        } catch {
+          // Not an agent session (any program may have the key), or a source no runtime answers to.
+        }
       }
     });
     const relaunched = options.resumeLost ? await supervisor.resumeLost() : [];

@@ -121,16 +121,22 @@ export const CancelPromptRequest = request(
   { prompt_id: z.string().min(1) },
   'Extension. Drop a queued prompt. Reply: prompt_accepted with state cancelled.',
 );
+/** What a hook reports, over the socket (agent_signal) or in-band (the session's terminal). */
+const agentSignalFields = {
+  source: z.string().max(64).describe('the runtime whose hook fired, e.g. claude'),
+  event: z.string().min(1).max(128).describe('the hook event name, e.g. Stop'),
+  payload: z.record(z.string(), z.unknown()).optional().describe('the hook input, as the agent gave it'),
+};
 export const AgentSignalRequest = request(
   'agent_signal',
-  {
-    session_id: sessionId,
-    source: z.string().max(64).describe('the runtime whose hook fired, e.g. claude'),
-    event: z.string().min(1).max(128).describe('the hook event name, e.g. Stop'),
-    payload: z.record(z.string(), z.unknown()).optional().describe('the hook input, as the agent gave it'),
-  },
+  { session_id: sessionId, ...agentSignalFields },
   'Extension, sent by `tower hook`: a structured status signal from inside an agent. Reply: ack.',
 );
+/** An in-band signal's body: the session is the one whose terminal it was written to. */
+export const InbandSignal = z
+  .object(agentSignalFields)
+  .describe("a status signal an agent's hook wrote to its own terminal (OSC 7717), taken out of the output");
+export type InbandSignal = z.infer<typeof InbandSignal>;
 export const ListRuntimesRequest = request(
   'list_runtimes',
   {},

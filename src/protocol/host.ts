@@ -6,17 +6,22 @@
  * others, output activity, sessions being closed on request).
  */
 import { z } from 'zod';
-import { AgentStatus } from './agents.js';
+import { AgentStatus, InbandSignal } from './agents.js';
 import { createSessionFields, reply, reqId, request, sessionId } from './message.js';
 
 /**
  * Bumped when a message the host or the control plane relies on changes meaning. A control plane
  * works with a host of any version from MIN_HOST_PROTOCOL up to its own.
  */
-export const HOST_PROTOCOL = 2;
+export const HOST_PROTOCOL = 3;
 export const MIN_HOST_PROTOCOL = 1;
 /** From this protocol on a host starts programs on substrates (host_create_session's `substrate`, `access`, `hook_channel`). */
 export const SUBSTRATES_PROTOCOL = 2;
+/**
+ * From this protocol on a host takes agents' in-band status signals out of their output and sends them
+ * as `signal` notices (to a control plane of this protocol or later).
+ */
+export const INBAND_SIGNAL_PROTOCOL = 3;
 
 const channel = z
   .number()
@@ -102,7 +107,7 @@ const hostInfo = {
   started_at: z.string().describe('ISO 8601'),
 };
 
-export const SESSION_NOTICE_KINDS = ['typed', 'output', 'closing'] as const;
+export const SESSION_NOTICE_KINDS = ['typed', 'output', 'closing', 'signal'] as const;
 
 export const HostDaemonMessages = [
   reply(
@@ -139,9 +144,11 @@ export const HostDaemonMessages = [
       kind: z
         .enum(SESSION_NOTICE_KINDS)
         .describe(
-          'typed: a client typed data; output: the program wrote (at most every 50 ms); closing: ended on request',
+          'typed: a client typed data; output: the program wrote (at most every 50 ms); closing: ended on ' +
+            'request; signal: an agent reported its status in-band (protocol 3)',
         ),
       data: z.string().optional().describe('typed: the bytes, base64'),
+      signal: InbandSignal.optional().describe('signal: what it reported'),
     },
     'Extension (to the control plane): what it needs to keep agent status.',
   ),

@@ -3,9 +3,10 @@
  * connection that asked something only the control plane answers), and the notices it needs for agent
  * status. With no control plane attached, relayed requests fail at once with control_plane_unavailable.
  */
-import type { DaemonMessage, SessionNoticeKind } from '../protocol/index.js';
-import { reqIdOf, TowerError } from '../protocol/index.js';
+import type { DaemonMessage, InbandSignal, SessionNoticeKind } from '../protocol/index.js';
+import { INBAND_SIGNAL_PROTOCOL, reqIdOf, TowerError } from '../protocol/index.js';
 import type { Session } from '../sessions/session.js';
+import { SignalGate } from './signal-gate.js';
 
 /** At most one `output` notice per session this often: the control plane only needs to know it moved. */
 const OUTPUT_NOTICE_MS = 50;
@@ -27,6 +28,9 @@ interface Channel {
 
 export class ControlPlaneSlot {
   private controlPlane: RelayEndpoint | null = null;
+  /** The attached control plane reads `signal` notices (its protocol is recent enough). */
+  private takesSignals = false;
+  private readonly signals = new SignalGate();
   private nextChannel = 1;
   private readonly channels = new Map<number, Channel>();
   private readonly channelOf = new Map<RelayEndpoint, number>();
@@ -44,7 +48,7 @@ export class ControlPlaneSlot {
   }
 
   /** Returns the lost sessions not yet told. */
-  attach(endpoint: RelayEndpoint): string[] {
+  attach(endpoint: RelayEndpoint, protocol: number): string[] {
     if (this.controlPlane && this.controlPlane !== endpoint) {
       throw new TowerError(
         'control_plane_attached',
@@ -52,6 +56,7 @@ export class ControlPlaneSlot {
       );
     }
     this.controlPlane = endpoint;
+    this.takesSignals = protocol >= INBAND_SIGNAL_PROTOCOL;
     const lost = this.lost;
     this.lost = [];
     return lost;
@@ -114,7 +119,13 @@ export class ControlPlaneSlot {
   }
 
   /** Tell the control plane (never about its own doing). */
-  notice(from: RelayEndpoint | null, sessionId: string, kind: SessionNoticeKind, data?: Buffer): void {
+  notice(
+    from: RelayEndpoint | null,
+    sessionId: string,
+    kind: SessionNoticeKind,
+    data?: Buffer,
+    signal?: InbandSignal,
+  ): void {
     const controlPlane = this.controlPlane;
     if (!controlPlane || from === controlPlane) return;
     controlPlane.send({
@@ -122,12 +133,22 @@ export class ControlPlaneSlot {
       session_id: sessionId,
       kind,
       ...(data ? { data: data.toString('base64') } : {}),
+      ...(signal ? { signal } : {}),
     });
   }
 
-  /** Every session's output, as `output` notices at most every OUTPUT_NOTICE_MS. */
-  watchOutput(session: Session): void {
+  /**
+   * Every session's output, as `output` notices at most every OUTPUT_NOTICE_MS, and the status signals
+   * its agent wrote in-band, as `signal` notices (bounded by the SignalGate).
+   */
+  watchSession(session: Session): void {
     const id = session.id;
+    session.on('signal', (body) => {
+      if (!this.controlPlane || !this.takesSignals) return;
+      const signal = this.signals.admit(id, body);
+      if (signal) this.notice(null, id, 'signal', undefined, signal);
+    });
+    session.once('exit', () => this.signals.forget(id));
     session.on('output', () => {
       if (!this.controlPlane) return;
       const pending = this.noticeTimers.get(id);

@@ -69,7 +69,7 @@ export class HostRequests {
       case 'host_create_session':
         return this.create(request_, from);
       case 'attach_control_plane': {
-        const lost = this.slot.attach(from);
+        const lost = this.slot.attach(from, request_.protocol);
         from.send({ type: 'control_plane_attached', ...info(), lost, req_id: reqId });
         return;
       }

@@ -41,9 +41,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   };
   const manager = new SessionManager(options);
   const slot = new ControlPlaneSlot([...manager.lostAtStart]);
-  for (const session of manager.all()) slot.watchOutput(session);
+  for (const session of manager.all()) slot.watchSession(session);
   manager.on('session', (event, info) => {
-    if (event === 'created') slot.watchOutput(manager.get(info.id));
+    if (event === 'created') slot.watchSession(manager.get(info.id));
   });
   const requests = new HostRequests(
     manager,

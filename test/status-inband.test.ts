@@ -1,0 +1,90 @@
+/**
+ * The in-band status channel through the real session host: what a session's program writes to its
+ * terminal with the session's key is taken out of the output before the journal, the screen and the
+ * subscribers, and reaches the control plane as a `signal` notice; a sequence with another key stays
+ * output and signals nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TowerClient } from '../dist/client/client.js';
+import type { DaemonMessageOf } from '../dist/protocol/index.js';
+import { collectOutput, readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+
+let daemon: TestDaemon;
+
+beforeAll(async () => {
+  daemon = await startTestDaemon({ serveArgs: ['--no-http'] });
+});
+
+afterAll(async () => {
+  await daemon?.dispose();
+});
+
+const signal = (event: string, tool: string) =>
+  `{"source":"claude","event":"${event}","payload":{"tool_name":"${tool}"}}`;
+/** A printf of the sequence, signed with `key` (a shell expression). */
+const printSignal = (key: string, body: string) => `printf '\\033]7717;%s;${body}\\007' "${key}"`;
+
+/** Attach a client of our own as the control plane, as `tower serve` does, and keep its notices. */
+async function attachAsControlPlane(protocol: number) {
+  const client = await daemon.connect();
+  await client.request({ type: 'attach_control_plane', protocol, build: 'test' });
+  const notices: Array<DaemonMessageOf<'session_notice'>> = [];
+  client.on('session_notice', (notice) => notices.push(notice));
+  return {
+    client,
+    signals: (id: string) => notices.filter((n) => n.session_id === id && n.kind === 'signal'),
+  };
+}
+
+async function run(client: TowerClient, script: string): Promise<string> {
+  const { sessionId } = await client.createSession({ shell: '/bin/sh', args: ['-c', script], cols: 80 });
+  return sessionId;
+}
+
+describe('in-band status signals', () => {
+  it('are taken out before the journal, the screen and subscribers, and sent to the control plane', async () => {
+    await daemon.stopControlPlane();
+    const controlPlane = await attachAsControlPlane(3);
+    const viewer = await daemon.connect();
+    const id = await run(
+      controlPlane.client,
+      // Subscribed before it writes: the subscriber must never see a signal either.
+      'sleep 0.5; printf "before:"; ' +
+        `${printSignal('$TOWER_SIGNAL_KEY', signal('PreToolUse', 'Bash'))}; ` +
+        `${printSignal('ffffffffffffffffffffffffffffffff', signal('Stop', 'spoofed'))}; ` +
+        `printf ":after\\n"; ${printSignal('$TOWER_SIGNAL_KEY', signal('PostToolUse', 'Bash'))}; ` +
+        'printf "end\\n"; exec sleep 60',
+    );
+    const live = collectOutput(viewer, id);
+    await viewer.subscribe(id, { fromOffset: 0 });
+    await waitFor(() => controlPlane.signals(id).length >= 2 && live.text().includes('end'), 'two signals');
+    expect(controlPlane.signals(id).map((notice) => notice.signal)).toEqual([
+      { source: 'claude', event: 'PreToolUse', payload: { tool_name: 'Bash' } },
+      { source: 'claude', event: 'PostToolUse', payload: { tool_name: 'Bash' } },
+    ]);
+    const spoofed = `\x1b]7717;${'f'.repeat(32)};${signal('Stop', 'spoofed')}\x07`;
+    const expected = `before:${spoofed}:after\r\nend\r\n`;
+    expect((await readAllOutput(viewer, id)).toString()).toBe(expected);
+    expect(live.text()).toBe(expected);
+    expect(live.gaps()).toBe(0);
+    const screen = await viewer.screen(id);
+    expect(screen.text).toMatch(/^before::after\nend\n/);
+    expect((await viewer.list()).find((info) => info.id === id)?.last_offset).toBe(
+      Buffer.byteLength(expected),
+    );
+    viewer.end();
+    controlPlane.client.end();
+  });
+
+  it('reach no control plane too old to read them (protocol 2); the output is the same', async () => {
+    const old = await attachAsControlPlane(2);
+    const id = await run(
+      old.client,
+      `printf "a"; ${printSignal('$TOWER_SIGNAL_KEY', signal('PreToolUse', 'Bash'))}; printf "b"; exec sleep 60`,
+    );
+    await waitFor(async () => (await readAllOutput(old.client, id)).toString() === 'ab', 'the output');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(old.signals(id)).toEqual([]);
+    old.client.end();
+  });
+});
