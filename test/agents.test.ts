@@ -259,7 +259,7 @@ describe('bad agent requests', () => {
 });
 
 describe('tower hook', () => {
-  it('turns a hook call from inside a session into a status change', async () => {
+  it('without $TOWER_SIGNAL_KEY (a host before in-band signals) reports over the socket', async () => {
     const id = await spawnScripted();
     const mark = events.attention.length;
     const payload = JSON.stringify({

@@ -2,12 +2,19 @@
  * The in-band status channel through the real session host: what a session's program writes to its
  * terminal with the session's key is taken out of the output before the journal, the screen and the
  * subscribers, and reaches the control plane as a `signal` notice; a sequence with another key stays
- * output and signals nothing.
+ * output and signals nothing. End to end, `tower hook` run inside a session moves its status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
 import type { DaemonMessageOf } from '../dist/protocol/index.js';
-import { collectOutput, readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import {
+  collectOutput,
+  readAllOutput,
+  startTestDaemon,
+  type TestDaemon,
+  TOWER_BIN,
+  waitFor,
+} from './support/daemon.js';
 
 let daemon: TestDaemon;
 
@@ -86,5 +93,33 @@ describe('in-band status signals', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(old.signals(id)).toEqual([]);
     old.client.end();
+  });
+
+  it('`tower hook` moves its status through its terminal, with a controlling terminal or without one', async () => {
+    await daemon.restart();
+    const client = await daemon.connect();
+    const statuses: Array<{ state: string; reason: string; source: string }> = [];
+    let id = '';
+    client.on('session_event', ({ event, session }) => {
+      if (event === 'status' && session.id === id && session.agent.source === 'hook')
+        statuses.push(session.agent);
+    });
+    await client.watch();
+    const hook = (json: string) => `'${process.execPath}' '${TOWER_BIN}' hook claude '${json}'`;
+    // setsid: a session of its own, no controlling terminal, as Claude Code starts its hooks.
+    id = await run(
+      client,
+      `sleep 0.5; ${hook('{"hook_event_name":"PreToolUse","tool_name":"Bash"}')}; sleep 0.3; ` +
+        `setsid -w ${hook('{"hook_event_name":"Stop","last_assistant_message":"done"}')}; ` +
+        'printf "hooked\\n"; exec sleep 60',
+    );
+    await waitFor(() => statuses.length >= 2, `two statuses from hooks (saw ${JSON.stringify(statuses)})`);
+    expect(statuses.map(({ state, reason }) => `${state}: ${reason}`)).toEqual([
+      'busy: using Bash',
+      'idle: turn finished',
+    ]);
+    // Printed after the last hook: nothing of the signals before it.
+    await waitFor(async () => (await readAllOutput(client, id)).toString() === 'hooked\r\n', 'the output');
+    client.end();
   });
 });
