@@ -5,6 +5,7 @@
  * output and signals nothing. End to end, `tower hook` run inside a session moves its status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellSignalCommand } from '../dist/agents/runtimes/shell-signal.js';
 import type { TowerClient } from '../dist/client/client.js';
 import type { DaemonMessageOf } from '../dist/protocol/index.js';
 import {
@@ -95,7 +96,7 @@ describe('in-band status signals', () => {
     old.client.end();
   });
 
-  it('`tower hook` moves its status through its terminal, with a controlling terminal or without one', async () => {
+  it('`tower hook` and the shell form move its status, with a controlling terminal or without one', async () => {
     await daemon.restart();
     const client = await daemon.connect();
     const statuses: Array<{ state: string; reason: string; source: string }> = [];
@@ -106,16 +107,23 @@ describe('in-band status signals', () => {
     });
     await client.watch();
     const hook = (json: string) => `'${process.execPath}' '${TOWER_BIN}' hook claude '${json}'`;
+    const shellForm = shellSignalCommand('claude', 'PermissionRequest', {
+      withTool: true,
+      fallback: 'false',
+    });
     // setsid: a session of its own, no controlling terminal, as Claude Code starts its hooks.
     id = await run(
       client,
       `sleep 0.5; ${hook('{"hook_event_name":"PreToolUse","tool_name":"Bash"}')}; sleep 0.3; ` +
+        `echo '{"hook_event_name":"PermissionRequest","tool_name":"Edit","tool_input":{}}' | ` +
+        `setsid -w sh -c '${shellForm.replaceAll("'", `'\\''`)}'; sleep 0.3; ` +
         `setsid -w ${hook('{"hook_event_name":"Stop","last_assistant_message":"done"}')}; ` +
         'printf "hooked\\n"; exec sleep 60',
     );
-    await waitFor(() => statuses.length >= 2, `two statuses from hooks (saw ${JSON.stringify(statuses)})`);
+    await waitFor(() => statuses.length >= 3, `three statuses from hooks (saw ${JSON.stringify(statuses)})`);
     expect(statuses.map(({ state, reason }) => `${state}: ${reason}`)).toEqual([
       'busy: using Bash',
+      'needs_input: asks permission to use Edit',
       'idle: turn finished',
     ]);
     // Printed after the last hook: nothing of the signals before it.

@@ -1,11 +1,14 @@
 /**
  * Claude Code. Status comes from its hooks, passed with --settings so the user's own settings are
  * never edited; the screen is the fallback (and the only channel for a session started elsewhere).
+ * The hooks Claude Code waits for on every tool call report with a shell command; those whose payload
+ * is free text (a notification's message, the turn's last answer) run `tower hook`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineRuntime, type SignalReading } from '../spec.js';
 import { shellQuote } from './quote.js';
+import { shellSignalCommand } from './shell-signal.js';
 
 const HOOK_EVENTS = [
   'SessionStart',
@@ -16,6 +19,14 @@ const HOOK_EVENTS = [
   'PermissionRequest',
   'Stop',
 ] as const;
+/** What the shell form reports of each event it handles: the name, and for some the tool's name. */
+const SHELL_EVENTS: Partial<Record<(typeof HOOK_EVENTS)[number], { withTool: boolean }>> = {
+  SessionStart: { withTool: false },
+  UserPromptSubmit: { withTool: false },
+  PreToolUse: { withTool: true },
+  PostToolUse: { withTool: true },
+  PermissionRequest: { withTool: true },
+};
 
 export const claude = defineRuntime(
   'claude',
@@ -62,10 +73,16 @@ export const claude = defineRuntime(
       const dir = join(context.stateDir, 'agents');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const file = join(dir, 'claude-settings.json');
-      const command = [...context.hookCommand.map(shellQuote), 'claude'].join(' ');
-      const hook = { hooks: [{ type: 'command', command, timeout: 10 }] };
+      const towerHook = [...context.hookCommand.map(shellQuote), 'claude'].join(' ');
       const hooks = Object.fromEntries(
-        HOOK_EVENTS.map((event) => [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]]),
+        HOOK_EVENTS.map((event) => {
+          const shell = SHELL_EVENTS[event];
+          const command = shell
+            ? shellSignalCommand('claude', event, { ...shell, fallback: towerHook })
+            : towerHook;
+          const hook = { hooks: [{ type: 'command', command, timeout: 10 }] };
+          return [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]];
+        }),
       );
       writeFileSync(file, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
       return { args: ['--settings', file], env: {}, files: [file] };
