@@ -132,7 +132,7 @@ for (const name of ['local', 'box', 'echo']) {
       const found = await substrate.probe({
         cwd: workspace,
         env,
-        access: { givenEnv: ['GIVEN'], credentialEnv: [], credentialFiles: [], readOnly: [], sockets: [] },
+        access: { givenEnv: ['GIVEN'], credentialEnv: [], credentialFiles: [], readOnly: [] },
         programs: ['sh', 'no-such-program-here'],
         variables: ['GIVEN', 'NOT_SET_ANYWHERE'],
         files: ['~/random.bin', '/no/such/file'],

@@ -1,8 +1,8 @@
 /**
  * What an agent on a substrate that hides the host (a sandbox) is let through: the credential
  * variables and files its runtime's gate rules name, the files its launch wrote and, when its runtime
- * reports through hooks, the program that reports (node and Tower, read-only) and a hook channel of
- * its own, which the session host opens. On other substrates it sees everything anyway.
+ * reports through hooks, the program that reports (node and Tower, read-only; it writes to the
+ * session's own terminal, which needs nothing else). On other substrates it sees everything anyway.
  */
 import { fileURLToPath } from 'node:url';
 import type { SessionAccess, Substrate } from '../substrates/types.js';
@@ -12,8 +12,8 @@ import type { AgentRuntime, Launch } from './spec.js';
 const TOWER_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Isolation {
-  access: Omit<SessionAccess, 'givenEnv' | 'sockets'>;
-  /** Ask the host for a hook socket of the session's own: the daemon's socket is out of its sight. */
+  access: Omit<SessionAccess, 'givenEnv'>;
+  /** The daemon's socket is out of its sight: a host before protocol 3 must give it a hook socket. */
   hookChannel: boolean;
 }
 

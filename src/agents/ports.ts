@@ -28,7 +28,10 @@ export interface AgentSession {
 }
 
 export interface CreateOptions extends ManagerCreateOptions {
-  /** The session needs a hook socket of its own (its substrate hides the daemon's socket). */
+  /**
+   * Its substrate hides the daemon's socket: on a host before protocol 3, which takes no in-band
+   * signals, the session needs a hook socket of its own.
+   */
   hookChannel?: boolean;
 }
 

@@ -153,7 +153,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       displayArgs: options.args ?? [],
       env: { ...options.env, ...launch.env },
       runtime: runtime.name,
-      access: { ...isolation.access, sockets: [] },
+      access: isolation.access,
       hookChannel: isolation.hookChannel,
     });
     return this.track(session, runtime, options.env ?? {});

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { CreateOptions, SessionSource } from '../agents/ports.js';
 import type { TowerClient } from '../client/client.js';
 import {
+  INBAND_SIGNAL_PROTOCOL,
   LOCAL_SUBSTRATE,
   type SessionEventName,
   type SessionInfo,
@@ -74,7 +75,8 @@ export class HostSessions extends EventEmitter<HostSessionsEvents> implements Se
         credential_files: options.access.credentialFiles,
         read_only: options.access.readOnly,
       },
-      hook_channel: options.hookChannel,
+      // A host from protocol 3 on takes the session's signals in-band; an older one needs the socket.
+      hook_channel: this.hostProtocol < INBAND_SIGNAL_PROTOCOL ? options.hookChannel : undefined,
     });
     if (reply.type !== 'session_created') throw new TowerError('internal', `unexpected reply ${reply.type}`);
     // The host announced it to watchers (this connection too) before it answered.

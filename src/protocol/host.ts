@@ -19,7 +19,7 @@ export const MIN_HOST_PROTOCOL = 1;
 export const SUBSTRATES_PROTOCOL = 2;
 /**
  * From this protocol on a host takes agents' in-band status signals out of their output and sends them
- * as `signal` notices (to a control plane of this protocol or later).
+ * as `signal` notices (to a control plane of this protocol or later); it opens no hook sockets.
  */
 export const INBAND_SIGNAL_PROTOCOL = 3;
 
@@ -60,7 +60,8 @@ export const HostClientMessages = [
         .boolean()
         .optional()
         .describe(
-          "on a substrate that hides the daemon's socket: a hook socket of its own ($TOWER_HOOK_SOCKET)",
+          "on a substrate that hides the daemon's socket: a hook socket of its own ($TOWER_HOOK_SOCKET); " +
+            'hosts of protocol 3 and later ignore it: their sessions report in-band',
         ),
     },
     'Extension (control plane only). create_session with the program already resolved. Reply: session_created.',

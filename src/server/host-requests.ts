@@ -2,16 +2,13 @@
 import {
   type ClientMessage,
   type DaemonMessage,
-  HOOK_SOCKET_ENV,
   HOST_PROTOCOL,
   type SessionEventName,
   type SessionInfo,
 } from '../protocol/index.js';
 import type { SessionManager } from '../sessions/manager.js';
-import type { Session } from '../sessions/session.js';
 import { FanOut } from '../state/fan-out.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
-import { HookChannel } from './hook-channel.js';
 
 /** The requests that start a program: the connection's later lines wait for their answer. */
 export const STARTS_PROGRAM: ReadonlySet<string> = new Set(['create_session', 'host_create_session']);
@@ -119,48 +116,35 @@ export class HostRequests {
   }
 
   /**
-   * Start a program (the control plane's spawn carries what a sandbox lets through). A session whose
-   * substrate hides this socket and that reports through hooks gets a hook socket of its own.
+   * Start a program (the control plane's spawn carries what a sandbox lets through). Its agent's hooks
+   * report in-band, through its own terminal, so no substrate needs a hook socket (`hook_channel`, for
+   * hosts before protocol 3, is ignored).
    */
   private async create(
     request: Extract<Handled, { type: 'create_session' | 'host_create_session' }>,
     from: { send(message: DaemonMessage): boolean },
   ): Promise<void> {
     const resolved = request.type === 'host_create_session' ? request : null;
-    const isolated = this.manager.substrates.get(request.substrate).capabilities.isolated;
-    const id = request.id ?? this.manager.newId();
-    const channel =
-      resolved?.hook_channel && isolated
-        ? await HookChannel.open(this.manager.stateDir, id, this.slot)
-        : null;
     const access = resolved?.access;
-    let session: Session;
-    try {
-      session = await this.manager.create({
-        id,
-        name: request.name,
-        command: request.shell,
-        args: request.args,
-        displayArgs: resolved?.display_args,
-        cwd: request.cwd,
-        env: channel ? { ...request.env, [HOOK_SOCKET_ENV]: channel.path } : request.env,
-        cols: request.cols,
-        rows: request.rows,
-        runtime: resolved?.runtime_label ?? null,
-        resumedFrom: resolved?.resumed_from ?? null,
-        substrate: request.substrate,
-        access: {
-          credentialEnv: access?.credential_env ?? [],
-          credentialFiles: access?.credential_files ?? [],
-          readOnly: access?.read_only ?? [],
-          sockets: channel ? [channel.path] : [],
-        },
-      });
-    } catch (error) {
-      channel?.close();
-      throw error;
-    }
-    if (channel) session.once('exit', () => channel.close());
+    const session = await this.manager.create({
+      id: request.id,
+      name: request.name,
+      command: request.shell,
+      args: request.args,
+      displayArgs: resolved?.display_args,
+      cwd: request.cwd,
+      env: request.env,
+      cols: request.cols,
+      rows: request.rows,
+      runtime: resolved?.runtime_label ?? null,
+      resumedFrom: resolved?.resumed_from ?? null,
+      substrate: request.substrate,
+      access: {
+        credentialEnv: access?.credential_env ?? [],
+        credentialFiles: access?.credential_files ?? [],
+        readOnly: access?.read_only ?? [],
+      },
+    });
     from.send({
       type: 'session_created',
       session_id: session.id,

@@ -23,8 +23,6 @@ export interface SessionAccess {
   credentialFiles: string[];
   /** Host paths the program must see, read-only: files Tower wrote for it, the hook program. */
   readOnly: string[];
-  /** Host Unix sockets it may connect to (its own hook channel). */
-  sockets: string[];
 }
 
 export const NO_ACCESS: SessionAccess = {
@@ -32,7 +30,6 @@ export const NO_ACCESS: SessionAccess = {
   credentialEnv: [],
   credentialFiles: [],
   readOnly: [],
-  sockets: [],
 };
 
 /** Where a program runs and with what: the part a PTY, a command and a probe share. */

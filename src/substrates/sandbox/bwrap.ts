@@ -2,7 +2,7 @@
  * The bubblewrap command line of one sandboxed program. It sees the system read-only, its working
  * directory read-write, a /tmp of its own; not the user's homes, /tmp, /run or Tower's state dir (the
  * token, tower.db, every session's journal), except what its session is let through (SessionAccess):
- * the runtime's credential files (read-only), the files Tower wrote for it, its hook socket. Its
+ * the runtime's credential files (read-only), the files Tower wrote for it. Its
  * environment keeps only a neutral base, the variables given for the session and the runtime's
  * credential variables. Programs installed under a hidden directory (on PATH, or the program itself)
  * are shown read-only where they live.
@@ -114,7 +114,6 @@ export function sandboxCommand(
     .map(binding)
     .filter((bind): bind is Bind => bind !== null);
   const made = access.readOnly.map(binding).filter((bind): bind is Bind => bind !== null);
-  const sockets = access.sockets.map(binding).filter((bind): bind is Bind => bind !== null);
   const touchesState = (bind: Bind) => inState(bind.source) || inState(bind.dest);
   const resolv = realOrNull('/etc/resolv.conf');
   const args = [
@@ -131,16 +130,11 @@ export function sandboxCommand(
       '--ro-bind-try',
       [...readOnly, ...made].filter((bind) => !touchesState(bind)),
     ),
-    ...mounts(
-      '--bind-try',
-      sockets.filter((bind) => !touchesState(bind)),
-    ),
     ...(cwd === null ? [] : ['--bind', cwd, cwd]),
     // After everything shown above (a workspace, an exposed directory holding it), so none shows it.
     ...(state !== null ? ['--tmpfs', state] : []),
-    // Then only what Tower made for this session inside it: its hook settings and its hook socket.
+    // Then only what Tower made for this session inside it: its hook settings.
     ...mounts('--ro-bind-try', made.filter(touchesState)),
-    ...mounts('--bind-try', sockets.filter(touchesState)),
     '--chdir',
     cwd ?? '/tmp',
     '--',
