@@ -41,6 +41,12 @@ interface Mark {
 
 /** Marks held while the screen lags; past this, a resize replaces the previous one instead. */
 const MAX_MARKS = 64;
+/**
+ * How long a snapshot waits for a lagging screen to catch up. Past it (a burst the emulator cannot keep
+ * up with) the snapshot is exact as of the earlier offset it names, and a subscriber gets the bytes
+ * after that from the journal: older, never torn.
+ */
+const CATCH_UP_MS = 1000;
 /** Largest write posted at once, so the emulator reports progress (and the window refills) in steps. */
 const MAX_POST_BYTES = 256 * 1024;
 
@@ -123,10 +129,21 @@ export class ScreenFeed {
     this.pump();
   }
 
-  /** Resolves once the screen has parsed every byte up to `offset` (or the emulator is gone). */
+  /** Resolves once the screen has parsed every byte up to `offset`, the emulator is gone, or CATCH_UP_MS passed. */
   caughtUp(offset: number): Promise<void> {
     if (this.parsed >= offset || !this.target.healthy || this.stopped) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ offset, resolve }));
+    return new Promise((resolve) => {
+      const waiter: Waiter = { offset, resolve };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, CATCH_UP_MS);
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push(waiter);
+    });
   }
 
   /** Nothing more is posted (the session is gone, or its screen put away), and no one waits. */

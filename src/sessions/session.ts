@@ -21,12 +21,6 @@ const BULK_READ_BYTES = 2048;
 /** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
 const REBUILD_BYTES = 2 * 1024 * 1024;
 /**
- * How long a snapshot waits for a lagging screen to catch up. Past it (a burst the emulator cannot keep
- * up with) the snapshot is exact as of the earlier offset it names, and a subscriber gets the bytes
- * after that from the journal: older, never torn.
- */
-const SCREEN_CATCH_UP_MS = 1000;
-/**
  * Output of an interactive program (an echo, a prompt) reaches the screen model this much later, in
  * one batch: the worker's wake-up then never competes with the client reading that echo for a core.
  * Anyone asking for the screen gets it fed at once.
@@ -229,17 +223,9 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.feed.lag;
   }
 
-  private async screenCaughtUp(): Promise<void> {
+  private screenCaughtUp(): Promise<void> {
     this.feedScreen();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SCREEN_CATCH_UP_MS);
-    });
-    try {
-      await Promise.race([this.feed.caughtUp(this.journal.end), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.feed.caughtUp(this.journal.end);
   }
 
   private readonly feedScreen = (): void => {
