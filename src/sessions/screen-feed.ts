@@ -11,6 +11,7 @@ import { DISK_READS } from './read-slots.js';
 export const SCREEN_WINDOW_BYTES = 1024 * 1024;
 
 export interface FeedJournal {
+  readonly diskCapBytes: number;
   readonly start: number;
   readonly end: number;
   readRing(from: number, maxBytes: number): Buffer | null;
@@ -18,11 +19,12 @@ export interface FeedJournal {
   nextRetained(from: number): number;
 }
 
+/** The screen model (ScreenHost): what the feed posts to it. */
 export interface FeedTarget {
   /** Bytes ending at absolute offset `endOffset`, for the emulator. */
-  write(data: Buffer, endOffset: number): void;
+  write(id: string, data: Buffer, endOffset: number): void;
   /** Start answering terminal queries (bytes before this point were replayed, their queries long answered). */
-  answerQueries(): void;
+  answerQueries(id: string): void;
   /** Whether the emulator is still there to parse anything. */
   readonly healthy: boolean;
 }
@@ -61,14 +63,25 @@ export class ScreenFeed {
   /** Bumped by reset, so a disk read begun for an earlier screen is dropped. */
   private generation = 0;
   private stopped = false;
+  /** Set while the program streams: nothing is posted unless someone waits for the screen. */
+  held = false;
 
   constructor(
     private readonly journal: FeedJournal,
     private readonly target: FeedTarget,
+    private readonly id: string,
     from: number,
   ) {
     this.fed = from;
     this.parsed = from;
+  }
+
+  /**
+   * The lag at which the program is paused until the screen has caught up to half of it: half of what
+   * the journal keeps on disk (128 MiB by default), so the screen never steps over dropped bytes.
+   */
+  get lagLimit(): number {
+    return Math.floor(this.journal.diskCapBytes / 2);
   }
 
   /** Bytes of output the screen has not parsed yet. */
@@ -87,7 +100,7 @@ export class ScreenFeed {
     this.fed = from;
     this.parsed = from;
     this.marks = [];
-    if (answerFrom !== null) this.mark(answerFrom, 'answer', () => this.target.answerQueries());
+    if (answerFrom !== null) this.mark(answerFrom, 'answer', () => this.target.answerQueries(this.id));
     this.pump();
   }
 
@@ -103,7 +116,7 @@ export class ScreenFeed {
 
   /** Post what the window allows. Runs from output and parse-progress callbacks: it never throws. */
   pump(): void {
-    if (this.stopped || this.reading || !this.target.healthy) return;
+    if (this.stopped || this.reading || !this.target.healthy || (this.held && !this.awaited)) return;
     try {
       while (this.fed < this.journal.end && this.fed - this.parsed < SCREEN_WINDOW_BYTES) {
         if (this.fed < this.journal.start) this.skipTo(this.journal.start);
@@ -146,6 +159,11 @@ export class ScreenFeed {
     });
   }
 
+  /** Someone waits for the screen to catch up. */
+  get awaited(): boolean {
+    return this.waiters.length > 0;
+  }
+
   /** Nothing more is posted (the session is gone, or its screen put away), and no one waits. */
   stop(): void {
     this.stopped = true;
@@ -168,7 +186,7 @@ export class ScreenFeed {
 
   private post(data: Buffer): void {
     this.fed += data.length;
-    this.target.write(data, this.fed);
+    this.target.write(this.id, data, this.fed);
     this.runMarks();
   }
 

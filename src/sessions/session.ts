@@ -21,11 +21,13 @@ const BULK_READ_BYTES = 2048;
 /** Bytes replayed into a fresh emulator to rebuild the screen of a session from an earlier run. */
 const REBUILD_BYTES = 2 * 1024 * 1024;
 /**
- * Output of an interactive program (an echo, a prompt) reaches the screen model this much later, in
- * one batch: the worker's wake-up then never competes with the client reading that echo for a core.
- * Anyone asking for the screen gets it fed at once.
+ * When output reaches the screen model. A trickle (an echo, a prompt) 4 ms later in one batch, so the
+ * worker's wake-up never competes with the client reading that echo; a stream once it has paused for
+ * 50 ms, so the emulator never competes with the byte path for a core (see screen-feed.ts). Anyone
+ * asking for the screen has it fed at once.
  */
 const SCREEN_BATCH_MS = 4;
+const SCREEN_AFTER_STREAM_MS = 50;
 
 interface SessionEvents {
   /** Output was journaled (a coalesced chunk). */
@@ -54,6 +56,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** The program was paused because the screen model was about to lag past what the journal keeps. */
   private pausedForScreen = false;
   private screenTimer: NodeJS.Timeout | undefined;
+  private lastBulkAt = 0;
   private exitInfo: PtyExit | null = null;
   /** Takes the agent's in-band status signals out of the output (sessions with a PTY). */
   private readonly signals: SignalTap | null;
@@ -81,18 +84,7 @@ export class Session extends EventEmitter<SessionEvents> {
         })
       : null;
     this.screenReady = pty !== null;
-    const id = meta.id;
-    this.feed = new ScreenFeed(
-      journal,
-      {
-        write: (data, endOffset) => screen.write(id, data, endOffset),
-        answerQueries: () => screen.answerQueries(id),
-        get healthy() {
-          return screen.healthy;
-        },
-      },
-      journal.end,
-    );
+    this.feed = new ScreenFeed(journal, screen, meta.id, journal.end);
     if (meta.status !== 'running' && meta.exitCode !== null) {
       this.exitInfo = { exitCode: meta.exitCode, signal: meta.exitSignal };
     }
@@ -224,31 +216,30 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private screenCaughtUp(): Promise<void> {
-    this.feedScreen();
-    return this.feed.caughtUp(this.journal.end);
+    const caughtUp = this.feed.caughtUp(this.journal.end);
+    this.feed.pump();
+    return caughtUp;
   }
 
   private readonly feedScreen = (): void => {
     clearTimeout(this.screenTimer);
     this.screenTimer = undefined;
+    const streamingFor = SCREEN_AFTER_STREAM_MS - (Date.now() - this.lastBulkAt);
+    if (streamingFor > 0 && !this.feed.awaited) {
+      this.screenTimer = setTimeout(this.feedScreen, streamingFor);
+      return;
+    }
+    this.feed.held = false;
     this.feed.pump();
   };
 
   /** The screen worker reports how far it has parsed. */
   screenParsed(offset: number): void {
     this.feed.parsedTo(offset);
-    if (this.pausedForScreen && (this.feed.lag <= this.screenLagLimit / 2 || !this.screen.healthy)) {
+    if (this.pausedForScreen && (this.feed.lag <= this.feed.lagLimit / 2 || !this.screen.healthy)) {
       this.pausedForScreen = false;
       this.pty?.resume();
     }
-  }
-
-  /**
-   * The one case where the program waits for the screen model: it lags by half of what the journal
-   * keeps on disk (128 MiB by default), so that it never has to step over bytes the journal dropped.
-   */
-  private get screenLagLimit(): number {
-    return Math.floor(this.journal.diskCapBytes / 2);
   }
 
   /**
@@ -320,12 +311,18 @@ export class Session extends EventEmitter<SessionEvents> {
   private deliver(data: Buffer): void {
     this.journal.append(data);
     for (const subscription of this.subscriptions) subscription.pump();
-    if (this.screenReady && !this.screenTimer) {
-      // A stream keeps the emulator busy anyway; a trickle is batched (see SCREEN_BATCH_MS).
-      if (data.length >= BULK_READ_BYTES) this.feed.pump();
-      else this.screenTimer = setTimeout(this.feedScreen, SCREEN_BATCH_MS);
+    if (data.length >= BULK_READ_BYTES) {
+      this.lastBulkAt = Date.now();
+      this.feed.held = true;
     }
-    if (!this.pausedForScreen && this.pty && this.screen.healthy && this.feed.lag > this.screenLagLimit) {
+    if (this.screenReady && !this.screenTimer) {
+      this.screenTimer = setTimeout(
+        this.feedScreen,
+        this.feed.held ? SCREEN_AFTER_STREAM_MS : SCREEN_BATCH_MS,
+      );
+    }
+    // The one case where the program waits for the screen model (see ScreenFeed.lagLimit).
+    if (!this.pausedForScreen && this.pty && this.screen.healthy && this.feed.lag > this.feed.lagLimit) {
       this.pausedForScreen = true;
       this.pty.pause();
     }
