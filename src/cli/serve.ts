@@ -106,8 +106,14 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   }
   let stopping = false;
   // The host stopped or died: its sessions are lost (kept readable); a new host starts and says which.
+  // If only the connection went (the host dropped it), the same host is attached again.
   const replaceHost = () => {
-    warn('the session host stopped; starting a new one');
+    const pid = control.host.pid;
+    warn(
+      isRunning(pid)
+        ? `lost the connection to the session host (pid ${pid}, still running); attaching again`
+        : 'the session host stopped; starting a new one',
+    );
     stopFollowing();
     const retry = (delay: number) =>
       setTimeout(() => {
@@ -184,4 +190,13 @@ function exposureWarning(options: ServeOptions): string {
     `tower: warning: the web workspace listens on ${options.host}, reachable from other machines;` +
     ` anyone with the token controls your sessions.${clearText}\n`
   );
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
