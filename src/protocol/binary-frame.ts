@@ -30,6 +30,8 @@ export interface OutputFrame {
  */
 export function encodeFrameHead(sessionId: string, offset: number, length: number): Buffer {
   const idLength = Buffer.byteLength(sessionId, 'latin1');
+  // Session ids are at most 128 ASCII characters (the protocol's schema): one byte holds the length.
+  if (idLength > 255) throw new RangeError(`session id too long for a frame: ${idLength} bytes`);
   const head = Buffer.allocUnsafe(FIXED_HEAD + idLength);
   head[0] = FRAME_MARK;
   head[1] = idLength;
