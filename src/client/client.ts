@@ -80,21 +80,19 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     super();
     socket.on('data', (chunk: Buffer) => {
       for (const event of this.splitter.push(chunk)) {
-        if ('frame' in event) {
-          this.emit('output', event.frame);
-          continue;
-        }
         if ('badFrame' in event) {
           socket.destroy(new ClientError('protocol', `daemon sent ${event.badFrame}`));
           return;
         }
         if ('tooLong' in event) continue;
-        // Output, nearly every byte that arrives, is decoded straight from the bytes; the rest is JSON.
-        const output = decodeOutputLine(event.bytes);
+        // Output, nearly every byte that arrives, is a binary frame or a line decoded straight from its
+        // bytes; the rest is JSON.
+        const output = 'frame' in event ? event.frame : decodeOutputLine(event.bytes);
         if (output) {
           this.emit('output', output);
           continue;
         }
+        if (!('bytes' in event)) continue;
         const line = event.bytes.toString('utf8');
         if (line.trim().length > 0) this.receive(JSON.parse(line) as DaemonMessage);
       }
