@@ -59,6 +59,11 @@ export class ScreenFeed {
   private parsed: number;
   private reading = false;
   private marks: Mark[] = [];
+  /**
+   * Output stepped over while the emulator still had bytes before it to parse: once it has parsed up
+   * to `at`, it is as far as `to` (nothing between will ever reach it).
+   */
+  private skips: Array<{ at: number; to: number }> = [];
   private waiters: Waiter[] = [];
   /** Bumped by reset, so a disk read begun for an earlier screen is dropped. */
   private generation = 0;
@@ -100,6 +105,7 @@ export class ScreenFeed {
     this.fed = from;
     this.parsed = from;
     this.marks = [];
+    this.skips = [];
     if (answerFrom !== null) this.mark(answerFrom, 'answer', () => this.target.answerQueries(this.id));
     this.pump();
   }
@@ -136,6 +142,9 @@ export class ScreenFeed {
   /** The emulator parsed up to `offset`. */
   parsedTo(offset: number): void {
     if (offset > this.parsed) this.parsed = offset;
+    while (this.skips.length > 0 && this.skips[0]!.at <= this.parsed) {
+      this.parsed = Math.max(this.parsed, this.skips.shift()!.to);
+    }
     // Parsed past what was posted: the emulator is gone (or failed) and reports everything parsed.
     if (this.parsed > this.fed) this.fed = this.parsed;
     this.settle();
@@ -197,8 +206,14 @@ export class ScreenFeed {
   /** Output the journal no longer holds (or cannot read): the screen goes on from where it can. */
   private skipTo(offset: number): void {
     if (offset <= this.fed) return;
+    // The skipped bytes count as parsed once what came before them is, or the window would stay full.
+    const last = this.skips[this.skips.length - 1];
+    if (this.parsed >= this.fed) this.parsed = offset;
+    else if (last?.to === this.fed) last.to = offset;
+    else this.skips.push({ at: this.fed, to: offset });
     this.fed = offset;
     this.runMarks();
+    this.settle();
   }
 
   private settle(): void {

@@ -157,7 +157,8 @@ export class ScreenHost {
   write(id: string, data: Uint8Array, endOffset: number): void {
     if (this.failure) return;
     const last = this.outbox[this.outbox.length - 1];
-    if (last?.kind === 'write' && last.id === id) {
+    // Only bytes that follow on join the trailing write: the worker counts offsets back from its end.
+    if (last?.kind === 'write' && last.id === id && last.endOffset === endOffset - data.length) {
       this.trailingChunks.push(new Uint8Array(data));
       last.endOffset = endOffset;
       return;
