@@ -23,7 +23,10 @@ export class SocketWriter implements MessageWriter {
   private held = '';
   private heldTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(private readonly socket: Socket) {
+    // The peer's EOF ends our side too (no half-open sockets): what is held goes before that.
+    socket.prependListener('end', this.release);
+  }
 
   /** A reply nobody waits for urgently: written with the next write, or within SOON_MS. */
   sendSoon(message: DaemonMessage): void {
