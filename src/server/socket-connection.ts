@@ -198,10 +198,9 @@ export class SocketConnection implements RelayEndpoint {
     switch (request.type) {
       case 'write_input': {
         const data = Buffer.from(request.data, 'base64');
-        const session = manager.get(request.session_id);
-        session.write(data);
-        // Only an agent's keys matter to the control plane (its drafts); a notice wakes it up.
-        if (session.meta.runtime) this.slot.notice(this, session.id, 'typed', data);
+        manager.get(request.session_id).write(data);
+        // The control plane keeps a prompt from being typed over a draft, in any session.
+        this.slot.notice(this, request.session_id, 'typed', data);
         if (reqId !== undefined) this.out.sendSoon({ type: 'ack', req_id: reqId });
         return;
       }
