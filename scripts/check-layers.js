@@ -12,7 +12,7 @@ const BELOW = {
   protocol: [],
   state: ['protocol'],
   terminal: ['protocol', 'state'],
-  substrates: ['terminal', 'protocol', 'state'],
+  substrates: ['terminal', 'client', 'protocol', 'state'],
   sessions: ['substrates', 'terminal', 'protocol', 'state'],
   agents: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
   server: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
