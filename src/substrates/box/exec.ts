@@ -1,0 +1,95 @@
+/**
+ * A command on a box as an ordered, bounded stream of stdout/stderr/exit events: the same contract as
+ * child.ts on this machine. Past STREAM_HIGH_WATER bytes not taken by the consumer the command's
+ * streams are paused (the link's flow control then stops it writing); a consumer that stops early, or
+ * a timeout, kills it.
+ */
+import { constants } from 'node:os';
+import { TowerError } from '../../protocol/index.js';
+import type { ExecCommand, ExecEvent, Placement } from '../types.js';
+import type { Box } from './types.js';
+
+const STREAM_HIGH_WATER = 256 * 1024;
+const STREAM_LOW_WATER = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator<ExecEvent> {
+  if (command.argv.length === 0) throw new TowerError('bad_message', 'exec needs a program: argv is empty');
+  const timeoutMs = command.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  await box.whenUp(timeoutMs);
+  const child = await box.spawn(command.argv, { cwd: command.cwd, env: boxEnv(command) });
+  const queue: ExecEvent[] = [];
+  let queued = 0;
+  let paused = false;
+  let wake: (() => void) | null = null;
+  let timedOut = false;
+  let ended = false;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  const take = (type: 'stdout' | 'stderr') => (data: Buffer) => {
+    queue.push({ type, data });
+    queued += data.length;
+    if (queued >= STREAM_HIGH_WATER && !paused) {
+      paused = true;
+      child.stdout.pause();
+      child.stderr.pause();
+    }
+    notify();
+  };
+  child.stdout.on('data', take('stdout'));
+  child.stderr.on('data', take('stderr'));
+  child.stdout.on('error', () => {});
+  child.stderr.on('error', () => {});
+  child.stdin.on('error', () => {});
+  child.stdin.end(command.input);
+  void child.exit.then(({ code, signal }) => {
+    ended = true;
+    const number = signal ? (constants.signals[`SIG${signal}` as NodeJS.Signals] ?? null) : null;
+    queue.push({ type: 'exit', exit_code: code, signal: number, timed_out: timedOut });
+    notify();
+  });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill();
+  }, timeoutMs);
+  try {
+    for (;;) {
+      const event = queue.shift();
+      if (!event) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      if (event.type !== 'exit') {
+        queued -= event.data.length;
+        if (paused && queued <= STREAM_LOW_WATER) {
+          paused = false;
+          child.stdout.resume();
+          child.stderr.resume();
+        }
+      }
+      yield event;
+      if (event.type === 'exit') return;
+    }
+  } finally {
+    clearTimeout(timer);
+    if (!ended) child.kill();
+  }
+}
+
+/**
+ * What of a placement's environment crosses to a box: the variables given for it on purpose and the
+ * credentials its runtime names, never the daemon's own environment (the box has its own).
+ */
+export function boxEnv(placement: Partial<Placement>): Record<string, string> {
+  const names = [...(placement.access?.givenEnv ?? []), ...(placement.access?.credentialEnv ?? [])];
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = placement.env?.[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
