@@ -10,6 +10,7 @@ export const SESSION_EVENT_NAMES = [
   'removed',
   'resized',
   'status',
+  'link',
   'renamed',
   'journal',
 ] as const;

@@ -47,6 +47,14 @@ export const CreateSessionRequest = request(
       .describe(
         'extension: an agent runtime (claude, codex, …; list_runtimes) instead of shell; checked by the credential gate',
       ),
+    signal_key: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional()
+      .describe(
+        "extension: the key of the session's in-band status signals ($TOWER_SIGNAL_KEY), given by a Tower " +
+          'that runs the session here: the signals are left in the output for it to take',
+      ),
   },
   'Spawn a program on a new PTY. Reply: session_created.',
 );
@@ -215,6 +223,19 @@ export const JournalState = z
   })
   .describe("The state of a session's output on disk.");
 
+export const SessionLink = z
+  .object({
+    state: z
+      .enum(['connected', 'disconnected', 'lost'])
+      .describe(
+        'disconnected: the link dropped, the program runs on there and its output is caught up when it is ' +
+          'back; lost: the machine or its copy of the session is gone',
+      ),
+    reason: z.string().nullable().describe('why, when not connected'),
+    since: z.string().describe('ISO 8601'),
+  })
+  .describe('The link to a session on another machine.');
+
 export const SessionInfo = z
   .object({
     id: z.string(),
@@ -238,6 +259,9 @@ export const SessionInfo = z
     queued_prompts: z.number().int().describe('extension: prompts waiting for the agent'),
     journal: JournalState.describe('extension: whether output is being saved, and what is missing'),
     substrate: z.string().describe('extension: where it runs (local, or a substrate of substrates.json)'),
+    link: SessionLink.nullable().describe(
+      'extension: for a session on another machine (ssh, docker), the link to it; null for local ones',
+    ),
   })
   .describe('One session in session_list and session_event.');
 export type SessionInfo = z.infer<typeof SessionInfo>;

@@ -139,6 +139,7 @@ export class HostRequests {
       runtime: resolved?.runtime_label ?? null,
       resumedFrom: resolved?.resumed_from ?? null,
       substrate: request.substrate,
+      signalKey: request.type === 'create_session' ? request.signal_key : undefined,
       access: {
         credentialEnv: access?.credential_env ?? [],
         credentialFiles: access?.credential_files ?? [],

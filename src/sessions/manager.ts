@@ -55,6 +55,8 @@ export interface CreateOptions {
   substrate?: string;
   /** What it may see of the user's own where the substrate hides the rest (`givenEnv`: env's names). */
   access?: Omit<SessionAccess, 'givenEnv'>;
+  /** Given by a Tower that runs this session from another machine: its in-band signals are its to take. */
+  signalKey?: string;
 }
 
 interface ManagerEvents {
@@ -109,6 +111,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       for (const session of this.sessions.values()) session.screenParsed(session.journal.end);
     };
     for (const meta of restoreSessions(this.files, this.warn)) {
+      if (meta.status === 'running' && this.reattach(meta)) continue;
       if (meta.status === 'running') {
         meta.status = 'lost';
         this.lostAtStart.push(meta.id);
@@ -118,6 +121,32 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.enforceBudget();
     this.offsetTimer = setInterval(() => this.saveDirty(), OFFSET_SAVE_INTERVAL_MS);
     this.offsetTimer.unref();
+  }
+
+  /**
+   * A session on another machine outlives this daemon: read it on from where its journal ends (the
+   * machine replays what this daemon had not saved yet). False when its substrate cannot.
+   */
+  private reattach(meta: SessionMeta): boolean {
+    const substrate = this.substrates.all().find((candidate) => candidate.name === meta.substrate);
+    if (!substrate?.remote) return false;
+    const journal = this.openJournal(meta.id, false);
+    let pty: PtyProcess;
+    try {
+      pty = substrate.reattach(meta.id, {
+        offset: journal.end,
+        command: meta.command,
+        cols: meta.cols,
+        rows: meta.rows,
+      });
+    } catch (error) {
+      this.warn(`session ${meta.id} on ${meta.substrate} not reattached: ${(error as Error).message}`);
+      journal.close();
+      return false;
+    }
+    const session = this.adopt(new Session(meta, journal, this.screen, pty));
+    session.on('exit', () => this.emit('session', 'exited', session.info()));
+    return true;
   }
 
   get stateDir(): string {
@@ -151,9 +180,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       );
     }
     const substrate = this.substrates.get(options.substrate);
-    const cwd = resolve(expandHome(options.cwd ?? process.env.HOME ?? process.cwd()));
+    // On another machine `~` and the paths are that machine's: its own session host resolves them.
+    const cwd = substrate.remote
+      ? (options.cwd ?? '~')
+      : resolve(expandHome(options.cwd ?? process.env.HOME ?? process.cwd()));
     // Its hooks sign their in-band status signals with it: printed output cannot pass for one.
-    const signalKey = randomBytes(16).toString('hex');
+    const signalKey = options.signalKey ?? randomBytes(16).toString('hex');
     const env = sessionEnvironment(process.env, options.env, {
       sessionId: id,
       stateDir: this.files.stateDir,
@@ -168,6 +200,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     let pty: PtyProcess;
     try {
       pty = await substrate.openPty({
+        sessionId: id,
+        signalKey,
         command,
         args: options.args ?? [],
         cwd,
@@ -203,7 +237,9 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       resumedFrom: options.resumedFrom ?? null,
       substrate: substrate.name,
     };
-    const session = this.adopt(new Session(meta, journal, this.screen, pty, signalKey));
+    // A key given by another Tower: the signals pass through, for it to take out.
+    const tapKey = options.signalKey ? undefined : signalKey;
+    const session = this.adopt(new Session(meta, journal, this.screen, pty, tapKey));
     session.on('exit', () => this.emit('session', 'exited', session.info()));
     this.emit('session', 'created', session.info());
     return session;
@@ -275,6 +311,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     session.on('changed', () => this.save(session));
     session.on('output', () => this.dirty.add(session));
     session.on('status', () => this.emit('session', 'status', session.info()));
+    session.on('link', () => this.emit('session', 'link', session.info()));
     session.on('journal', () => this.emit('session', 'journal', session.info()));
     session.on('problem', (message) => this.warn(message));
     session.on('exit', () => this.touch(session));

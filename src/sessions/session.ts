@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { AgentStatus, SessionInfo } from '../protocol/index.js';
 import { TowerError } from '../protocol/index.js';
 import type { Journal } from '../terminal/journal.js';
-import type { PtyExit, PtyProcess } from '../terminal/pty.js';
+import type { PtyExit, PtyProcess, TerminalLink } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
 import type { SessionMeta } from './meta.js';
 import { ScreenFeed } from './screen-feed.js';
@@ -37,6 +37,8 @@ interface SessionEvents {
   status: [AgentStatus];
   /** Saving output to disk stopped or started working again. */
   journal: [];
+  /** The link to its machine changed (sessions on another machine). */
+  link: [];
   /** Something went wrong that the session survived (logged by the manager). */
   problem: [string];
   /** A client looked at its screen (an ended session then stays in memory a while longer). */
@@ -63,6 +65,8 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Kept current by the agents layer; sessions only carry it. */
   agentStatus: AgentStatus;
   queuedPrompts = 0;
+  /** Sessions on another machine: the link to it (null for local ones). */
+  link: SessionInfo['link'] = null;
 
   constructor(
     readonly meta: SessionMeta,
@@ -102,6 +106,8 @@ export class Session extends EventEmitter<SessionEvents> {
       screen.create(meta.id, meta.cols, meta.rows, journal.end);
       pty.onData((chunk) => (this.signals ? this.signals.push(chunk) : this.receive(chunk)));
       pty.onExit((exit) => this.finish(exit));
+      pty.onLink?.((link) => this.linkChanged(link));
+      pty.onGap?.((reason) => this.emit('problem', `${meta.id}: ${reason}`));
     }
   }
 
@@ -143,6 +149,7 @@ export class Session extends EventEmitter<SessionEvents> {
       queued_prompts: this.queuedPrompts,
       journal: this.journal.health(),
       substrate: m.substrate,
+      link: this.link,
     };
   }
 
@@ -334,11 +341,21 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('journal');
   }
 
+  private linkChanged(link: TerminalLink): void {
+    if (this.ended) return;
+    const reason = link.state === 'connected' ? null : link.reason;
+    this.link = { state: link.state, reason, since: new Date().toISOString() };
+    this.emit('link');
+  }
+
   private finish(exit: PtyExit): void {
     this.signals?.release();
     this.flush();
     this.exitInfo = exit;
-    this.meta.status = 'exited';
+    const lost = this.link?.state === 'lost';
+    this.meta.status = lost ? 'lost' : 'exited';
+    if (lost)
+      this.agentStatus = { ...this.agentStatus, state: 'exited', reason: `lost: ${this.link?.reason}` };
     this.meta.exitCode = exit.exitCode;
     this.meta.exitSignal = exit.signal;
     this.meta.exitedAt = new Date().toISOString();

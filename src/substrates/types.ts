@@ -42,6 +42,10 @@ export interface Placement {
 }
 
 export interface PtySpec extends Placement {
+  /** The session's id (a substrate with sessions of its own names them by it). */
+  sessionId: string;
+  /** The key of its in-band status signals (already in env as $TOWER_SIGNAL_KEY). */
+  signalKey?: string;
   /** A name looked up in env.PATH (relative to cwd), or a path. */
   command: string;
   args: string[];
@@ -114,13 +118,29 @@ export interface Substrate {
   /** Events in order, bounded: the command is paused while the consumer does not read. */
   streamExec(command: ExecCommand): AsyncIterable<ExecEvent>;
   probe(query: ProbeQuery): Promise<ProbeResult>;
-  /** The terminal of a session that outlived the daemon; `not_supported` where it cannot. */
-  reattach(sessionId: string): Promise<PtyProcess>;
+  /**
+   * Its programs run on another machine: a session's cwd and environment are that machine's (`~` its
+   * user's home), and its sessions outlive this daemon (reattach).
+   */
+  readonly remote?: boolean;
+  /**
+   * The terminal of a session that outlived the daemon, read on from `resume.offset` (once the machine
+   * answers: meanwhile it reports the link as disconnected); `not_supported` where it cannot.
+   */
+  reattach(sessionId: string, resume: Resume): PtyProcess;
   /** Where they mean something (capabilities.lifecycle). */
   provision?(): Promise<void>;
   wake?(): Promise<void>;
   sleep?(): Promise<void>;
   destroy?(): Promise<void>;
+}
+
+export interface Resume {
+  /** The offset of the next output byte the session's journal expects. */
+  offset: number;
+  command: string;
+  cols: number;
+  rows: number;
 }
 
 /** What a substrate knows of the daemon it serves. */

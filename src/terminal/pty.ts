@@ -24,6 +24,13 @@ export interface PtyExit {
 }
 
 /**
+ * How a terminal on another machine is reached. `disconnected`: the link dropped, the program runs on
+ * there and its output is caught up when the link is back; `lost`: the machine or its copy of the
+ * session is gone (the session ends as lost).
+ */
+export type TerminalLink = { state: 'connected' } | { state: 'disconnected' | 'lost'; reason: string };
+
+/**
  * A program on a terminal, as the session layer drives it: the seam every substrate's `openPty` returns.
  * What arrives before a listener is set (a substrate may take a moment to hand the terminal over) is held
  * and given to it, the output bounded by pausing the terminal.
@@ -45,6 +52,10 @@ export interface PtyProcess {
   kill(signal?: NodeJS.Signals): void;
   /** Name of the terminal's foreground process (the shell itself when it waits at its prompt). */
   foregroundProcess(): string;
+  /** Terminals on another machine: every change of the link to it. */
+  onLink?(listener: (link: TerminalLink) => void): void;
+  /** Output that could not be recovered after a link drop (say, from a screen capture instead). */
+  onGap?(listener: (reason: string) => void): void;
 }
 
 const DRAIN_CHUNK = 64 * 1024;

@@ -34,7 +34,7 @@ export function echoSubstrate(settings: { name: string }): Substrate {
     exec: (command) => collect(streamEcho(command), command),
     streamExec: streamEcho,
     probe: probeEcho,
-    reattach: async () => {
+    reattach: () => {
       throw new TowerError(
         'not_supported',
         "an echo session lives in the daemon's memory: it cannot be reattached",

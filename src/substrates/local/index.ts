@@ -24,7 +24,7 @@ export function localSubstrate(): Substrate {
     exec: (command) => collect(streamLocal(command), command),
     streamExec: streamLocal,
     probe: probeLocal,
-    reattach: async () => {
+    reattach: () => {
       throw new TowerError(
         'not_supported',
         'a local session ends with the daemon that runs it: it cannot be reattached',

@@ -39,7 +39,7 @@ export function sandboxSubstrate(settings: SandboxSettings, context: SubstrateCo
     exec: (command) => collect(streamSandbox(sandbox, command), command),
     streamExec: (command) => streamSandbox(sandbox, command),
     probe: (query) => probeSandbox(sandbox, query),
-    reattach: async () => {
+    reattach: () => {
       throw new TowerError(
         'not_supported',
         'a sandboxed session ends with the daemon: it cannot be reattached',
