@@ -26,6 +26,7 @@ const BELOW = {
 const EXCEPTIONS = {
   'src/cli/serve.ts': ['control', 'server/http', 'sessions', 'substrates', 'agents'],
   'src/cli/host.ts': ['server', 'sessions', 'substrates'],
+  'src/cli/host-bridge.ts': ['control'],
 };
 
 function layerOf(file) {

@@ -96,6 +96,16 @@ export function hostCommand(stateDir: () => string): Command {
         );
       }),
   );
+  host.addCommand(
+    new Command('bridge')
+      .description(
+        "pass a Tower's link to this machine's session host through stdin/stdout (run by Tower on a box)",
+      )
+      .action(async () => {
+        const { runBridge } = await import('./host-bridge.js');
+        await runBridge(stateDir());
+      }),
+  );
   return host;
 }
 

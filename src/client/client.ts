@@ -3,7 +3,8 @@
  * Requests carry a `req_id` so replies are matched; stream messages arrive as events.
  */
 import { EventEmitter } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FrameSplitter } from '../protocol/binary-frame.js';
 import type {
   AttentionEvent,
@@ -76,7 +77,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   private readonly splitter = new FrameSplitter(MAX_REPLY_LINE);
   private closed = false;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(private readonly socket: Duplex & { destroySoon?: () => void }) {
     super();
     socket.on('data', (chunk: Buffer) => {
       for (const event of this.splitter.push(chunk)) {
@@ -112,7 +113,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     const stateDir = resolveStateDir(options.stateDir);
     const path = options.socketPath ?? defaultSocketPath(stateDir);
     const token = options.token ?? readToken(tokenPath(stateDir));
-    const socket = await new Promise<Socket>((resolve, reject) => {
+    const socket = await new Promise<ReturnType<typeof connect>>((resolve, reject) => {
       const s = connect(path);
       s.once('connect', () => resolve(s));
       s.once('error', (error: NodeJS.ErrnoException) => {
@@ -139,6 +140,22 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     if (!result.ok) {
       client.end();
       throw new ClientError('auth_failed', 'the daemon refused the token');
+    }
+    return client;
+  }
+
+  /**
+   * A client over a stream that a bridge has already authenticated (`tower host bridge` on a box: its
+   * first line is the host's auth_result). Resolves once that line has come.
+   */
+  static async overAuthenticated(stream: Duplex): Promise<TowerClient> {
+    const client = new TowerClient(stream);
+    const result = await new Promise<DaemonMessage>((resolve, reject) => {
+      client.pending.set(0, { resolve, reject });
+    });
+    if (result.type !== 'auth_result' || !result.ok) {
+      client.end();
+      throw new ClientError('auth_failed', 'the session host refused the bridge');
     }
     return client;
   }
@@ -337,6 +354,11 @@ export class TowerClient extends EventEmitter<ClientEvents> {
 
   resumeStream(): void {
     this.socket.resume();
+  }
+
+  /** Bytes written and not yet taken by the connection (a slow link's backlog). */
+  unsentBytes(): number {
+    return this.socket.writableLength;
   }
 
   /** The connection is closed (by either side); requests now fail with `disconnected`. */

@@ -21,6 +21,8 @@ import type {
 
 export class LocalBox extends EventEmitter<BoxEvents> implements Box {
   private state: BoxLinkState = { state: 'up' };
+  /** What it started and is still running: a dropped link ends them, as a cut SSH connection would. */
+  private readonly running = new Set<() => void>();
 
   constructor(readonly name = 'local-box') {
     super();
@@ -49,17 +51,14 @@ export class LocalBox extends EventEmitter<BoxEvents> implements Box {
       child.once('close', (code, signal) => resolve({ code, signal: signal?.replace(/^SIG/, '') ?? null }));
     });
     child.stdin.on('error', () => {});
-    return {
-      stdin: child.stdin,
-      stdout: child.stdout,
-      stderr: child.stderr,
-      exit,
-      kill: () => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {}
-      },
+    const kill = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {}
     };
+    this.running.add(kill);
+    void exit.then(() => this.running.delete(kill));
+    return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exit, kill };
   }
 
   async spawnTerminal(argv: string[], options: BoxTerminalOptions): Promise<BoxTerminalProcess> {
@@ -98,7 +97,9 @@ export class LocalBox extends EventEmitter<BoxEvents> implements Box {
     };
   }
 
-  drop(): void {}
+  drop(): void {
+    for (const kill of this.running) kill();
+  }
 
   close(): void {
     this.state = { state: 'closed' };
