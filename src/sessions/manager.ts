@@ -149,6 +149,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return true;
   }
 
+  private isRemote(session: Session): boolean {
+    return this.substrates.all().find((candidate) => candidate.name === session.meta.substrate)?.remote === true;
+  }
+
   get stateDir(): string {
     return this.files.stateDir;
   }
@@ -291,12 +295,17 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     this.emit('session', 'removed', info);
   }
 
-  /** Stop every running session (recording how each ended), then release everything. */
+  /**
+   * Stop every running session of this machine (recording how each ended), then release everything.
+   * Sessions on another machine run on there: the next start reattaches them.
+   */
   async shutdown(): Promise<void> {
     clearInterval(this.offsetTimer);
     clearImmediate(this.budgetCheck);
     const running = [...this.sessions.values()].filter((session) => !session.ended);
-    await Promise.all(running.map((session) => endSession(session)));
+    const local = running.filter((session) => !this.isRemote(session));
+    for (const session of running) if (!local.includes(session)) session.detach();
+    await Promise.all(local.map((session) => endSession(session)));
     for (const session of this.sessions.values()) {
       this.save(session);
       session.journal.close();

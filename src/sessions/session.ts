@@ -341,6 +341,12 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('journal');
   }
 
+  /** Let go of a terminal that outlives this daemon (on another machine): it goes on running there. */
+  detach(): void {
+    this.flush();
+    this.pty?.detach?.();
+  }
+
   private linkChanged(link: TerminalLink): void {
     if (this.ended) return;
     const reason = link.state === 'connected' ? null : link.reason;

@@ -56,6 +56,8 @@ export interface PtyProcess {
   onLink?(listener: (link: TerminalLink) => void): void;
   /** Output that could not be recovered after a link drop (say, from a screen capture instead). */
   onGap?(listener: (reason: string) => void): void;
+  /** Let go of it, leaving the program running where it runs (this daemon stops; the next reattaches). */
+  detach?(): void;
 }
 
 const DRAIN_CHUNK = 64 * 1024;

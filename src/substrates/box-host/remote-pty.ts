@@ -157,6 +157,15 @@ export class RemotePty implements PtyProcess {
     this.client?.close(this.id).catch(() => {});
   }
 
+  detach(): void {
+    this.ended = true;
+    this.host.off('up', this.onUp);
+    this.host.off('down', this.onDown);
+    this.client?.off('output', this.onOutput);
+    this.client?.off('closed', this.onClosed);
+    this.client = null;
+  }
+
   foregroundProcess(): string {
     return basename(this.command);
   }
