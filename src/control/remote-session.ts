@@ -146,5 +146,6 @@ export function metaOf(info: SessionInfo): SessionMeta {
     runtime: info.runtime,
     resumedFrom: info.resumed_from,
     substrate: info.substrate,
+    signalKey: null,
   };
 }

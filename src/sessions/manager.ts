@@ -144,7 +144,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       journal.close();
       return false;
     }
-    const session = this.adopt(new Session(meta, journal, this.screen, pty));
+    const session = this.adopt(new Session(meta, journal, this.screen, pty, meta.signalKey ?? undefined));
     session.on('exit', () => this.emit('session', 'exited', session.info()));
     return true;
   }
@@ -240,6 +240,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       runtime: options.runtime ?? null,
       resumedFrom: options.resumedFrom ?? null,
       substrate: substrate.name,
+      signalKey: substrate.remote && !options.signalKey ? signalKey : null,
     };
     // A key given by another Tower: the signals pass through, for it to take out.
     const tapKey = options.signalKey ? undefined : signalKey;

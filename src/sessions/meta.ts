@@ -41,6 +41,15 @@ export const SessionMetaSchema = z.object({
     .string()
     .nullish()
     .transform((name) => name ?? LOCAL_SUBSTRATE),
+  /**
+   * Sessions on another machine only: the key of their in-band status signals, kept so that a host
+   * that reattaches them after a restart still takes the signals out (the file is the user's, 0600).
+   */
+  signalKey: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .nullish()
+    .transform((key) => key ?? null),
 });
 export type SessionMeta = z.infer<typeof SessionMetaSchema>;
 

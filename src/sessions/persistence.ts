@@ -114,6 +114,7 @@ function placeholder(id: string, dir: string): SessionMeta {
     runtime: null,
     resumedFrom: null,
     substrate: LOCAL_SUBSTRATE,
+    signalKey: null,
   };
 }
 

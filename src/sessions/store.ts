@@ -30,6 +30,7 @@ interface Row {
   resumed_from: string | null;
   /** Absent (null) in rows of older versions. */
   substrate: string | null;
+  signal_key: string | null;
 }
 
 const SCHEMA = `
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_offset INTEGER NOT NULL DEFAULT 0
 )`;
 /** Columns added after the first release; added to older databases on open. */
-const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT', 'substrate TEXT'];
+const ADDED_COLUMNS = ['runtime TEXT', 'resumed_from TEXT', 'substrate TEXT', 'signal_key TEXT'];
 /** SQLite result codes that mean the file itself is damaged (as opposed to the disk refusing writes). */
 const DAMAGED = /^SQLITE_(CORRUPT|NOTADB)/;
 
@@ -70,9 +71,9 @@ export class SessionStore {
     this.persistent = persistent;
     this.upsertStatement = database.prepare(
       `INSERT INTO sessions (id, name, command, args, cwd, cols, rows, pid, status, exit_code, exit_signal, created_at, exited_at,
-         first_offset, last_offset, runtime, resumed_from, substrate)
+         first_offset, last_offset, runtime, resumed_from, substrate, signal_key)
        VALUES (@id, @name, @command, @args, @cwd, @cols, @rows, @pid, @status, @exit_code, @exit_signal, @created_at,
-         @exited_at, @first_offset, @last_offset, @runtime, @resumed_from, @substrate)
+         @exited_at, @first_offset, @last_offset, @runtime, @resumed_from, @substrate, @signal_key)
        ON CONFLICT(id) DO UPDATE SET name=@name, cols=@cols, rows=@rows, pid=@pid, status=@status,
          exit_code=@exit_code, exit_signal=@exit_signal, exited_at=@exited_at,
          first_offset=@first_offset, last_offset=@last_offset`,
@@ -129,6 +130,7 @@ export class SessionStore {
       runtime: meta.runtime,
       resumed_from: meta.resumedFrom,
       substrate: meta.substrate,
+      signal_key: meta.signalKey ?? null,
     });
   }
 
@@ -181,6 +183,7 @@ function fromRow(row: Row): SessionMeta | string {
     runtime: row.runtime,
     resumedFrom: row.resumed_from,
     substrate: row.substrate,
+    signalKey: row.signal_key,
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
