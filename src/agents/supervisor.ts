@@ -14,7 +14,7 @@ import type { SessionMeta } from '../sessions/meta.js';
 import { type Clock, systemClock } from '../state/clock.js';
 import { expandHome } from '../substrates/command.js';
 import { SubstrateRegistry } from '../substrates/registry.js';
-import { NO_ACCESS } from '../substrates/types.js';
+import { NO_ACCESS, type SubstrateContext } from '../substrates/types.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
 import { credentialAccess, isolationFor } from './isolation.js';
@@ -34,6 +34,8 @@ export interface SupervisorOptions {
   dispatchLimit?: number;
   /** The time status, prompts and attention are kept by; default the system's. */
   clock?: Clock;
+  /** Probes of remote substrates, through the session host (which keeps their links). */
+  probeVia?: SubstrateContext['probeVia'];
 }
 
 export interface SpawnOptions extends Omit<CreateOptions, 'command' | 'runtime'> {
@@ -88,7 +90,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.clock = options.clock ?? systemClock;
     this.registry = new RuntimeRegistry(options.stateDir);
-    this.substrates = new SubstrateRegistry({ stateDir: options.stateDir });
+    this.substrates = new SubstrateRegistry({ stateDir: options.stateDir, probeVia: options.probeVia });
     this.promptStore = new PromptStore(database, RECENT_KEPT);
     const statusOf = (id: string) => this.manager.all().find((session) => session.id === id)?.meta.status;
     const { history, queued } = this.promptStore.restore(statusOf);
@@ -122,9 +124,12 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Spawn a runtime (default: the shell) or a plain command, after the credential gate, on its substrate. */
   async spawn(options: SpawnOptions): Promise<Session> {
-    const env = { ...(process.env as Record<string, string>), ...options.env };
-    const cwd = expandHome(options.cwd ?? env.HOME ?? homedir());
     const substrate = this.substrates.get(options.substrate);
+    // On another machine the environment, `~` and the paths are that machine's.
+    const env = substrate.remote
+      ? { ...options.env }
+      : { ...(process.env as Record<string, string>), ...options.env };
+    const cwd = substrate.remote ? (options.cwd ?? '~') : expandHome(options.cwd ?? env.HOME ?? homedir());
     if (options.command !== undefined && options.runtime === undefined) {
       const id = options.id ?? this.manager.newId();
       const session = await this.create({ ...options, id, runtime: null });

@@ -58,6 +58,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       stateDir,
       hookCommand: [process.execPath, TOWER_BIN, '--state-dir', stateDir, 'hook'],
       dispatchLimit: options.dispatchLimit,
+      probeVia: async (substrate, query) => {
+        const {
+          type: _,
+          req_id: __,
+          ...found
+        } = (await link.request({
+          type: 'probe_substrate',
+          name: substrate,
+          programs: query.programs,
+          variables: query.variables,
+          files: query.files,
+          env: query.env,
+        })) as DaemonMessageOf<'substrate_probe'>;
+        return found;
+      },
     });
     const adopted = sessions.all().filter((session) => !session.ended).length;
     const relay = new Relay(link, supervisor, {

@@ -49,7 +49,22 @@ export const ListSubstratesRequest = request(
   'Extension. Reply: substrate_list: `local` and every substrate of substrates.json, with its state.',
 );
 
-export const SubstrateClientMessages = [ListSubstratesRequest] as const;
+export const ProbeSubstrateRequest = request(
+  'probe_substrate',
+  {
+    name: z.string(),
+    programs: z.array(z.string()).max(64),
+    variables: z.array(z.string()).max(64),
+    files: z.array(z.string()).max(64).describe('`~/…`: the home directory there'),
+    env: z
+      .record(z.string(), z.string())
+      .describe('the variables the program would be given there (only names and yes or no come back)'),
+  },
+  "Extension, the control plane's: ask a substrate whose machine the host reaches (ssh, docker) what the " +
+    'credential gate needs, over the link the host keeps. Reply: substrate_probe.',
+);
+
+export const SubstrateClientMessages = [ListSubstratesRequest, ProbeSubstrateRequest] as const;
 
 export const SubstrateDaemonMessages = [
   reply(
@@ -63,6 +78,17 @@ export const SubstrateDaemonMessages = [
       req_id: reqId,
     },
     'Extension: answer to list_substrates.',
+  ),
+  reply(
+    'substrate_probe',
+    {
+      home: z.string(),
+      programs: z.record(z.string(), z.string().nullable()).describe("each program's path there, or null"),
+      variables: z.record(z.string(), z.boolean()),
+      files: z.record(z.string(), z.boolean()),
+      req_id: reqId,
+    },
+    'Extension: answer to probe_substrate.',
   ),
 ] as const;
 

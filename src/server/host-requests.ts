@@ -8,6 +8,7 @@ import {
 } from '../protocol/index.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { FanOut } from '../state/fan-out.js';
+import { NO_ACCESS } from '../substrates/types.js';
 import type { ControlPlaneSlot, RelayEndpoint } from './control-plane-slot.js';
 
 /** The requests that start a program: the connection's later lines wait for their answer. */
@@ -30,7 +31,8 @@ type Handled = Extract<
       | 'read_process'
       | 'host_status'
       | 'stop_host'
-      | 'list_substrates';
+      | 'list_substrates'
+      | 'probe_substrate';
   }
 >;
 
@@ -101,6 +103,21 @@ export class HostRequests {
         ack();
         this.stop();
         return;
+      case 'probe_substrate': {
+        const { name, programs, variables, files, env } = request_;
+        const substrate = this.manager.substrates.get(name);
+        const query = {
+          cwd: '~',
+          env,
+          programs,
+          variables,
+          files,
+          access: { ...NO_ACCESS, givenEnv: Object.keys(env) },
+        };
+        return substrate.probe(query).then((found) => {
+          from.send({ type: 'substrate_probe', ...found, req_id: reqId });
+        });
+      }
       case 'list_substrates': {
         const { substrates } = this.manager;
         return substrates.list().then((list) => {

@@ -150,7 +150,9 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   }
 
   private isRemote(session: Session): boolean {
-    return this.substrates.all().find((candidate) => candidate.name === session.meta.substrate)?.remote === true;
+    return (
+      this.substrates.all().find((candidate) => candidate.name === session.meta.substrate)?.remote === true
+    );
   }
 
   get stateDir(): string {

@@ -63,7 +63,14 @@ export class SubstrateRegistry {
     }
     const { substrates, error } = parseSubstratesFile(read.text);
     this.configError = error;
-    this.declared = substrates.map((config) => this.make(config));
+    this.declared = substrates.map((config) => this.viaHost(this.make(config)));
+  }
+
+  /** In the control plane a remote substrate's probe goes through the host, which keeps its link. */
+  private viaHost(substrate: Substrate): Substrate {
+    const probeVia = this.context.probeVia;
+    if (!probeVia || !substrate.remote) return substrate;
+    return { ...substrate, probe: (query) => probeVia(substrate.name, query) };
   }
 
   private make(config: SubstrateConfig): Substrate {

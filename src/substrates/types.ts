@@ -146,4 +146,9 @@ export interface Resume {
 /** What a substrate knows of the daemon it serves. */
 export interface SubstrateContext {
   stateDir: string;
+  /**
+   * In a process that does not keep the links to boxes (the control plane): ask the session host,
+   * which does, to probe a remote substrate, so that each box has one connection.
+   */
+  probeVia?: (substrate: string, query: ProbeQuery) => Promise<ProbeResult>;
 }
