@@ -244,7 +244,9 @@ function formatTable(sessions: SessionInfo[]): string {
         s.runtime ?? '-',
         (s.status === 'exited'
           ? `exited(${s.exit_signal ? `sig ${s.exit_signal}` : s.exit_code})`
-          : s.status) + (s.journal.error ? ' !unsaved' : s.journal.gaps.length > 0 ? ' !gaps' : ''),
+          : s.status === 'running' && s.link?.state === 'disconnected'
+            ? `disconnected (${s.link.reason})`
+            : s.status) + (s.journal.error ? ' !unsaved' : s.journal.gaps.length > 0 ? ' !gaps' : ''),
         s.agent.state + (s.queued_prompts > 0 ? ` +${s.queued_prompts} queued` : ''),
         s.pid === null || s.status !== 'running' ? '' : String(s.pid),
         [s.shell, ...s.args].join(' '),

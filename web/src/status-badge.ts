@@ -15,15 +15,21 @@ const TONES: Record<string, string> = {
   exited: 'muted',
   lost: 'warn',
   error: 'warn',
+  disconnected: 'warn',
 };
 
 type StatusFields = Pick<SessionInfo, 'status' | 'exit_code' | 'exit_signal'> & {
   agent?: Pick<SessionInfo['agent'], 'state' | 'reason'>;
+  link?: SessionInfo['link'];
 };
 
-/** idle, busy, needs_input, starting while it runs; exited or lost once it has ended. */
+/**
+ * idle, busy, needs_input, starting while it runs (disconnected while the link to its machine is
+ * down); exited or lost once it has ended.
+ */
 export function sessionState(session: StatusFields): string {
   if (session.status !== 'running') return session.status;
+  if (session.link?.state === 'disconnected') return 'disconnected';
   return session.agent?.state ?? 'running';
 }
 
@@ -36,7 +42,9 @@ export function statusText(session: StatusFields): string {
 
 export function statusBadge(session: StatusFields): HTMLElement {
   const state = sessionState(session);
-  const reason = session.status === 'running' && session.agent?.reason ? ` (${session.agent.reason})` : '';
+  const why =
+    state === 'disconnected' || session.status === 'lost' ? session.link?.reason : session.agent?.reason;
+  const reason = why && session.status !== 'exited' ? ` (${why})` : '';
   return h(
     'span.badge',
     {
