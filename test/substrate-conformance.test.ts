@@ -144,7 +144,10 @@ for (const name of ['local', 'box', 'echo']) {
     });
 
     it('reattach is not supported: its sessions end with the daemon', async () => {
-      await expect(substrate.reattach('x')).rejects.toMatchObject({ code: 'not_supported' });
+      const resume = { offset: 0, command: 'sh', cols: 80, rows: 24 };
+      expect(() => substrate.reattach('x', resume)).toThrow(
+        expect.objectContaining({ code: 'not_supported' }),
+      );
     });
 
     it('a PTY session echoes what is typed, and says where it runs', async () => {

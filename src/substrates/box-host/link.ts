@@ -28,6 +28,8 @@ export interface BoxHostOptions {
 }
 
 export interface BoxHostEvents {
+  /** The box itself is gone (a removed container): its sessions are lost. */
+  gone: [string];
   /** With the sessions the box's host has (read once per connection). */
   up: [TowerClient, SessionInfo[]];
   down: [string];
@@ -46,6 +48,9 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
   constructor(private readonly options: BoxHostOptions) {
     super();
     this.setMaxListeners(0);
+    options.box.on('link', (link) => {
+      if (link.state === 'gone') this.emit('gone', link.reason);
+    });
   }
 
   get name(): string {

@@ -52,6 +52,7 @@ export class RemotePty implements PtyProcess {
   };
   private readonly onUp = (client: TowerClient, sessions: SessionInfo[]) => this.connect(client, sessions);
   private readonly onDown = (reason: string) => this.disconnected(reason);
+  private readonly onGone = (reason: string) => this.lose(reason);
 
   private constructor(
     private readonly host: BoxHost,
@@ -159,8 +160,7 @@ export class RemotePty implements PtyProcess {
 
   detach(): void {
     this.ended = true;
-    this.host.off('up', this.onUp);
-    this.host.off('down', this.onDown);
+    this.unlisten();
     this.client?.off('output', this.onOutput);
     this.client?.off('closed', this.onClosed);
     this.client = null;
@@ -173,6 +173,13 @@ export class RemotePty implements PtyProcess {
   private listen(): void {
     this.host.on('up', this.onUp);
     this.host.on('down', this.onDown);
+    this.host.on('gone', this.onGone);
+  }
+
+  private unlisten(): void {
+    this.host.off('up', this.onUp);
+    this.host.off('down', this.onDown);
+    this.host.off('gone', this.onGone);
   }
 
   /** `sessions`: what the box's host had when this connection began (null: this one was just made there). */
@@ -262,6 +269,7 @@ export class RemotePty implements PtyProcess {
   }
 
   private lose(reason: string): void {
+    if (this.ended) return;
     for (const listener of this.linkListeners) listener({ state: 'lost', reason });
     this.finish({ exitCode: 0, signal: null });
   }
@@ -269,8 +277,7 @@ export class RemotePty implements PtyProcess {
   private finish(exit: PtyExit): void {
     if (this.ended) return;
     this.ended = true;
-    this.host.off('up', this.onUp);
-    this.host.off('down', this.onDown);
+    this.unlisten();
     const client = this.client;
     if (client) {
       client.off('output', this.onOutput);

@@ -42,13 +42,14 @@ export interface BoxTerminalOptions extends BoxSpawnOptions {
  * The link to the box, as sessions see it:
  * - `up`: programs can be started;
  * - `connecting`: not yet, or again after a drop (reason: why it dropped), retried with backoff;
- * - `down`: the box refuses us, and retrying will not help until something changes (a host key that
- *   does not match, a container that was removed);
+ * - `down`: the box refuses us or sleeps, and retrying will not help until something changes (a host
+ *   key that does not match, a stopped container);
+ * - `gone`: the box no longer exists (a removed container): what ran on it is lost;
  * - `closed`: closed by Tower.
  */
 export type BoxLinkState =
   | { state: 'up' }
-  | { state: 'connecting' | 'down'; reason: string }
+  | { state: 'connecting' | 'down' | 'gone'; reason: string }
   | { state: 'closed' };
 
 export interface BoxEvents {
