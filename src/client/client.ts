@@ -8,11 +8,14 @@ import type { Duplex } from 'node:stream';
 import { FrameSplitter } from '../protocol/binary-frame.js';
 import type {
   AttentionEvent,
+  BootstrapEvent,
+  BootstrapState,
   ClientMessage,
   DaemonMessage,
   DaemonMessageOf,
   PromptInfo,
   RuntimeInfo,
+  RuntimeNeed,
   SessionInfo,
 } from '../protocol/index.js';
 import { decodeOutputLine } from '../protocol/output-frame.js';
@@ -74,6 +77,8 @@ const MAX_REPLY_LINE = 64 * 1024 * 1024;
 export class TowerClient extends EventEmitter<ClientEvents> {
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Requests answered by a stream of messages before their reply (bootstrap_substrate). */
+  private readonly streams = new Map<number, (message: DaemonMessage) => void>();
   private readonly splitter = new FrameSplitter(MAX_REPLY_LINE);
   private closed = false;
 
@@ -160,10 +165,13 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     return client;
   }
 
-  /** Send one request and wait for its reply (or its error). */
-  request(body: RequestBody): Promise<DaemonMessage> {
+  /**
+   * Send one request and wait for its reply (or its error). `stream` gets the messages that come before
+   * the reply of a request answered by a stream (bootstrap_event).
+   */
+  request(body: RequestBody, stream?: (message: DaemonMessage) => void): Promise<DaemonMessage> {
     const reqId = this.nextReqId++;
-    return new Promise((resolve, reject) => {
+    const reply = new Promise<DaemonMessage>((resolve, reject) => {
       if (this.socket.destroyed) {
         reject(new ClientError('disconnected', 'not connected to the daemon'));
         return;
@@ -171,6 +179,9 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       this.pending.set(reqId, { resolve, reject });
       this.socket.write(`${JSON.stringify({ ...body, req_id: reqId })}\n`);
     });
+    if (!stream) return reply;
+    this.streams.set(reqId, stream);
+    return reply.finally(() => this.streams.delete(reqId));
   }
 
   async createSession(options: CreateSessionOptions): Promise<{ sessionId: string; pid: number }> {
@@ -310,6 +321,27 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     return (await this.request({ type: 'list_substrates' })) as DaemonMessageOf<'substrate_list'>;
   }
 
+  /**
+   * Prepare a substrate's box in phases (check, packages, node, tower, agent, config); `onEvent` sees each
+   * phase change and output line as it happens. Joins a bootstrap of it already under way.
+   */
+  async bootstrapSubstrate(
+    name: string,
+    options: { force?: boolean; runtimes?: string[]; needs?: RuntimeNeed[] },
+    onEvent: (event: BootstrapEvent) => void = () => {},
+  ): Promise<DaemonMessageOf<'bootstrap_result'>> {
+    const reply = await this.request({ type: 'bootstrap_substrate', name, ...options }, (message) => {
+      if (message.type === 'bootstrap_event') onEvent(message.event);
+    });
+    return reply as DaemonMessageOf<'bootstrap_result'>;
+  }
+
+  /** A substrate's bootstrap as persisted after each phase (outcome `never` if it never ran). */
+  async bootstrapState(name: string): Promise<BootstrapState> {
+    const reply = await this.request({ type: 'bootstrap_state', name });
+    return (reply as DaemonMessageOf<'bootstrap_status'>).state;
+  }
+
   async restart(sessionId: string, resume = true): Promise<string> {
     const reply = await this.request({ type: 'restart_session', session_id: sessionId, resume });
     return (reply as DaemonMessageOf<'session_created'>).session_id;
@@ -373,6 +405,10 @@ export class TowerClient extends EventEmitter<ClientEvents> {
 
   private receive(message: DaemonMessage): void {
     const reqId = 'req_id' in message ? message.req_id : undefined;
+    if (message.type === 'bootstrap_event') {
+      if (typeof reqId === 'number') this.streams.get(reqId)?.(message);
+      return;
+    }
     if (typeof reqId === 'number' && this.pending.has(reqId)) {
       const waiter = this.pending.get(reqId)!;
       this.pending.delete(reqId);

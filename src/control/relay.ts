@@ -2,9 +2,16 @@
  * The control plane's end of the host's relay: each channel is one client connection of the host,
  * answered as if the client had asked the control plane directly.
  */
+import type { AgentRuntime } from '../agents/spec.js';
 import type { AgentSupervisor } from '../agents/supervisor.js';
 import { ClientError, type TowerClient } from '../client/client.js';
-import { ClientMessage, type DaemonMessage, ErrorCode, TowerError } from '../protocol/index.js';
+import {
+  ClientMessage,
+  type DaemonMessage,
+  ErrorCode,
+  type RuntimeNeed,
+  TowerError,
+} from '../protocol/index.js';
 import { describeParseError } from '../protocol/validation.js';
 import { type AgentEvents, AgentRequests, isAgentRequest } from './agent-requests.js';
 
@@ -88,6 +95,13 @@ export class Relay {
               req_id: reqId,
             });
           });
+      } else if (request.type === 'bootstrap_substrate') {
+        const needs = (request.runtimes ?? []).map((name) => runtimeNeed(this.supervisor.registry.get(name)));
+        answer = this.link
+          .bootstrapSubstrate(request.name, { force: request.force, needs }, (event) =>
+            send({ type: 'bootstrap_event', name: request.name, event, req_id: reqId }),
+          )
+          .then((result) => send({ ...result, req_id: reqId }));
       } else {
         throw new TowerError('bad_message', `${request.type} is not for the control plane`);
       }
@@ -96,4 +110,16 @@ export class Relay {
       fail(error);
     }
   }
+}
+
+/** What bootstrap looks for on a box for a runtime: its program, and its credential sources by name. */
+function runtimeNeed(runtime: AgentRuntime): RuntimeNeed {
+  const sources = runtime.spec.credentials?.any_of ?? [];
+  return {
+    name: runtime.name,
+    command: runtime.spec.command,
+    install: runtime.spec.install || null,
+    env: sources.flatMap((source) => ('env' in source ? [source.env] : [])),
+    files: sources.flatMap((source) => ('file' in source ? [source.file] : [])),
+  };
 }

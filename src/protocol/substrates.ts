@@ -3,7 +3,10 @@
  * declared in <state-dir>/substrates.json) and what each can do. socket.ts adds these to its unions.
  */
 import { z } from 'zod';
+import { BootstrapClientMessages, BootstrapDaemonMessages } from './bootstrap.js';
 import { reply, reqId, request } from './message.js';
+
+export * from './bootstrap.js';
 
 export { substrateName } from './message.js';
 
@@ -39,6 +42,13 @@ export const SubstrateInfo = z
     reason: z.string().nullable().describe('why it is in this state, when not ready'),
     capabilities: SubstrateCapabilities,
     detail: z.string().describe('its settings in one line, e.g. "network off"'),
+    bootstrap: z
+      .string()
+      .nullable()
+      .describe(
+        'for a substrate on a box (ssh, docker): its bootstrap in a few words ("bootstrapped", ' +
+          '"bootstrap failed at node", "not bootstrapped"); null for the others',
+      ),
   })
   .describe('One substrate in substrate_list.');
 export type SubstrateInfo = z.infer<typeof SubstrateInfo>;
@@ -64,7 +74,11 @@ export const ProbeSubstrateRequest = request(
     'credential gate needs, over the link the host keeps. Reply: substrate_probe.',
 );
 
-export const SubstrateClientMessages = [ListSubstratesRequest, ProbeSubstrateRequest] as const;
+export const SubstrateClientMessages = [
+  ListSubstratesRequest,
+  ProbeSubstrateRequest,
+  ...BootstrapClientMessages,
+] as const;
 
 export const SubstrateDaemonMessages = [
   reply(
@@ -90,6 +104,7 @@ export const SubstrateDaemonMessages = [
     },
     'Extension: answer to probe_substrate.',
   ),
+  ...BootstrapDaemonMessages,
 ] as const;
 
 export const SubstrateErrorCodes = ['unknown_substrate', 'substrate_unavailable', 'not_supported'] as const;

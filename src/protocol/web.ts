@@ -7,9 +7,9 @@ import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } f
 import { cols, rows } from './message.js';
 import { SESSION_EVENT_NAMES } from './names.js';
 import { SessionInfo } from './socket.js';
-import { SubstrateInfo, substrateName } from './substrates.js';
+import { BootstrapEvent, BootstrapState, SubstrateInfo, substrateName } from './substrates.js';
 
-export { AttentionEvent, PromptInfo, RuntimeInfo, SubstrateInfo };
+export { AttentionEvent, BootstrapState, PromptInfo, RuntimeInfo, SubstrateInfo };
 
 const offset = z.number().int().min(0);
 
@@ -185,6 +185,31 @@ export const SubstrateListResponse = z.object({
   substrates: z.array(SubstrateInfo),
   config_error: z.string().nullable().describe('what is wrong in substrates.json, if anything'),
 });
+
+export const BootstrapBody = z
+  .object({
+    force: z.boolean().optional().describe('run the phases that are done again'),
+    runtimes: z
+      .array(z.string().max(64))
+      .max(16)
+      .optional()
+      .describe('agent runtimes the box should run (claude, …): their CLI and credentials are checked'),
+  })
+  .strict()
+  .describe('POST /api/substrates/:name/bootstrap');
+export const BootstrapStateResponse = z.object({ state: BootstrapState });
+
+/** The SSE events of a bootstrap, each named by its `type`. */
+export const BootstrapStreamEvent = z
+  .union([
+    BootstrapEvent,
+    z.object({ type: z.literal('result'), state: BootstrapState, joined: z.boolean() }),
+    z.object({ type: z.literal('error'), message: z.string() }).describe('then the stream ends'),
+  ])
+  .describe(
+    'phase: a phase changed state; output: a line it wrote; result: the end; error: it could not run',
+  );
+export type BootstrapStreamEvent = z.infer<typeof BootstrapStreamEvent>;
 
 // ---------------------------------------------------------------- REST: agents
 

@@ -5,6 +5,7 @@ import {
   HOST_PROTOCOL,
   type SessionEventName,
   type SessionInfo,
+  TowerError,
 } from '../protocol/index.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { FanOut } from '../state/fan-out.js';
@@ -32,7 +33,9 @@ type Handled = Extract<
       | 'host_status'
       | 'stop_host'
       | 'list_substrates'
-      | 'probe_substrate';
+      | 'probe_substrate'
+      | 'bootstrap_substrate'
+      | 'bootstrap_state';
   }
 >;
 
@@ -129,7 +132,43 @@ export class HostRequests {
           });
         });
       }
+      case 'bootstrap_substrate':
+        return this.bootstrap(request_, from);
+      case 'bootstrap_state': {
+        const { substrates } = this.manager;
+        substrates.get(request_.name);
+        const state = substrates.bootstraps.state(request_.name);
+        from.send({ type: 'bootstrap_status', name: request_.name, state, req_id: reqId });
+        return;
+      }
     }
+  }
+
+  /** Prepare a substrate's box in phases, streaming them; the runtimes come resolved by the control plane. */
+  private async bootstrap(
+    request: Extract<Handled, { type: 'bootstrap_substrate' }>,
+    from: { send(message: DaemonMessage): boolean },
+  ): Promise<void> {
+    const { substrates } = this.manager;
+    const substrate = substrates.get(request.name);
+    if (!substrate.box)
+      throw new TowerError(
+        'not_supported',
+        `${substrate.name} is a ${substrate.type} substrate: it has no box to bootstrap`,
+      );
+    if ((request.runtimes?.length ?? 0) > 0 && request.needs === undefined)
+      throw new TowerError(
+        'bad_message',
+        'runtimes are resolved by the control plane: start Tower with tower serve',
+      );
+    const { name } = request;
+    const { joined, result } = substrates.bootstraps.run(
+      { name, box: substrate.box, sessionHost: substrate.sessionHost ?? 'auto', workdir: substrate.workdir },
+      { force: request.force, needs: request.needs },
+      (event) => from.send({ type: 'bootstrap_event', name, event, req_id: request.req_id }),
+    );
+    const state = await result;
+    from.send({ type: 'bootstrap_result', name, state, joined, req_id: request.req_id });
   }
 
   /**

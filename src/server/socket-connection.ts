@@ -188,6 +188,8 @@ export class SocketConnection implements RelayEndpoint {
    */
   private forControlPlane(request: Request): boolean {
     if (AGENT_REQUEST_TYPES.has(request.type)) return true;
+    // Only the control plane knows what a runtime needs: it asks again with them resolved.
+    if (request.type === 'bootstrap_substrate') return (request.runtimes?.length ?? 0) > 0 && !request.needs;
     if (request.type !== 'create_session') return false;
     return request.runtime !== undefined || (request.shell === undefined && this.slot.attached);
   }

@@ -7,7 +7,7 @@
  * Type `echo` (runs nothing, for tests) is known too, and present only when declared.
  */
 import { z } from 'zod';
-import { LOCAL_SUBSTRATE, substrateName } from '../protocol/index.js';
+import { LOCAL_SUBSTRATE, SessionHostChoice, substrateName } from '../protocol/index.js';
 import { describeIssues } from '../protocol/validation.js';
 
 export const SUBSTRATES_FILE = 'substrates.json';
@@ -29,6 +29,11 @@ export const EchoConfig = z
   .object({
     name: substrateName,
     type: z.literal('echo'),
+    box: z
+      .boolean()
+      .default(false)
+      .describe('true: this machine stands in for a box, so that bootstrap can be tried on it (tests)'),
+    session_host: SessionHostChoice.default('auto'),
   })
   .strict();
 

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { LOCAL_SUBSTRATE, type SubstrateInfo, TowerError } from '../protocol/index.js';
 import { ConfigFile } from '../state/config-file.js';
+import { BootstrapRuns } from './bootstrap/runs.js';
 import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
 import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
@@ -17,9 +18,12 @@ export class SubstrateRegistry {
   private readonly config: ConfigFile;
   /** What is wrong in substrates.json, or null. */
   configError: string | null = null;
+  /** The bootstraps of the substrates on a box: one at a time each, persisted after each phase. */
+  readonly bootstraps: BootstrapRuns;
 
   constructor(private readonly context: SubstrateContext) {
     this.config = new ConfigFile(join(context.stateDir, SUBSTRATES_FILE));
+    this.bootstraps = new BootstrapRuns(context.stateDir);
   }
 
   all(): Substrate[] {
@@ -47,6 +51,7 @@ export class SubstrateRegistry {
         ...(await substrate.state()),
         capabilities: substrate.capabilities,
         detail: substrate.detail,
+        bootstrap: substrate.box ? this.bootstraps.summary(substrate.name) : null,
       })),
     );
   }

@@ -5,8 +5,9 @@
  * substrate. One folder per substrate (local/, sandbox/, and echo/: a stand-in for tests), each with the
  * same files: index.ts (the substrate, its capabilities and state), pty.ts, exec.ts and probe.ts.
  */
-import type { SubstrateCapabilities, SubstrateState } from '../protocol/index.js';
+import type { SessionHostChoice, SubstrateCapabilities, SubstrateState } from '../protocol/index.js';
 import type { PtyProcess } from '../terminal/pty.js';
+import type { Box } from './box/types.js';
 
 export type { PtyProcess, SubstrateCapabilities, SubstrateState };
 
@@ -128,6 +129,15 @@ export interface Substrate {
    * answers: meanwhile it reports the link as disconnected); `not_supported` where it cannot.
    */
   reattach(sessionId: string, resume: Resume): PtyProcess;
+  /**
+   * The machine its sessions run on, for a substrate that reaches one over a link (ssh, docker): what
+   * `tower substrates bootstrap` prepares. Others answer `not_supported` to a bootstrap.
+   */
+  readonly box?: Box;
+  /** What keeps its sessions on the box (the ssh/docker `session_host` setting); default auto. */
+  readonly sessionHost?: SessionHostChoice;
+  /** The directory its sessions start in on the box, made by bootstrap's config phase (default: home). */
+  readonly workdir?: string;
   /** Where they mean something (capabilities.lifecycle). */
   provision?(): Promise<void>;
   wake?(): Promise<void>;

@@ -1,5 +1,12 @@
 /** The REST client: same-origin fetch (the HttpOnly cookie goes along), JSON in and out. */
-import type { PromptInfo, Role, RuntimeInfo, SessionInfo, SubstrateInfo } from './types.js';
+import type {
+  BootstrapStreamEvent,
+  PromptInfo,
+  Role,
+  RuntimeInfo,
+  SessionInfo,
+  SubstrateInfo,
+} from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -80,6 +87,44 @@ async function output(id: string, from: number, to: number): Promise<OutputRange
   };
 }
 
+/** POST /api/substrates/:name/bootstrap: each server-sent event as it comes, until the stream ends. */
+async function bootstrap(name: string, onEvent: (event: BootstrapStreamEvent) => void): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(`/api/substrates/${encodeURIComponent(name)}/bootstrap`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+  } catch (error) {
+    throw new ApiError(0, 'network', `cannot reach the Tower server (${(error as Error).message})`);
+  }
+  if (!response.ok || !response.body) {
+    const problem = (await response.json().catch(() => ({}))) as { error?: string; message?: string };
+    throw new ApiError(response.status, problem.error ?? `http_${response.status}`, problem.message ?? '');
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffered += value;
+    let end = buffered.indexOf('\n\n');
+    while (end >= 0) {
+      const data = buffered
+        .slice(0, end)
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice(6))
+        .join('\n');
+      buffered = buffered.slice(end + 2);
+      if (data) onEvent(JSON.parse(data) as BootstrapStreamEvent);
+      end = buffered.indexOf('\n\n');
+    }
+  }
+}
+
 export const api = {
   login: (token: string) => request<{ role: Role }>('POST', '/api/login', { token }),
   logout: () => request<{ ok: true }>('POST', '/api/logout'),
@@ -89,6 +134,7 @@ export const api = {
   runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),
   substrates: async () =>
     (await request<{ substrates: SubstrateInfo[] }>('GET', '/api/substrates')).substrates,
+  bootstrap,
   create: async (body: {
     runtime?: string;
     substrate?: string;

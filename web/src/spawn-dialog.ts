@@ -5,9 +5,11 @@
  * Extra arguments are split with shell quoting; the daemon expands `~` in the working directory.
  * Errors (a bad cwd, an unclosed quote, the gate's refusal) stay in the dialog until the runtime
  * or the next try changes them. "Runs on" lists the substrates (shown when there is more than local);
- * one that cannot start sessions now cannot be chosen to (Start says why).
+ * one that cannot start sessions now cannot be chosen to (Start says why). A substrate on a box (ssh,
+ * docker) can be bootstrapped from there (bootstrap-panel.ts).
  */
 import { ApiError, api } from './api.js';
+import { BootstrapPanel } from './bootstrap-panel.js';
 import { h } from './dom.js';
 import { splitShellWords } from './shell-words.js';
 import type { RuntimeInfo, SessionInfo, SubstrateInfo } from './types.js';
@@ -23,6 +25,7 @@ export class SpawnDialog {
   private readonly substrate: HTMLSelectElement;
   private readonly substrateField: HTMLElement;
   private substrates: SubstrateInfo[] = [];
+  private readonly bootstrap = new BootstrapPanel(() => void this.listSubstrates());
   private readonly cwd: HTMLInputElement;
   private readonly name: HTMLInputElement;
   private readonly args: HTMLInputElement;
@@ -49,6 +52,7 @@ export class SpawnDialog {
       onchange: () => {
         this.error.hidden = true;
         this.updateStart();
+        this.bootstrap.show(this.selectedSubstrate);
       },
     });
     this.substrateField = h('label', { hidden: true }, h('span', null, 'Runs on'), this.substrate);
@@ -75,6 +79,7 @@ export class SpawnDialog {
       h('label', null, h('span', null, 'Runtime'), this.runtime),
       this.runtimeInfo,
       this.substrateField,
+      this.bootstrap.element,
       h('label', null, h('span', null, 'Working directory'), this.cwd),
       h('label', null, h('span', null, 'Name'), this.name),
       h('label', null, h('span', null, 'Extra arguments'), this.args),
@@ -140,6 +145,8 @@ export class SpawnDialog {
     );
     this.substrate.value = this.substrates.some((substrate) => substrate.name === wanted) ? wanted : 'local';
     this.substrateField.hidden = this.substrates.length < 2;
+    this.bootstrap.show(this.selectedSubstrate);
+    this.updateStart();
   }
 
   private get selectedSubstrate(): SubstrateInfo | undefined {

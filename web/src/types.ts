@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { SessionInfo } from '../../src/protocol/socket.js';
 import type {
   AttentionEvent as AttentionEventSchema,
+  BootstrapStreamEvent as BootstrapStreamEventSchema,
   PromptInfo as PromptInfoSchema,
   RuntimeInfo as RuntimeInfoSchema,
   SubstrateInfo as SubstrateInfoSchema,
@@ -15,6 +16,7 @@ export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;
 export type AnswerKeys = NonNullable<RuntimeInfo['answers']>;
 export type SubstrateInfo = z.infer<typeof SubstrateInfoSchema>;
 export type PromptInfo = z.infer<typeof PromptInfoSchema>;
+export type BootstrapStreamEvent = z.infer<typeof BootstrapStreamEventSchema>;
 export type AttentionEvent = z.infer<typeof AttentionEventSchema>;
 export type AgentState = SessionInfo['agent']['state'];
 export type Role = 'admin' | 'viewer';

@@ -9,6 +9,10 @@ import { SessionInfo } from '../../protocol/socket.js';
 import {
   ApiError,
   AttentionEvent,
+  BootstrapBody,
+  BootstrapState,
+  BootstrapStateResponse,
+  BootstrapStreamEvent,
   ConsoleEvent,
   CreateSessionBody,
   DeleteSessionQuery,
@@ -52,7 +56,7 @@ export interface ResponseSpec {
 
 export interface RouteSpec {
   method: 'GET' | 'POST' | 'DELETE';
-  /** Fastify syntax: `:id` for the session id. */
+  /** Fastify syntax: `:id` for the session id (or prompt id), `:name` for a substrate's name. */
   url: string;
   summary: string;
   /** none: no credentials needed; read: admin or viewer; admin: admin only. */
@@ -148,6 +152,31 @@ export const API = {
       'Where sessions can run: local, and the substrates of substrates.json, with their state and capabilities',
     access: 'read',
     responses: { 200: json('substrates', SubstrateListResponse) },
+  },
+  bootstrapState: {
+    method: 'GET',
+    url: '/api/substrates/:name/bootstrap',
+    summary: "A substrate's bootstrap as persisted after each phase (outcome `never` if it never ran)",
+    access: 'read',
+    responses: { 200: json('its phases', BootstrapStateResponse) },
+    errors: { 404: 'unknown_substrate' },
+  },
+  bootstrap: {
+    method: 'POST',
+    url: '/api/substrates/:name/bootstrap',
+    summary:
+      'Prepare a substrate on a box (ssh, docker) in phases: check, packages, node, tower, agent, config. ' +
+      'Server-sent events as it goes: phase (a phase changed state), output (a line it wrote), then result ' +
+      '(the state, as GET returns it) and the end. A rerun skips the phases that are done; a request while ' +
+      'one runs joins it.',
+    access: 'admin',
+    body: BootstrapBody,
+    responses: { 200: sse('each event is named by its `type` field', BootstrapStreamEvent) },
+    errors: {
+      404: 'unknown_substrate',
+      409: 'not_supported: the substrate has no box (local, sandbox)',
+      503: 'substrate_unavailable',
+    },
   },
   listSessions: {
     method: 'GET',
@@ -323,12 +352,13 @@ export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = {
   SubstrateInfo,
   PromptInfo,
   AttentionEvent,
+  BootstrapState,
 };
 
 export interface RouteInput<B, Q> {
   request: FastifyRequest;
   reply: FastifyReply;
-  /** The `:id` path parameter ('' on routes without one). */
+  /** The `:id` or `:name` path parameter ('' on routes without one). */
   id: string;
   body: B;
   query: Q;
@@ -348,7 +378,8 @@ export function route<S extends RouteSpec>(
     handler: async (request, reply) => {
       const body = spec.body ? parseWith(spec.body, request.body ?? {}, 'body') : undefined;
       const query = spec.query ? parseWith(spec.query, request.query ?? {}, 'query') : undefined;
-      const id = (request.params as { id?: string }).id ?? '';
+      const params = request.params as { id?: string; name?: string };
+      const id = params.id ?? params.name ?? '';
       return handler({ request, reply, id, body, query } as RouteInput<
         Parsed<S['body']>,
         Parsed<S['query']>

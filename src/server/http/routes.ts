@@ -20,6 +20,19 @@ export async function findSession(client: TowerClient, id: string): Promise<Sess
   return session;
 }
 
+/** A substrate by name (404 when unknown); with `needBox`, one with a box to bootstrap (409 if not). */
+export async function findBoxSubstrate(client: TowerClient, name: string, needBox: boolean): Promise<void> {
+  const { substrates } = await client.substrates();
+  const substrate = substrates.find((candidate) => candidate.name === name);
+  if (!substrate) throw new HttpError(404, 'unknown_substrate', `unknown substrate: ${name}`);
+  if (needBox && substrate.bootstrap === null)
+    throw new HttpError(
+      409,
+      'not_supported',
+      `${name} is a ${substrate.type} substrate: it has no box to bootstrap`,
+    );
+}
+
 export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const document = openApiDocument();
 
@@ -29,6 +42,11 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.substrates, async () => {
     const { substrates, config_error } = await ctx.client.substrates();
     return { substrates, config_error };
+  });
+
+  route(app, API.bootstrapState, async ({ id }) => {
+    await findBoxSubstrate(ctx.client, id, false);
+    return { state: await ctx.client.bootstrapState(id) };
   });
 
   route(app, API.listSessions, async () => ({ sessions: await ctx.client.list() }));

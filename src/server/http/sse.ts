@@ -12,10 +12,10 @@ import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AttentionEvent } from '../../protocol/index.js';
-import type { ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
+import type { BootstrapStreamEvent, ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
-import { findSession } from './routes.js';
+import { findBoxSubstrate, findSession } from './routes.js';
 
 const IDLE_AFTER_MS = 500;
 const KEEPALIVE_MS = 25_000;
@@ -190,6 +190,30 @@ export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
     } catch (error) {
       stream.fail((error as Error).message);
     }
+  });
+
+  // The bootstrap runs in the session host: a reader that goes away stops listening, not the bootstrap.
+  route(app, API.bootstrap, async ({ reply, id, body }) => {
+    await findBoxSubstrate(ctx.client, id, true);
+    ctx.streams.admit(reply.raw);
+    const client = await ctx.connect();
+    const stream = openStream(reply, null, () => client.end());
+    const send = (event: BootstrapStreamEvent) => stream.send(event.type, event);
+    client.once('disconnect', () => {
+      send({ type: 'error', message: 'lost the connection to the Tower daemon' });
+      stream.end();
+    });
+    try {
+      const { state, joined } = await client.bootstrapSubstrate(
+        id,
+        { force: body.force, runtimes: body.runtimes },
+        send,
+      );
+      send({ type: 'result', state, joined });
+    } catch (error) {
+      send({ type: 'error', message: (error as Error).message });
+    }
+    stream.end();
   });
 
   route(app, API.events, async ({ request, reply }) => {

@@ -1,9 +1,11 @@
 /**
  * `echo`: a stand-in for tests. It runs nothing: a session's terminal echoes what is typed (see pty.ts
  * for the arguments that drive it), a command's output is its argv, and every program is there. Only
- * present when declared in substrates.json: {"name":"echo","type":"echo"}.
+ * present when declared in substrates.json: {"name":"echo","type":"echo"}. With `"box": true` this machine
+ * stands in for the box of a remote substrate, so bootstrap (which needs one) runs on it in tests.
  */
-import { TowerError } from '../../protocol/index.js';
+import { type SessionHostChoice, TowerError } from '../../protocol/index.js';
+import { LocalBox } from '../box/local-box.js';
 import { collect } from '../child.js';
 import type { Substrate, SubstrateCapabilities } from '../types.js';
 import { streamEcho } from './exec.js';
@@ -23,8 +25,15 @@ const ECHO_CAPABILITIES: SubstrateCapabilities = {
   network: false,
 };
 
-export function echoSubstrate(settings: { name: string }): Substrate {
+export function echoSubstrate(settings: {
+  name: string;
+  box?: boolean;
+  session_host?: SessionHostChoice;
+}): Substrate {
   return {
+    ...(settings.box
+      ? { box: new LocalBox(settings.name), sessionHost: settings.session_host ?? 'auto' }
+      : {}),
     name: settings.name,
     type: 'echo',
     capabilities: ECHO_CAPABILITIES,
