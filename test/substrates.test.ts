@@ -52,7 +52,7 @@ describe('substrates.json', () => {
     const listed = await runCli(stateDir, ['substrates']);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(
-      /^SUBSTRATE +TYPE +STATE +ISOLATED +NETWORK +DETAIL\nlocal +local +ready +no +on +/,
+      /^SUBSTRATE +TYPE +STATE +BOOTSTRAP +ISOLATED +NETWORK +DETAIL\nlocal +local +ready +- +no +on +/,
     );
     expect((await client.substrates()).config_error).toBeNull();
   });
