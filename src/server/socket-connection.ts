@@ -183,8 +183,8 @@ export class SocketConnection implements RelayEndpoint {
   }
 
   /**
-   * Agent requests, and a spawn that needs a runtime resolved (a runtime named, or no program given:
-   * the shell runtime), are the control plane's. With none attached, a plain spawn is the host's own.
+   * Agent requests, a spawn that needs a runtime resolved (a runtime named, or no program given: the
+   * shell runtime), and a bootstrap that names runtimes, are the control plane's. With none attached, a plain spawn is the host's own.
    */
   private forControlPlane(request: Request): boolean {
     if (AGENT_REQUEST_TYPES.has(request.type)) return true;

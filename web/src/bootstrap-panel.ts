@@ -18,6 +18,8 @@ export class BootstrapPanel {
   private readonly rows = new Map<string, HTMLElement>();
   private substrate: SubstrateInfo | undefined;
   private running = false;
+  /** The summary shows how the last run here ended, until another substrate is chosen. */
+  private ranHere = false;
 
   constructor(private readonly onFinished: () => void) {
     this.summary = h('span.bootstrap-summary');
@@ -40,10 +42,12 @@ export class BootstrapPanel {
     if (substrate?.name !== this.substrate?.name) {
       this.phases.replaceChildren();
       this.rows.clear();
+      this.ranHere = false;
     }
     this.substrate = substrate;
     this.element.hidden = !substrate || substrate.bootstrap === null;
-    this.summary.textContent = substrate?.bootstrap ? `Bootstrap: ${substrate.bootstrap}` : '';
+    if (!this.ranHere && !this.running)
+      this.summary.textContent = substrate?.bootstrap ? `Bootstrap: ${substrate.bootstrap}` : '';
     this.button.disabled = this.running;
   }
 
@@ -51,6 +55,7 @@ export class BootstrapPanel {
     const substrate = this.substrate;
     if (!substrate || this.running) return;
     this.running = true;
+    this.ranHere = true;
     this.button.disabled = true;
     this.phases.replaceChildren();
     this.rows.clear();
