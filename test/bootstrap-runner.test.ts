@@ -13,7 +13,7 @@ import type { BootstrapEvent } from '../dist/protocol/index.js';
 import { TOWER_VERSION } from '../dist/state/version.js';
 import type { BootstrapPlan, Phase } from '../dist/substrates/bootstrap/phases.js';
 import { runBootstrap } from '../dist/substrates/bootstrap/runner.js';
-import { bootstrapStatePath, readBootstrapState } from '../dist/substrates/bootstrap/state.js';
+import { bootstrapStatePath, readBootstrapState, towerOnBox } from '../dist/substrates/bootstrap/state.js';
 import { LocalBox } from '../dist/substrates/box/local-box.js';
 import { ROOT, waitFor } from './support/daemon.js';
 
@@ -71,6 +71,7 @@ describe('the phases on a box', () => {
     expect(towerJs).toMatch(
       new RegExp(`^${home}/\\.tower/runtime/${TOWER_VERSION}-[0-9a-f]{12}/bin/tower\\.js$`),
     );
+    expect(towerOnBox(stateDir, 'devbox')).toEqual([process.execPath, towerJs]);
     const version = spawn(process.execPath, [towerJs, '--version'], { cwd: '/' });
     let printed = '';
     version.stdout.on('data', (chunk: Buffer) => (printed += chunk));

@@ -95,3 +95,14 @@ export function bootstrapSummary(state: BootstrapState): string {
     }
   }
 }
+
+/**
+ * The argv that runs the Tower bootstrap put on the box (its node, then bin/tower.js there), for the
+ * box's session host (box-host/link.ts `tower`); null until the `tower` phase is done.
+ */
+export function towerOnBox(stateDir: string, substrate: string): string[] | null {
+  const state = readBootstrapState(stateDir, substrate, true);
+  const done = state.phases.some((phase) => phase.name === 'tower' && phase.state === 'done');
+  const { node, tower } = state.facts;
+  return done && node && tower ? [node, tower] : null;
+}
