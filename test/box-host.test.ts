@@ -21,8 +21,7 @@ const hosts: BoxHost[] = [];
 function boxHost(): BoxHost {
   const host = new BoxHost({
     box,
-    tower: async () => [process.execPath, TOWER_BIN],
-    stateDir: boxState,
+    tower: async () => [process.execPath, TOWER_BIN, '--state-dir', boxState],
     backoffMs: [50],
   });
   hosts.push(host);

@@ -20,10 +20,8 @@ const STDERR_TAIL = 2048;
 
 export interface BoxHostOptions {
   box: Box;
-  /** The argv that runs `tower` on the box (its node and bin/tower.js), found by bootstrap. */
+  /** The argv that runs `tower` on the box with its state dir (`node bin/tower.js --state-dir DIR`). */
   tower: () => Promise<string[]>;
-  /** The state dir of the box's session host, on the box. */
-  stateDir: string;
   backoffMs?: number[];
 }
 
@@ -115,7 +113,7 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
   private async connectOnce(): Promise<string> {
     const box = this.options.box;
     await box.whenUp(24 * 3600_000);
-    const argv = [...(await this.options.tower()), '--state-dir', this.options.stateDir, 'host', 'bridge'];
+    const argv = [...(await this.options.tower()), 'host', 'bridge'];
     const bridge = await box.spawn(argv);
     this.bridge = bridge;
     let stderr = '';
