@@ -89,7 +89,10 @@ export function remoteSubstrate(parts: RemoteParts, context: RemoteContext): Sub
   let tmuxSessions: BoxSessions | null = null;
   const keeper = (choice: 'tower' | 'tmux' | null) => {
     if (choice === 'tower') return towerSessions;
-    if (choice === 'tmux' && parts.tmux) return (tmuxSessions ??= parts.tmux(box));
+    if (choice === 'tmux' && parts.tmux) {
+      tmuxSessions ??= parts.tmux(box);
+      return tmuxSessions;
+    }
     throw new TowerError('substrate_unavailable', `nothing keeps sessions on ${name}: bootstrap it first`);
   };
   const withWorkdir = (spec: PtySpec): PtySpec =>
