@@ -259,8 +259,12 @@ describe('tmux sessions over one control channel', () => {
     try {
       execFileSync('tmux', ['-L', socket, 'send-keys', '-t', `tower-${ended.pty.pane.sessionId}`, 'Enter']);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const again = run(await reattachTmux(box2, first.pty.pane.sessionId, 80, 24, host2));
+      const adopted = await reattachTmux(box2, first.pty.pane.sessionId, 80, 24, host2);
+      const gaps: string[] = [];
+      adopted.onGap((reason) => gaps.push(reason));
+      const again = run(adopted);
       expect(again.pty.restoredFrom).toBe('capture');
+      expect(gaps).toEqual([expect.stringMatching(/unknown/)]);
       await until(() => again.output().toString().includes('before-restart'), 'restored screen');
       again.pty.write('yes\r');
       await until(() => again.output().toString().includes('after-yes'), 'live after adoption');

@@ -85,6 +85,7 @@ export class TmuxPty implements PtyProcess {
   private pendingKill: NodeJS.Signals | null = null;
   private foreground: string;
   private readonly gapListeners: ((reason: string) => void)[] = [];
+  private unheardGap: string | null = null;
   private readonly stateListeners: ((state: TmuxPtyState, reason: string) => void)[] = [];
   /** How its screen came to be: `spawn` (every byte seen) or `capture` (restored: a gap before it). */
   restoredFrom: 'spawn' | 'capture' = 'spawn';
@@ -118,6 +119,11 @@ export class TmuxPty implements PtyProcess {
   /** The output between what was last delivered and a restored screen is unknown (see reattach). */
   onGap(listener: (reason: string) => void): void {
     this.gapListeners.push(listener);
+    // A reattached pane's gap came before anyone could listen; its screen is still held for onData.
+    if (this.unheardGap !== null) {
+      listener(this.unheardGap);
+      this.unheardGap = null;
+    }
   }
 
   /** `disconnected` when the control channel breaks, `live` again once a new one reattached it. */
@@ -231,6 +237,7 @@ export class TmuxPty implements PtyProcess {
   restore(screen: Buffer, reason: string, exitStatus: PtyExit | null): void {
     this.restoredFrom = 'capture';
     this.filter.reset();
+    if (this.gapListeners.length === 0) this.unheardGap = reason;
     for (const listener of this.gapListeners) listener(reason);
     this.hold(screen);
     const wasDisconnected = this.state === 'disconnected';
