@@ -16,6 +16,7 @@ import { collect } from '../child.js';
 import type { PtySpec, Resume, Substrate, SubstrateContext, SubstrateStatus } from '../types.js';
 import { BoxHost } from './link.js';
 import { boxHostSessions } from './sessions.js';
+import { tmuxSessions } from './tmux-sessions.js';
 
 /** The box's session host keeps its state here, under the box user's home. */
 const BOX_STATE_DIR = '.tower/box';
@@ -37,8 +38,6 @@ export interface RemoteParts {
   workdir?: string;
   /** The state of the machine itself (the link, the container). */
   status(): Promise<SubstrateStatus>;
-  /** Sessions kept by tmux on the box (the fallback where Tower's host cannot run). */
-  tmux?: (box: Box) => BoxSessions;
   provision?(): Promise<void>;
   wake?(): Promise<void>;
   sleep?(): Promise<void>;
@@ -86,12 +85,12 @@ export function remoteSubstrate(parts: RemoteParts, context: RemoteContext): Sub
     },
   });
   const towerSessions = boxHostSessions(host);
-  let tmuxSessions: BoxSessions | null = null;
+  let tmuxKept: BoxSessions | null = null;
   const keeper = (choice: 'tower' | 'tmux' | null) => {
     if (choice === 'tower') return towerSessions;
-    if (choice === 'tmux' && parts.tmux) {
-      tmuxSessions ??= parts.tmux(box);
-      return tmuxSessions;
+    if (choice === 'tmux') {
+      tmuxKept ??= tmuxSessions(box, () => context.bootstraps.state(name).facts.home || '/');
+      return tmuxKept;
     }
     throw new TowerError('substrate_unavailable', `nothing keeps sessions on ${name}: bootstrap it first`);
   };

@@ -13,7 +13,7 @@
 import { constants } from 'node:os';
 import { TowerError } from '../../protocol/index.js';
 import { MAX_INPUT_QUEUE_BYTES } from '../../protocol/limits.js';
-import { type PtyExit, type PtyProcess, terminalClosed } from '../../terminal/pty.js';
+import { type PtyExit, type PtyProcess, type TerminalLink, terminalClosed } from '../../terminal/pty.js';
 import { inputFull } from '../../terminal/pty-input.js';
 import type { Answer } from './control.js';
 
@@ -129,6 +129,14 @@ export class TmuxPty implements PtyProcess {
   /** `disconnected` when the control channel breaks, `live` again once a new one reattached it. */
   onStateChange(listener: (state: TmuxPtyState, reason: string) => void): void {
     this.stateListeners.push(listener);
+  }
+
+  /** The same, as the session layer reads a link. */
+  onLink(listener: (link: TerminalLink) => void): void {
+    this.onStateChange((state, reason) => {
+      if (state === 'disconnected') listener({ state: 'disconnected', reason });
+      else if (state === 'live') listener({ state: 'connected' });
+    });
   }
 
   /**
