@@ -40,6 +40,12 @@ install_package() {
 [ -x /usr/bin/chromium ] || install_package chromium "the browser tests" /usr/bin/chromium
 # The sandbox substrate runs programs under bubblewrap; its tests use the real one.
 command -v bwrap >/dev/null 2>&1 || install_package bubblewrap "the sandbox tests" bwrap
+# The docker substrate's tests use Debian's dockerd, started with a data root and socket of its own,
+# and images made from this machine's files (scripts/test-dockerd.sh).
+[ -x /usr/sbin/dockerd ] || install_package docker.io "the docker tests" dockerd
+if [ -x /usr/sbin/dockerd ] && ! bash "$(dirname "$0")/test-dockerd.sh"; then
+  need "the test Docker Engine did not start: the docker tests will skip (or fail with TOWER_TEST_STRICT=1)"
+fi
 # The real agent CLIs (Claude Code, Codex, Gemini CLI), pinned, into a cache outside the project's
 # dependencies; the agent tests drive them against a local fake model server.
 if ! bash "$(dirname "$0")/install-agents.sh" >/dev/null; then
