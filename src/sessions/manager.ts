@@ -314,6 +314,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       session.journal.close();
     }
     this.files.close();
+    this.substrates.close();
     await this.screen.close();
   }
 

@@ -7,6 +7,7 @@ import { LOCAL_SUBSTRATE, type SubstrateInfo, TowerError } from '../protocol/ind
 import { ConfigFile } from '../state/config-file.js';
 import { BootstrapRuns } from './bootstrap/runs.js';
 import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
+import { dockerSubstrate } from './docker/index.js';
 import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
 import { sandboxSubstrate } from './sandbox/index.js';
@@ -15,6 +16,8 @@ import type { Substrate, SubstrateContext } from './types.js';
 export class SubstrateRegistry {
   readonly local = localSubstrate();
   private declared: Substrate[] = [];
+  /** By their entry in substrates.json (as JSON). */
+  private made = new Map<string, Substrate>();
   private readonly config: ConfigFile;
   /** What is wrong in substrates.json, or null. */
   configError: string | null = null;
@@ -59,16 +62,31 @@ export class SubstrateRegistry {
   private refresh(): void {
     const read = this.config.changed();
     if (read === null) return;
-    this.declared = [];
     this.configError = null;
-    if ('absent' in read) return;
-    if ('error' in read) {
-      this.configError = `${SUBSTRATES_FILE}: cannot read it: ${read.error}`;
-      return;
+    let configs: SubstrateConfig[] = [];
+    if ('error' in read) this.configError = `${SUBSTRATES_FILE}: cannot read it: ${read.error}`;
+    else if (!('absent' in read)) {
+      const { substrates, error } = parseSubstratesFile(read.text);
+      this.configError = error;
+      configs = substrates;
     }
-    const { substrates, error } = parseSubstratesFile(read.text);
-    this.configError = error;
-    this.declared = substrates.map((config) => this.viaHost(this.make(config)));
+    // A substrate whose entry did not change is kept as it is, with its link to its box.
+    const before = this.made;
+    this.made = new Map(
+      configs.map((config) => {
+        const key = JSON.stringify(config);
+        return [key, before.get(key) ?? this.viaHost(this.make(config))];
+      }),
+    );
+    for (const [key, substrate] of before) if (!this.made.has(key)) substrate.close?.();
+    this.declared = [...this.made.values()];
+  }
+
+  /** Lets go of every declared substrate's link (the daemon is stopping). */
+  close(): void {
+    for (const substrate of this.made.values()) substrate.close?.();
+    this.made.clear();
+    this.declared = [];
   }
 
   /** In the control plane a remote substrate's probe goes through the host, which keeps its link. */
@@ -84,6 +102,8 @@ export class SubstrateRegistry {
         return sandboxSubstrate(config, this.context);
       case 'echo':
         return echoSubstrate(config);
+      case 'docker':
+        return dockerSubstrate(config, this.context);
     }
   }
 }

@@ -143,6 +143,8 @@ export interface Substrate {
   wake?(): Promise<void>;
   sleep?(): Promise<void>;
   destroy?(): Promise<void>;
+  /** Lets go of what it holds open (a link to a box) when it is no longer declared or was changed. */
+  close?(): void;
 }
 
 export interface Resume {
