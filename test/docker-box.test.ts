@@ -66,6 +66,7 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
   beforeAll(() => {
     workspace = mkdtempSync(join(tmpdir(), 'tower-docker-ws-'));
     substrate = dockerSubstrate(config(), { stateDir: workspace });
+    substrate.box.start();
   });
 
   afterAll(async () => {

@@ -1,16 +1,33 @@
 /** `tower substrates`: where sessions can run (`local` and those of substrates.json), with their state. */
 import type { Command } from 'commander';
 import type { TowerClient } from '../client/client.js';
-import type { SubstrateInfo } from '../protocol/index.js';
+import type { SubstrateInfo, SubstrateLifecycleAction } from '../protocol/index.js';
 import { BootstrapProgress } from './bootstrap.js';
 import { escapeControls, terminalJson } from './escape.js';
 import { formatColumns } from './table.js';
 
 type WithClient = <T>(work: (client: TowerClient) => Promise<T>) => Promise<T>;
 
+const LIFECYCLE: Record<SubstrateLifecycleAction, string> = {
+  provision: 'create its machine (a docker container from its image), if there is none',
+  wake: 'start its machine',
+  sleep: 'stop its machine (its sessions are disconnected until it wakes)',
+  destroy: 'remove its machine and what ran in it (its sessions are lost)',
+};
+
 export function addSubstrateCommands(program: Command, withClient: WithClient): void {
-  const substrates = program
-    .command('substrates')
+  const substrates = program.command('substrates');
+  for (const [action, description] of Object.entries(LIFECYCLE) as [SubstrateLifecycleAction, string][]) {
+    substrates
+      .command(`${action} <name>`)
+      .description(description)
+      .action(async (name: string) => {
+        const reply = await withClient((client) => client.substrateLifecycle(name, action));
+        const reason = reply.reason ? ` (${reply.reason})` : '';
+        process.stdout.write(`${escapeControls(`${reply.name}: ${reply.state}${reason}`)}\n`);
+      });
+  }
+  substrates
     .description(
       'list where sessions can run (local, and those of <state-dir>/substrates.json), with their state',
     )

@@ -17,6 +17,7 @@ import type {
   RuntimeInfo,
   RuntimeNeed,
   SessionInfo,
+  SubstrateLifecycleAction,
 } from '../protocol/index.js';
 import { decodeOutputLine } from '../protocol/output-frame.js';
 import { socketPath as defaultSocketPath, resolveStateDir, tokenPath } from '../state/paths.js';
@@ -314,6 +315,18 @@ export class TowerClient extends EventEmitter<ClientEvents> {
 
   async runtimes(): Promise<RuntimeInfo[]> {
     return ((await this.request({ type: 'list_runtimes' })) as DaemonMessageOf<'runtime_list'>).runtimes;
+  }
+
+  /** Provision, wake, sleep or destroy a substrate (a docker container); its state once done. */
+  async substrateLifecycle(
+    name: string,
+    action: SubstrateLifecycleAction,
+  ): Promise<DaemonMessageOf<'substrate_state'>> {
+    return (await this.request({
+      type: 'substrate_lifecycle',
+      name,
+      action,
+    })) as DaemonMessageOf<'substrate_state'>;
   }
 
   /** `local` and the substrates of substrates.json, with their state (and what is wrong in the file). */

@@ -74,9 +74,22 @@ export const ProbeSubstrateRequest = request(
     'credential gate needs, over the link the host keeps. Reply: substrate_probe.',
 );
 
+export const SubstrateLifecycleAction = z
+  .enum(['provision', 'wake', 'sleep', 'destroy'])
+  .describe('provision: create its machine; wake: start it; sleep: stop it; destroy: remove it');
+export type SubstrateLifecycleAction = z.infer<typeof SubstrateLifecycleAction>;
+
+export const SubstrateLifecycleRequest = request(
+  'substrate_lifecycle',
+  { name: z.string(), action: SubstrateLifecycleAction },
+  'Extension. Provision, wake, sleep or destroy a substrate whose capabilities say lifecycle (a docker ' +
+    'container); not_supported elsewhere. Reply: substrate_state, once done, with its state then.',
+);
+
 export const SubstrateClientMessages = [
   ListSubstratesRequest,
   ProbeSubstrateRequest,
+  SubstrateLifecycleRequest,
   ...BootstrapClientMessages,
 ] as const;
 
@@ -105,6 +118,16 @@ export const SubstrateDaemonMessages = [
     'Extension: answer to probe_substrate.',
   ),
   ...BootstrapDaemonMessages,
+  reply(
+    'substrate_state',
+    {
+      name: z.string(),
+      state: SubstrateState,
+      reason: z.string().nullable().describe('why it is in this state, when not ready'),
+      req_id: reqId,
+    },
+    'Extension: answer to substrate_lifecycle.',
+  ),
 ] as const;
 
 export const SubstrateErrorCodes = ['unknown_substrate', 'substrate_unavailable', 'not_supported'] as const;

@@ -35,7 +35,8 @@ type Handled = Extract<
       | 'list_substrates'
       | 'probe_substrate'
       | 'bootstrap_substrate'
-      | 'bootstrap_state';
+      | 'bootstrap_state'
+      | 'substrate_lifecycle';
   }
 >;
 
@@ -120,6 +121,21 @@ export class HostRequests {
         return substrate.probe(query).then((found) => {
           from.send({ type: 'substrate_probe', ...found, req_id: reqId });
         });
+      }
+      case 'substrate_lifecycle': {
+        const { name, action } = request_;
+        const substrate = this.manager.substrates.get(name);
+        const run = substrate.capabilities.lifecycle ? substrate[action]?.bind(substrate) : undefined;
+        if (!run)
+          throw new TowerError(
+            'not_supported',
+            `substrate ${name} (${substrate.type}) has nothing to ${action}: only a substrate with a machine of its own (docker) has`,
+          );
+        return run()
+          .then(() => substrate.state())
+          .then((status) => {
+            from.send({ type: 'substrate_state', name, ...status, req_id: reqId });
+          });
       }
       case 'list_substrates': {
         const { substrates } = this.manager;

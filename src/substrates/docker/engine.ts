@@ -30,7 +30,7 @@ export const NOT_PROVISIONED = 'container not provisioned';
 const PING_EVERY_MS = 2000;
 const PING_TIMEOUT_MS = 2000;
 const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 3000;
 const DEFAULT_UP_TIMEOUT_MS = 30_000;
 
 export class DockerBox extends EventEmitter<BoxEvents> implements Box {
@@ -47,6 +47,8 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
   private checking: Promise<void> | null = null;
   private checkAgain = false;
   private started = false;
+  /** The connection being made, if one is. */
+  private connecting: Promise<void> | null = null;
   /** Bumped on every (re)connection, so that a stale stream's end is ignored. */
   private generation = 0;
 
@@ -114,12 +116,13 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
   start(): void {
     if (this.started || this.current.state === 'closed') return;
     this.started = true;
-    void this.connect();
+    this.reconnectNow();
   }
 
   /** Looks at the container again now (after Tower changed it: provision, wake, sleep, destroy). */
   refresh(): Promise<void> {
-    if (this.current.state === 'connecting' || this.current.state === 'closed') return Promise.resolve();
+    if (this.current.state === 'connecting') return this.connecting ?? Promise.resolve();
+    if (this.current.state === 'closed') return Promise.resolve();
     return this.check(this.generation);
   }
 
@@ -234,14 +237,16 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
   private scheduleReconnect(): void {
     const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.attempt);
     this.attempt++;
-    this.retry = setTimeout(() => void this.connect(), delay * (0.5 + Math.random() / 2));
+    this.retry = setTimeout(() => this.reconnectNow(), delay * (0.5 + Math.random() / 2));
     this.retry.unref();
   }
 
   private reconnectNow(): void {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
-    void this.connect();
+    this.connecting = this.connect().finally(() => {
+      this.connecting = null;
+    });
   }
 
   private setLink(state: BoxLinkState): void {
