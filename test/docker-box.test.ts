@@ -136,6 +136,44 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
     expect(missing.exit_code).toBe(127);
   });
 
+  it('answers the credential probe from inside the container; the no-node image has tmux only', async () => {
+    const query = {
+      cwd: '~',
+      env: { TOKEN: 'x' },
+      programs: ['node', 'tmux', 'bash', 'nope'],
+      variables: ['TOKEN'],
+      files: ['~/.profile', '/etc/passwd'],
+    };
+    const found = await substrate.probe({
+      ...query,
+      access: { givenEnv: ['TOKEN'], credentialEnv: [], credentialFiles: [], readOnly: [] },
+    });
+    expect(found.home).toBe('/root');
+    expect(found.programs).toEqual({
+      node: '/usr/bin/node',
+      tmux: '/usr/bin/tmux',
+      bash: '/usr/bin/bash',
+      nope: null,
+    });
+    expect(found.variables).toEqual({ TOKEN: true });
+    expect(found.files).toEqual({ '~/.profile': false, '/etc/passwd': true });
+
+    const bare = dockerSubstrate(config({ name: `${NAME}-bare`, image: DOCKERD!.imageNoNode }), {
+      stateDir: workspace,
+    });
+    try {
+      await bare.provision!();
+      await bare.wake!();
+      const there = await bare.probe({ ...query, programs: ['node', 'tmux'] });
+      expect(there.programs).toEqual({ node: null, tmux: '/usr/bin/tmux' });
+      const version = await bare.exec({ argv: ['tmux', '-V'] });
+      expect(version.stdout.toString()).toMatch(/^tmux \d/);
+    } finally {
+      await bare.destroy!();
+      bare.close();
+    }
+  });
+
   it('carries 5 MB through stdin and back exactly', async () => {
     const input = randomBytes(5 * 1024 * 1024);
     const started = Date.now();
@@ -144,6 +182,20 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
     expect(result.exit_code).toBe(0);
     expect(result.stdout.length).toBe(input.length);
     expect(result.stdout.equals(input)).toBe(true);
+  });
+
+  it('holds a writer back while its output is not read, and loses nothing', async () => {
+    const writer = await substrate.box.spawn(['head', '-c', '50000000', '/dev/zero']);
+    writer.stderr.resume();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const running = await substrate.exec({ argv: ['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "'] });
+    expect(running.stdout.toString()).toMatch(/head -c 50000000/);
+    let received = 0;
+    writer.stdout.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    expect(await writer.exit).toEqual({ code: 0, signal: null });
+    expect(received).toBe(50_000_000);
   });
 
   it('runs a program on a terminal that echoes and is resized', async () => {

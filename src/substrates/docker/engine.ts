@@ -133,6 +133,8 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
     } catch (error) {
       if (error instanceof TowerError) throw error;
       void this.refresh();
+      const said = (error as { json?: { message?: string } }).json?.message;
+      if (said) throw new TowerError('substrate_unavailable', `substrate ${this.name}: ${said}`);
       throw this.container.unreachable(error);
     }
   }
