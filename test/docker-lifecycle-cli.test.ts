@@ -48,7 +48,7 @@ describe.runIf(DOCKERD)('tower substrates provision|wake|sleep|destroy', () => {
   });
 
   it('creates, starts, stops and removes the container, and lists its state', async () => {
-    expect(await listed()).toMatch(new RegExp(`${NAME} +docker +unknown +yes +off +not provisioned`));
+    expect(await listed()).toMatch(new RegExp(`${NAME} +docker +unknown .* +yes +off +not provisioned`));
 
     const provision = await runCli(stateDir, ['substrates', 'provision', NAME]);
     expect(provision.stdout).toBe(`${NAME}: sleeping (container created)\n`);
@@ -57,7 +57,7 @@ describe.runIf(DOCKERD)('tower substrates provision|wake|sleep|destroy', () => {
     const wake = await runCli(stateDir, ['substrates', 'wake', NAME]);
     expect(wake.stdout).toBe(`${NAME}: ready\n`);
     expect(containerStatus()).toBe('running');
-    expect(await listed()).toMatch(new RegExp(`${NAME} +docker +ready +yes +off +container ${CONTAINER}`));
+    expect(await listed()).toMatch(new RegExp(`${NAME} +docker +ready .* +yes +off +container ${CONTAINER}`));
 
     const sleep = await runCli(stateDir, ['substrates', 'sleep', NAME]);
     expect(sleep.stdout).toBe(`${NAME}: sleeping (container exited)\n`);

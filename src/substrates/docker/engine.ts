@@ -123,7 +123,7 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
   refresh(): Promise<void> {
     if (this.current.state === 'connecting') return this.connecting ?? Promise.resolve();
     if (this.current.state === 'closed') return Promise.resolve();
-    return this.check(this.generation);
+    return this.check();
   }
 
   private async run(spec: Parameters<typeof startExec>[1]): Promise<BoxTerminalProcess> {
@@ -154,7 +154,8 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
       }
       this.events = events;
       this.watch(events, generation);
-      await this.check(generation);
+      await this.check();
+      if (generation !== this.generation) return;
       this.attempt = 0;
       this.ping = setInterval(() => this.pingEngine(generation), PING_EVERY_MS).unref();
     } catch (error) {
@@ -169,7 +170,7 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
       partial += chunk.toString('utf8');
       const lines = partial.split('\n');
       partial = lines.pop() ?? '';
-      if (lines.some((line) => line.trim() !== '')) void this.check(generation).catch(() => {});
+      if (generation === this.generation && lines.some((line) => line.trim() !== '')) void this.check();
     });
     const ended = () => {
       if (generation === this.generation) this.lost('the Docker Engine closed the connection');
@@ -179,17 +180,22 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
     events.on('close', ended);
   }
 
-  /** The container's state as the link's; serialized, so a burst of events makes at most two looks. */
-  private check(generation: number): Promise<void> {
+  /**
+   * The container's state as the link's; serialized, so a burst of events makes at most two looks. A
+   * look that a drop or reconnection overtook is not applied; the newer connection's look is.
+   */
+  private check(): Promise<void> {
     if (this.checking) {
       this.checkAgain = true;
       return this.checking;
     }
+    let generation = this.generation;
     this.checking = (async () => {
       do {
         this.checkAgain = false;
+        generation = this.generation;
         const found = await this.container.find(AbortSignal.timeout(PING_TIMEOUT_MS * 2));
-        if (generation !== this.generation) return;
+        if (generation !== this.generation || !this.events) continue;
         if (!('ours' in found)) {
           this.setLink({ state: 'down', reason: this.seen ? CONTAINER_REMOVED : NOT_PROVISIONED });
         } else if (!found.ours) {
