@@ -46,6 +46,8 @@ command -v bwrap >/dev/null 2>&1 || install_package bubblewrap "the sandbox test
 if [ -x /usr/sbin/dockerd ] && ! bash "$(dirname "$0")/test-dockerd.sh"; then
   need "the test Docker Engine did not start: the docker tests will skip (or fail with TOWER_TEST_STRICT=1)"
 fi
+# The ssh substrate's tests start Debian's OpenSSH server on 127.0.0.1 (and ssh-agent, ssh-keygen).
+[ -x /usr/sbin/sshd ] || install_package openssh-server "the ssh tests" /usr/sbin/sshd
 # The real agent CLIs (Claude Code, Codex, Gemini CLI), pinned, into a cache outside the project's
 # dependencies; the agent tests drive them against a local fake model server.
 if ! bash "$(dirname "$0")/install-agents.sh" >/dev/null; then
