@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { LOCAL_SUBSTRATE, SessionHostChoice, substrateName } from '../protocol/index.js';
 import { describeIssues } from '../protocol/validation.js';
 import { DockerConfig } from './docker/config.js';
+import { SshConfig } from './ssh/config.js';
 
 export const SUBSTRATES_FILE = 'substrates.json';
 
@@ -38,7 +39,12 @@ export const EchoConfig = z
   })
   .strict();
 
-export const SubstrateConfig = z.discriminatedUnion('type', [SandboxConfig, EchoConfig, DockerConfig]);
+export const SubstrateConfig = z.discriminatedUnion('type', [
+  SandboxConfig,
+  EchoConfig,
+  DockerConfig,
+  SshConfig,
+]);
 export type SubstrateConfig = z.infer<typeof SubstrateConfig>;
 
 const SubstratesFile = z.object({ substrates: z.array(z.unknown()) }).strict();
