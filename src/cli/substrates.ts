@@ -1,7 +1,8 @@
 /** `tower substrates`: where sessions can run (`local` and those of substrates.json), with their state. */
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { TowerClient } from '../client/client.js';
-import type { SubstrateInfo, SubstrateLifecycleAction } from '../protocol/index.js';
+import type { HostKeyInfo, SubstrateInfo, SubstrateLifecycleAction } from '../protocol/index.js';
 import { BootstrapProgress } from './bootstrap.js';
 import { escapeControls, terminalJson } from './escape.js';
 import { formatColumns } from './table.js';
@@ -68,6 +69,65 @@ export function addSubstrateCommands(program: Command, withClient: WithClient): 
       progress.result(state, joined);
       if (state.outcome === 'failed') process.exitCode = 1;
     });
+  substrates
+    .command('trust')
+    .description(
+      "accept an ssh substrate's host key (and its jump host's): shows each fingerprint and asks, " +
+        'then adds it to <state-dir>/known_hosts (or the file the substrate names)',
+    )
+    .argument('<name>', 'the substrate')
+    .option('--yes', 'trust the keys shown without asking')
+    .action(async (name: string, options: { yes?: boolean }) => {
+      process.exitCode = await withClient((client) => trust(client, name, options.yes === true));
+    });
+}
+
+/**
+ * The daemon reads the keys (it holds the substrate's settings and its connection); each unknown one
+ * is shown and confirmed here, then sent back by fingerprint, so a key that changed in between is shown
+ * again rather than trusted.
+ */
+async function trust(client: TowerClient, name: string, yes: boolean): Promise<number> {
+  const confirmed: string[] = [];
+  const describe = (key: HostKeyInfo) =>
+    `${key.role === 'jump' ? 'jump host ' : ''}${key.host}:${key.port} ${key.type} ${key.fingerprint}`;
+  for (let round = 0; round < 4; round += 1) {
+    const reply = await client.trustSubstrate(name, confirmed);
+    for (const key of reply.keys) {
+      if (key.status === 'trusted') process.stdout.write(`trusted ${escapeControls(describe(key))}\n`);
+    }
+    const unknown = reply.keys.find((key) => key.status === 'unknown');
+    if (!unknown) {
+      const file = escapeControls(reply.file);
+      process.stdout.write(
+        `${name}: host keys trusted${confirmed.length > 0 ? ` (in ${file})` : ' already'}\n`,
+      );
+      return 0;
+    }
+    process.stdout.write(
+      `${name}: ${escapeControls(describe(unknown))} is not known.\n` +
+        'Compare the fingerprint with the one the box shows (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub there).\n',
+    );
+    if (!yes && !(await ask(`Trust ${unknown.fingerprint}? [y/N] `))) {
+      process.stderr.write(
+        `tower: not trusted${process.stdin.isTTY ? '' : ' (no terminal to ask on: pass --yes)'}\n`,
+      );
+      return 1;
+    }
+    confirmed.push(unknown.fingerprint);
+  }
+  process.stderr.write('tower: the host keys keep changing: not trusted\n');
+  return 1;
+}
+
+async function ask(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
 }
 
 function formatSubstrates(substrates: SubstrateInfo[]): string {

@@ -355,6 +355,18 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     return (reply as DaemonMessageOf<'bootstrap_status'>).state;
   }
 
+  /** The host keys an ssh substrate presents; those whose fingerprints are given are trusted. */
+  async trustSubstrate(
+    name: string,
+    fingerprints: string[],
+  ): Promise<DaemonMessageOf<'substrate_host_keys'>> {
+    return (await this.request({
+      type: 'trust_substrate',
+      name,
+      fingerprints,
+    })) as DaemonMessageOf<'substrate_host_keys'>;
+  }
+
   async restart(sessionId: string, resume = true): Promise<string> {
     const reply = await this.request({ type: 'restart_session', session_id: sessionId, resume });
     return (reply as DaemonMessageOf<'session_created'>).session_id;

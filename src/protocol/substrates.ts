@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { BootstrapClientMessages, BootstrapDaemonMessages } from './bootstrap.js';
-import { reply, reqId, request } from './message.js';
+import { reply, reqId, request, substrateName } from './message.js';
 
 export * from './bootstrap.js';
 
@@ -86,10 +86,42 @@ export const SubstrateLifecycleRequest = request(
     'container); not_supported elsewhere. Reply: substrate_state, once done, with its state then.',
 );
 
+export const HostKeyInfo = z
+  .object({
+    role: z.enum(['box', 'jump']).describe('the box itself, or the jump host the connection goes through'),
+    host: z.string(),
+    port: z.number().int(),
+    type: z.string().describe('the key type, e.g. ssh-ed25519'),
+    fingerprint: z.string().describe('SHA256:…, as ssh-keygen -l prints it'),
+    status: z
+      .enum(['known', 'trusted', 'unknown'])
+      .describe('known: already in known_hosts; trusted: added by this request; unknown: not confirmed yet'),
+  })
+  .describe('A host key an ssh substrate presented, in trust_substrate.');
+export type HostKeyInfo = z.infer<typeof HostKeyInfo>;
+
+export const TrustSubstrateRequest = request(
+  'trust_substrate',
+  {
+    name: substrateName,
+    fingerprints: z
+      .array(z.string().max(100))
+      .max(8)
+      .default([])
+      .describe(
+        'the fingerprints the user confirmed; a presented key with one of these is added to known_hosts',
+      ),
+  },
+  'Extension. Reply: substrate_host_keys. Connects to an ssh substrate and reads the host key of each hop ' +
+    '(the jump host, then the box), stopping at the first unknown one; keys whose fingerprints are given are ' +
+    'added to known_hosts. A key that contradicts a known one is an error, never replaced.',
+);
+
 export const SubstrateClientMessages = [
   ListSubstratesRequest,
   ProbeSubstrateRequest,
   SubstrateLifecycleRequest,
+  TrustSubstrateRequest,
   ...BootstrapClientMessages,
 ] as const;
 
@@ -127,6 +159,15 @@ export const SubstrateDaemonMessages = [
       req_id: reqId,
     },
     'Extension: answer to substrate_lifecycle.',
+  ),
+  reply(
+    'substrate_host_keys',
+    {
+      keys: z.array(HostKeyInfo),
+      file: z.string().describe('the known_hosts file trusted keys are added to'),
+      req_id: reqId,
+    },
+    'Extension: answer to trust_substrate.',
   ),
 ] as const;
 

@@ -36,7 +36,8 @@ type Handled = Extract<
       | 'probe_substrate'
       | 'bootstrap_substrate'
       | 'bootstrap_state'
-      | 'substrate_lifecycle';
+      | 'substrate_lifecycle'
+      | 'trust_substrate';
   }
 >;
 
@@ -157,6 +158,10 @@ export class HostRequests {
         from.send({ type: 'bootstrap_status', name: request_.name, state, req_id: reqId });
         return;
       }
+      case 'trust_substrate':
+        return this.manager.substrates.trust(request_.name, request_.fingerprints).then((result) => {
+          from.send({ type: 'substrate_host_keys', keys: result.keys, file: result.file, req_id: reqId });
+        });
     }
   }
 

@@ -11,6 +11,8 @@ import { dockerSubstrate } from './docker/index.js';
 import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
 import { sandboxSubstrate } from './sandbox/index.js';
+import { sshSubstrate } from './ssh/index.js';
+import { type TrustResult, trustHostKey } from './ssh/trust.js';
 import type { Substrate, SubstrateContext } from './types.js';
 
 export class SubstrateRegistry {
@@ -82,6 +84,25 @@ export class SubstrateRegistry {
     this.declared = [...this.made.values()];
   }
 
+  /** Read the host keys an ssh substrate presents; add those whose fingerprints are confirmed. */
+  async trust(name: string, fingerprints: readonly string[]): Promise<TrustResult> {
+    const substrate = this.get(name);
+    const entry = [...this.made].find(([, made]) => made === substrate)?.[0];
+    const config = entry ? (JSON.parse(entry) as SubstrateConfig) : null;
+    if (config?.type !== 'ssh') {
+      throw new TowerError(
+        'not_supported',
+        `substrate ${name} is of type ${substrate.type}: it has no host key`,
+      );
+    }
+    const result = await trustHostKey(this.context.stateDir, config, fingerprints).catch((error: Error) => {
+      throw new TowerError('substrate_unavailable', `substrate ${name}: ${error.message}`);
+    });
+    // Refused until now: try again at once rather than at the next slow retry.
+    if (result.keys.some((key) => key.status === 'trusted')) void substrate.box?.whenUp().catch(() => {});
+    return result;
+  }
+
   /** Lets go of every declared substrate's link (the daemon is stopping). */
   close(): void {
     for (const substrate of this.made.values()) substrate.close?.();
@@ -104,6 +125,8 @@ export class SubstrateRegistry {
         return echoSubstrate(config);
       case 'docker':
         return dockerSubstrate(config, this.context);
+      case 'ssh':
+        return sshSubstrate(config, this.context);
     }
   }
 }

@@ -8,7 +8,7 @@
  * $SSH_AUTH_SOCK is used when the daemon has one.
  */
 import { z } from 'zod';
-import { substrateName } from '../../protocol/index.js';
+import { SessionHostChoice, substrateName } from '../../protocol/index.js';
 
 const hostName = z
   .string()
@@ -53,10 +53,7 @@ export const SshConfig = z
       .max(600_000)
       .default(5000)
       .describe('a dead link is noticed after about 4 of these'),
-    session_host: z
-      .enum(['auto', 'tower', 'tmux'])
-      .default('auto')
-      .describe("who keeps the box's sessions: Tower's own host, tmux, or auto (Tower's where Node runs)"),
+    session_host: SessionHostChoice.default('auto'),
   })
   .strict();
 export type SshConfig = z.infer<typeof SshConfig>;
