@@ -83,37 +83,48 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tower-test-user', '-f', userKey]);
   }
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${userKey}.pub`));
-  const port = await freePort();
   const logFile = join(dir, 'sshd.log');
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      'AllowTcpForwarding yes',
-      'AllowStreamLocalForwarding yes',
-      'LogLevel VERBOSE',
-      // bash run by sshd reads ~/.bashrc unless nested (SHLVL>1); this machine's runs `pyenv init`,
-      // half a second per command, which is not what these tests measure.
-      'SetEnv SHLVL=1',
-      ...(options.config ?? []),
-      '',
-    ].join('\n'),
-  );
+  const configFile = join(dir, 'sshd_config');
+  const writeConfig = (port: number) =>
+    writeFileSync(
+      configFile,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        'AllowTcpForwarding yes',
+        'AllowStreamLocalForwarding yes',
+        'LogLevel VERBOSE',
+        // bash run by sshd reads ~/.bashrc unless nested (SHLVL>1); this machine's runs `pyenv init`,
+        // half a second per command, which is not what these tests measure.
+        'SetEnv SHLVL=1',
+        ...(options.config ?? []),
+        '',
+      ].join('\n'),
+    );
+  // Another process may take the free port before sshd binds it: then another port.
+  let port = 0;
+  let listener: ChildProcess | null = null;
+  for (let attempt = 1; !listener; attempt += 1) {
+    port = await freePort();
+    writeConfig(port);
+    try {
+      listener = await launch(configFile, logFile, port);
+    } catch (error) {
+      if (attempt >= 3 || !/already in use/.test((error as Error).message)) throw error;
+    }
+  }
   const [type, key] = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], {
     encoding: 'utf8',
   }).split(/\s+/)[1] as string;
-  let listener: ChildProcess | null = null;
-
   const descendants = (): number[] => {
     if (!listener?.pid) return [];
     return childrenOf(listener.pid);
@@ -145,25 +156,34 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     pause: () => signalConnections('SIGSTOP'),
     resume: () => signalConnections('SIGCONT'),
     async start() {
-      if (listener) return;
-      const started = spawn(SSHD, ['-D', '-f', join(dir, 'sshd_config'), '-E', logFile], { stdio: 'ignore' });
-      listener = started;
-      const marker = `Server listening on 127.0.0.1 port ${port}`;
-      const before = server.log().split(marker).length;
-      const deadline = Date.now() + 10_000;
-      while (server.log().split(marker).length === before) {
-        if (started.exitCode !== null) throw new Error(`sshd exited at once:\n${server.log()}`);
-        if (Date.now() > deadline) throw new Error(`sshd did not start:\n${server.log()}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      listener ??= await launch(configFile, logFile, port);
     },
     async stop() {
       server.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await server.start();
   return server;
+}
+
+/** sshd -D, once it listens. */
+async function launch(configFile: string, logFile: string, port: number): Promise<ChildProcess> {
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const marker = `Server listening on 127.0.0.1 port ${port}`;
+  const before = log().split(marker).length;
+  const started = spawn(SSHD, ['-D', '-f', configFile, '-E', logFile], { stdio: 'ignore' });
+  const deadline = Date.now() + 20_000;
+  while (log().split(marker).length === before) {
+    if (started.exitCode !== null || started.signalCode !== null) {
+      throw new Error(`sshd exited at once:\n${log()}`);
+    }
+    if (Date.now() > deadline) {
+      started.kill('SIGKILL');
+      throw new Error(`sshd did not start:\n${log()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return started;
 }
 
 async function freePort(): Promise<number> {

@@ -173,9 +173,11 @@ function open(
   );
   return new Promise<Client>((resolve, reject) => {
     let refusal: string | null = null;
+    // ssh2 reports everything as 'error' events: one listener for the client's whole life, so none
+    // is ever unhandled (the box adds its own once the connection is its).
+    client.on('error', () => {});
     const fail = (error: Error & { level?: string; code?: string }) => {
-      client.removeListener('ready', ready);
-      client.on('error', () => {});
+      settle();
       client.end();
       if (refusal !== null) reject(new LinkFailure(refusal, true));
       else if (error.level === 'client-authentication') {
@@ -187,13 +189,19 @@ function open(
         );
       } else reject(new LinkFailure(describeSocketError(error, target), false));
     };
+    const closed = () => fail(new Error('connection closed during the handshake'));
     const ready = () => {
-      client.removeListener('error', fail);
+      settle();
       resolve(client);
+    };
+    const settle = () => {
+      client.removeListener('ready', ready);
+      client.removeListener('error', fail);
+      client.removeListener('close', closed);
     };
     client.once('ready', ready);
     client.once('error', fail);
-    client.once('close', () => fail(new Error('connection closed during the handshake')));
+    client.once('close', closed);
     client.connect({
       ...config,
       algorithms:
