@@ -45,11 +45,18 @@ fi
 NODE=$(command -v node)
 PROGRAMS=(sh dash bash tmux env cat stty sleep tail head id ls mkdir rm cp mv ln chmod touch wc tr
   printf echo true false test tty uname readlink dirname basename date tee dd sort cut sha256sum base64
-  timeout nohup grep sed)
+  timeout nohup grep sed tar gzip kill ps setsid df awk)
 
 binaries() {
   for name in "${PROGRAMS[@]}"; do command -v "$name" 2>/dev/null | grep / || true; done
   if [ "$1" = node ]; then echo "$NODE"; fi
+}
+# The libraries Tower's own native modules load (node-pty needs libutil), for a box that runs its host.
+native_libraries() {
+  if [ "$1" = node ]; then
+    find "$(dirname "$0")/../node_modules" -name '*.node' -path '*linux*' -o -name '*.node' -path '*Release*' |
+      libraries
+  fi
 }
 libraries() { xargs ldd 2>/dev/null | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u; }
 
@@ -73,6 +80,7 @@ build_image() { # tag, node|no-node
   files=$(binaries "$2")
   for file in $files; do place "$file" "$rootfs"; done
   for file in $(echo "$files" | libraries); do place "$file" "$rootfs"; done
+  for file in $(native_libraries "$2"); do place "$file" "$rootfs"; done
   # sh is a link on this machine; the image's must be too, to its own dash.
   ln -sf dash "$rootfs$(readlink -f "$(dirname "$(command -v dash)")")/sh"
   cp -a /lib/terminfo "$rootfs$(readlink -f /lib)/"
@@ -90,7 +98,7 @@ build_image() { # tag, node|no-node
 fingerprint() { # node|no-node
   {
     cat "$0"
-    { binaries "$1"; binaries "$1" | libraries; } | sort -u | xargs stat -L -c '%n %s %Y'
+    { binaries "$1"; binaries "$1" | libraries; native_libraries "$1"; } | sort -u | xargs stat -L -c '%n %s %Y'
   } | sha256sum | cut -c1-12
 }
 

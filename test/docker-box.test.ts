@@ -311,8 +311,8 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
 
   it('sees the container removed from outside', async () => {
     dockerCli('rm', '-f', `tower-${NAME}`);
-    const { link, ms } = await linkBecomes(substrate, 'down', 5000);
-    expect(link).toEqual({ state: 'down', reason: CONTAINER_REMOVED });
+    const { link, ms } = await linkBecomes(substrate, 'gone', 5000);
+    expect(link).toEqual({ state: 'gone', reason: CONTAINER_REMOVED });
     process.stderr.write(`docker: removal seen in ${ms} ms\n`);
     expect(await substrate.state()).toEqual({ state: 'unknown', reason: 'not provisioned' });
   });

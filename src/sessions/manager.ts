@@ -99,7 +99,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     this.files = new SessionFiles(stateDir, this.warn);
-    this.substrates = new SubstrateRegistry({ stateDir });
+    this.substrates = new SubstrateRegistry({ stateDir, log: this.warn });
     this.screen = new ScreenHost({ scrollback: options.scrollback });
     this.screen.onReply = (id, data) => this.sessions.get(id)?.reply(data);
     this.screen.onParsed = (id, offset) => this.sessions.get(id)?.screenParsed(offset);

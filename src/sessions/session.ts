@@ -106,7 +106,10 @@ export class Session extends EventEmitter<SessionEvents> {
       screen.create(meta.id, meta.cols, meta.rows, journal.end);
       pty.onData((chunk) => (this.signals ? this.signals.push(chunk) : this.receive(chunk)));
       pty.onExit((exit) => this.finish(exit));
-      pty.onLink?.((link) => this.linkChanged(link));
+      if (pty.onLink) {
+        this.link = { state: 'connected', reason: null, since: new Date().toISOString() };
+        pty.onLink((link) => this.linkChanged(link));
+      }
       pty.onGap?.((reason) => this.emit('problem', `${meta.id}: ${reason}`));
     }
   }

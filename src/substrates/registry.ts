@@ -7,13 +7,25 @@ import { LOCAL_SUBSTRATE, type SubstrateInfo, TowerError } from '../protocol/ind
 import { ConfigFile } from '../state/config-file.js';
 import { BootstrapRuns } from './bootstrap/runs.js';
 import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
-import { dockerSubstrate } from './docker/index.js';
 import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
 import { sandboxSubstrate } from './sandbox/index.js';
-import { sshSubstrate } from './ssh/index.js';
-import { type TrustResult, trustHostKey } from './ssh/trust.js';
+import type { TrustResult } from './ssh/trust.js';
 import type { Substrate, SubstrateContext } from './types.js';
+
+/**
+ * The remote types load their libraries (ssh2, dockerode) only where installed: Tower's session host
+ * on a box is bootstrapped with what a host needs, and never declares substrates of its own.
+ */
+const [ssh, docker] = await Promise.allSettled([import('./ssh/index.js'), import('./docker/index.js')]);
+
+function loaded<T>(result: PromiseSettledResult<T>, type: string): T {
+  if (result.status === 'fulfilled') return result.value;
+  throw new TowerError(
+    'substrate_unavailable',
+    `${type} substrates cannot load here: ${(result.reason as Error).message}`,
+  );
+}
 
 export class SubstrateRegistry {
   readonly local = localSubstrate();
@@ -74,12 +86,16 @@ export class SubstrateRegistry {
     }
     // A substrate whose entry did not change is kept as it is, with its link to its box.
     const before = this.made;
-    this.made = new Map(
-      configs.map((config) => {
-        const key = JSON.stringify(config);
-        return [key, before.get(key) ?? this.viaHost(this.make(config))];
-      }),
-    );
+    this.made = new Map();
+    for (const config of configs) {
+      const key = JSON.stringify(config);
+      try {
+        this.made.set(key, before.get(key) ?? this.viaHost(this.make(config)));
+      } catch (problem) {
+        const said = `${config.name}: ${(problem as Error).message}`;
+        this.configError = this.configError ? `${this.configError}; ${said}` : said;
+      }
+    }
     for (const [key, substrate] of before) if (!this.made.has(key)) substrate.close?.();
     this.declared = [...this.made.values()];
   }
@@ -95,6 +111,7 @@ export class SubstrateRegistry {
         `substrate ${name} is of type ${substrate.type}: it has no host key`,
       );
     }
+    const { trustHostKey } = await import('./ssh/trust.js');
     const result = await trustHostKey(this.context.stateDir, config, fingerprints).catch((error: Error) => {
       throw new TowerError('substrate_unavailable', `substrate ${name}: ${error.message}`);
     });
@@ -117,6 +134,10 @@ export class SubstrateRegistry {
     return { ...substrate, probe: (query) => probeVia(substrate.name, query) };
   }
 
+  private remoteContext() {
+    return { ...this.context, bootstraps: this.bootstraps, log: this.context.log };
+  }
+
   private make(config: SubstrateConfig): Substrate {
     switch (config.type) {
       case 'sandbox':
@@ -124,9 +145,9 @@ export class SubstrateRegistry {
       case 'echo':
         return echoSubstrate(config);
       case 'docker':
-        return dockerSubstrate(config, this.context);
+        return loaded(docker, 'docker').dockerSubstrate(config, this.remoteContext());
       case 'ssh':
-        return sshSubstrate(config, this.context);
+        return loaded(ssh, 'ssh').sshSubstrate(config, this.remoteContext());
     }
   }
 }

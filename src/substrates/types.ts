@@ -163,4 +163,6 @@ export interface SubstrateContext {
    * which does, to probe a remote substrate, so that each box has one connection.
    */
   probeVia?: (substrate: string, query: ProbeQuery) => Promise<ProbeResult>;
+  /** Where a substrate reports what the user should know (the host's log). */
+  log?: (line: string) => void;
 }

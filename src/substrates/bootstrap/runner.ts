@@ -11,7 +11,7 @@ import type {
   SessionHostChoice,
 } from '../../protocol/index.js';
 import type { Box } from '../box/types.js';
-import { type Bundle, towerBundle } from './bundle.js';
+import type { Bundle } from './bundle.js';
 import { type BootstrapPlan, bootstrapPlan, type PhaseContext } from './phases.js';
 import { PhaseShell } from './shell.js';
 import { pendingPhase, readBootstrapState, writeBootstrapState } from './state.js';
@@ -65,7 +65,9 @@ export async function runBootstrap(
   };
   save();
   const env = options.env ?? {};
-  const bundle = options.bundle ?? (() => towerBundle(options.stateDir));
+  // Loaded when a box needs it: a box's own Tower has no tar-stream.
+  const bundle =
+    options.bundle ?? (() => import('./bundle.js').then(({ towerBundle }) => towerBundle(options.stateDir)));
   let failedCore: BootstrapPhase | null = null;
   for (const [index, phase] of phases.entries()) {
     const record = state.phases[index]!;

@@ -117,5 +117,10 @@ export function remoteSubstrate(parts: RemoteParts, context: RemoteContext): Sub
     wake: parts.wake,
     sleep: parts.sleep,
     destroy: parts.destroy,
+    close: () => {
+      host.close();
+      tmuxKept?.close();
+      box.close();
+    },
   };
 }

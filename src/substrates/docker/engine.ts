@@ -197,7 +197,12 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
         const found = await this.container.find(AbortSignal.timeout(PING_TIMEOUT_MS * 2));
         if (generation !== this.generation || !this.events) continue;
         if (!('ours' in found)) {
-          this.setLink({ state: 'down', reason: this.seen ? CONTAINER_REMOVED : NOT_PROVISIONED });
+          // Removed under its sessions: gone, not asleep (what ran in it is lost).
+          this.setLink(
+            this.seen
+              ? { state: 'gone', reason: CONTAINER_REMOVED }
+              : { state: 'down', reason: NOT_PROVISIONED },
+          );
         } else if (!found.ours) {
           this.setLink({ state: 'down', reason: `container ${this.container.name} is not Tower's` });
         } else {

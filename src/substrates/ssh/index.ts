@@ -3,11 +3,7 @@
  * through the box-generic code of ../box; its terminals come with the session host on the box
  * (box-host/remote-substrate.ts composes them from `sshParts`).
  */
-import { TowerError } from '../../protocol/index.js';
-import { streamBox } from '../box/exec.js';
-import { probeBox } from '../box/probe.js';
-import type { RemoteParts } from '../box-host/remote-substrate.js';
-import { collect } from '../child.js';
+import { type RemoteContext, type RemoteParts, remoteSubstrate } from '../box-host/remote-substrate.js';
 import type { Substrate, SubstrateCapabilities, SubstrateContext, SubstrateStatus } from '../types.js';
 import type { SshConfig } from './config.js';
 import { SshBox, type SshBoxOptions } from './connection.js';
@@ -30,7 +26,7 @@ export function sshParts(
   config: SshConfig,
   context: SubstrateContext,
   options: Partial<SshBoxOptions> = {},
-): Omit<RemoteParts, 'tmux'> & { box: SshBox } {
+): RemoteParts & { box: SshBox } {
   const box = new SshBox(config, { stateDir: context.stateDir, ...options });
   let looked = false;
   return {
@@ -68,33 +64,15 @@ export interface SshSubstrate extends Substrate {
   close(): void;
 }
 
-/** The substrate without sessions yet: commands, the probe and the state over its SshBox. */
+/** The substrate: its box's link, and sessions kept on the box (box-host/remote-substrate.ts). */
 export function sshSubstrate(
   config: SshConfig,
-  context: SubstrateContext,
+  context: RemoteContext,
   options: Partial<SshBoxOptions> = {},
 ): SshSubstrate {
   const parts = sshParts(config, context, options);
-  const { box } = parts;
-  const notYet = (): never => {
-    throw new TowerError('not_supported', `terminals on ssh substrate ${config.name}: not yet`);
-  };
-  return {
-    name: parts.name,
-    type: parts.type,
-    capabilities: parts.capabilities,
-    detail: parts.detail,
-    remote: true,
-    box,
-    sessionHost: parts.sessionHost,
-    state: parts.status,
-    openPty: async () => notYet(),
-    reattach: notYet,
-    exec: (command) => collect(streamBox(box, command), command),
-    streamExec: (command) => streamBox(box, command),
-    probe: (query) => probeBox(box, query),
-    close: () => box.close(),
-  };
+  const substrate = remoteSubstrate(parts, context);
+  return { ...substrate, box: parts.box, close: () => substrate.close?.() };
 }
 
 function describe(config: SshConfig): string {
