@@ -45,7 +45,7 @@ fi
 NODE=$(command -v node)
 PROGRAMS=(sh dash bash tmux env cat stty sleep tail head id ls mkdir rm cp mv ln chmod touch wc tr
   printf echo true false test tty uname readlink dirname basename date tee dd sort cut sha256sum base64
-  timeout nohup grep sed tar gzip kill ps setsid df awk)
+  timeout nohup grep sed tar gzip kill ps setsid df awk yes seq)
 
 binaries() {
   for name in "${PROGRAMS[@]}"; do command -v "$name" 2>/dev/null | grep / || true; done

@@ -110,7 +110,11 @@ export class Session extends EventEmitter<SessionEvents> {
         this.link = { state: 'connected', reason: null, since: new Date().toISOString() };
         pty.onLink((link) => this.linkChanged(link));
       }
-      pty.onGap?.((reason) => this.emit('problem', `${meta.id}: ${reason}`));
+      pty.onGap?.((reason) => {
+        this.emit('problem', `${meta.id}: ${reason}`);
+        // Readers of the output see where it is not whole (a tmux screen restored after a dropped link).
+        this.receive(Buffer.from(`\r\n[tower: ${reason.replace(/[\x00-\x1f\x7f]/g, ' ')}]\r\n`));
+      });
     }
   }
 

@@ -36,6 +36,8 @@ export interface RemoteParts {
   sessionHost: SessionHostChoice;
   /** Where sessions start when the spawn names no directory (a container's workspace); default home. */
   workdir?: string;
+  /** The state dir of Tower's session host on the box (relative: to the box user's home). */
+  boxStateDir?: string;
   /** The state of the machine itself (the link, the container). */
   status(): Promise<SubstrateStatus>;
   provision?(): Promise<void>;
@@ -81,7 +83,8 @@ export function remoteSubstrate(parts: RemoteParts, context: RemoteContext): Sub
       const home = context.bootstraps.state(name).facts.home;
       if (!argv || !home)
         throw new TowerError('substrate_unavailable', `Tower's session host is not on ${name}`);
-      return [...argv, '--state-dir', `${home.replace(/\/$/, '')}/${BOX_STATE_DIR}`];
+      const dir = parts.boxStateDir ?? BOX_STATE_DIR;
+      return [...argv, '--state-dir', dir.startsWith('/') ? dir : `${home.replace(/\/$/, '')}/${dir}`];
     },
   });
   const towerSessions = boxHostSessions(host);

@@ -28,7 +28,10 @@ export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator
     wake?.();
     wake = null;
   };
+  // Kept to tell a program the box has not from one that exits 127 of its own accord.
+  let stderrHead = '';
   const take = (type: 'stdout' | 'stderr') => (data: Buffer) => {
+    if (type === 'stderr' && stderrHead.length < 1024) stderrHead += data.toString('utf8', 0, 1024);
     queue.push({ type, data });
     queued += data.length;
     if (queued >= STREAM_HIGH_WATER && !paused) {
@@ -71,6 +74,9 @@ export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator
           child.stderr.resume();
         }
       }
+      if (event.type === 'exit' && event.exit_code === 127 && notFound(command.argv[0]!, stderrHead)) {
+        throw new TowerError('command_not_found', `command not found on ${box.name}: ${command.argv[0]}`);
+      }
       yield event;
       if (event.type === 'exit') return;
     }
@@ -80,12 +86,18 @@ export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator
   }
 }
 
+/** The shell's own words for a program it cannot find (dash, bash, busybox; exec's ENOENT). */
+function notFound(program: string, stderr: string): boolean {
+  const name = program.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${name}: (not found|command not found|No such file or directory)`).test(stderr);
+}
+
 /**
- * What of a placement's environment crosses to a box: the variables given for it on purpose and the
- * credentials its runtime names, never the daemon's own environment (the box has its own).
+ * What of a placement's environment crosses to a box: the variables given for it on purpose, never the
+ * daemon's own environment or the credentials in it (the box has its own; treat it as another machine).
  */
 export function boxEnv(placement: Partial<Placement>): Record<string, string> {
-  const names = [...(placement.access?.givenEnv ?? []), ...(placement.access?.credentialEnv ?? [])];
+  const names = placement.access?.givenEnv ?? [];
   const env: Record<string, string> = {};
   for (const name of names) {
     const value = placement.env?.[name];

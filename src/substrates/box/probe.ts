@@ -1,6 +1,6 @@
 /**
  * The credential gate's question, asked on a box: one `sh` there (in the box user's home, with the
- * variables given for the session and its runtime's credentials), answering names and yes or no only.
+ * variables given for the session), answering names and yes or no only.
  */
 import { TowerError } from '../../protocol/index.js';
 import { collect } from '../child.js';

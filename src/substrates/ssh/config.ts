@@ -51,9 +51,16 @@ export const SshConfig = z
       .int()
       .min(100)
       .max(600_000)
-      .default(5000)
+      .default(1000)
       .describe('a dead link is noticed after about 4 of these'),
     session_host: SessionHostChoice.default('auto'),
+    state_dir: z
+      .string()
+      .regex(/^[^\0\n]+$/)
+      .optional()
+      .describe(
+        "the state dir of Tower's session host on the box (relative: to the user's home); default .tower/box",
+      ),
   })
   .strict();
 export type SshConfig = z.infer<typeof SshConfig>;

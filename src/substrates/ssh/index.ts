@@ -36,6 +36,7 @@ export function sshParts(
     detail: describe(config),
     box,
     sessionHost: config.session_host,
+    boxStateDir: config.state_dir,
     async status(): Promise<SubstrateStatus> {
       if (!looked) {
         looked = true;

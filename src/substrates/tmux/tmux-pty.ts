@@ -87,6 +87,7 @@ export class TmuxPty implements PtyProcess {
   private readonly gapListeners: ((reason: string) => void)[] = [];
   private unheardGap: string | null = null;
   private readonly stateListeners: ((state: TmuxPtyState, reason: string) => void)[] = [];
+  private readonly lostListeners: ((reason: string) => void)[] = [];
   /** How its screen came to be: `spawn` (every byte seen) or `capture` (restored: a gap before it). */
   restoredFrom: 'spawn' | 'capture' = 'spawn';
 
@@ -133,6 +134,7 @@ export class TmuxPty implements PtyProcess {
 
   /** The same, as the session layer reads a link. */
   onLink(listener: (link: TerminalLink) => void): void {
+    this.lostListeners.push((reason) => listener({ state: 'lost', reason }));
     this.onStateChange((state, reason) => {
       if (state === 'disconnected') listener({ state: 'disconnected', reason });
       else if (state === 'live') listener({ state: 'connected' });
@@ -236,6 +238,16 @@ export class TmuxPty implements PtyProcess {
     this.state = 'disconnected';
     this.unsent = [];
     for (const listener of this.stateListeners) listener('disconnected', reason);
+  }
+
+  /** The box itself is gone (a removed container): the pane with it. Ends as lost, with the reason. */
+  lose(reason: string): void {
+    if (this.ended) return;
+    for (const listener of this.lostListeners) listener(reason);
+    this.ended = { exitCode: 0, signal: null };
+    this.unsent = [];
+    this.host.forget(this);
+    this.flush();
   }
 
   /**
