@@ -120,9 +120,14 @@ export interface LaunchContext {
   sessionId: string;
   cwd: string;
   stateDir: string;
-  /** argv that runs `tower hook <runtime>` (node, the CLI script, --state-dir …). */
+  /** argv that runs this Tower's `tower hook` (node, the CLI script, --state-dir …), for local sessions. */
   hookCommand: string[];
   env: Record<string, string>;
+  /**
+   * It runs on another machine (the substrate is remote): its arguments and hooks may name no local
+   * path, and hooks reach `tower hook` through $TOWER_HOOK, which the box's session host sets.
+   */
+  remote: boolean;
 }
 
 export interface Launch {

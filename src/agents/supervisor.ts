@@ -138,7 +138,8 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     const runtime = this.registry.get(options.runtime ?? 'shell');
     const given = Object.keys(options.env ?? {});
     const probeAccess = { ...NO_ACCESS, ...credentialAccess(runtime), givenEnv: given };
-    await requireReady(runtime, substrate, { cwd: resolve(cwd), env, access: probeAccess }, given);
+    const probeCwd = substrate.remote ? cwd : resolve(cwd);
+    await requireReady(runtime, substrate, { cwd: probeCwd, env, access: probeAccess }, given);
     const id = options.id ?? this.manager.newId();
     const launch = runtime.launch?.({
       sessionId: id,
@@ -146,6 +147,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       stateDir: this.options.stateDir,
       hookCommand: this.options.hookCommand,
       env,
+      remote: substrate.remote === true,
     }) ?? { args: [], env: {} };
     const resumeArgs = options.resume ? (runtime.spec.resume_args ?? []) : [];
     const isolation = isolationFor(substrate, runtime, launch);

@@ -6,7 +6,13 @@
  * (and `tmux` typed in a Tower shell acts on the user's server); under `npm start` every session would
  * get Tower's own node_modules/.bin on its PATH.
  */
+import { fileURLToPath } from 'node:url';
 import { SIGNAL_KEY_ENV } from '../protocol/inband-signal.js';
+import { shellQuote } from '../substrates/box/quote.js';
+
+/** Where an agent's hooks find `tower hook`: the command line of the Tower that runs the session. */
+export const TOWER_HOOK_ENV = 'TOWER_HOOK';
+const TOWER_BIN = fileURLToPath(new URL('../../bin/tower.js', import.meta.url));
 
 /** The terminal or multiplexer the daemon was started from, a service manager's plumbing, CI markers. */
 const DROPPED = new Set([
@@ -57,7 +63,9 @@ const NPM_PATH_ENTRY = /(?:\/node_modules\/\.bin|\/node-gyp-bin)\/?$/;
 /**
  * The environment for a new session. `given`: the spawn's own variables, which win over everything but
  * what Tower sets for the session itself: TOWER_SESSION_ID, TOWER_STATE_DIR so that `tower` run
- * inside a session reaches the daemon that runs it, and the key of its in-band status signals.
+ * inside a session reaches the daemon that runs it, the key of its in-band status signals, and
+ * TOWER_HOOK, the hook program of this Tower (on a box: the box's own), for hook commands that must
+ * name no path of the machine that wrote them.
  */
 export function sessionEnvironment(
   daemon: NodeJS.ProcessEnv,
@@ -79,8 +87,17 @@ export function sessionEnvironment(
     ...given,
     TOWER_SESSION_ID: tower.sessionId,
     TOWER_STATE_DIR: tower.stateDir,
+    [TOWER_HOOK_ENV]: towerHookCommand(tower.stateDir),
     ...(tower.signalKey ? { [SIGNAL_KEY_ENV]: tower.signalKey } : {}),
   };
+}
+
+/**
+ * `tower hook` of this process's Tower, quoted for /bin/sh: hooks run it as `eval "exec $TOWER_HOOK …"`,
+ * which keeps paths with spaces or quotes whole.
+ */
+export function towerHookCommand(stateDir: string): string {
+  return shellQuote([process.execPath, TOWER_BIN, '--state-dir', stateDir, 'hook']);
 }
 
 function withoutNpmBins(path: string): string {

@@ -2,13 +2,15 @@
  * Claude Code. Status comes from its hooks, passed with --settings so the user's own settings are
  * never edited; the screen is the fallback (and the only channel for a session started elsewhere).
  * The hooks Claude Code waits for on every tool call report with a shell command; those whose payload
- * is free text (a notification's message, the turn's last answer) run `tower hook`.
+ * is free text (a notification's message, the turn's last answer) run `tower hook` ($TOWER_HOOK).
+ * Locally the settings are a file in the state dir (a sandbox shows it read-only); on another machine
+ * they go inline, as JSON (--settings takes a path or JSON), so nothing has to be written there first.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineRuntime, type SignalReading } from '../spec.js';
-import { shellQuote } from './quote.js';
 import { shellSignalCommand } from './shell-signal.js';
+import { towerHookShell } from './tower-hook.js';
 
 const HOOK_EVENTS = [
   'SessionStart',
@@ -70,10 +72,7 @@ export const claude = defineRuntime(
   {
     statusChannel: 'hooks',
     launch(context) {
-      const dir = join(context.stateDir, 'agents');
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, 'claude-settings.json');
-      const towerHook = [...context.hookCommand.map(shellQuote), 'claude'].join(' ');
+      const towerHook = towerHookShell(context, 'claude', { readsStdin: true });
       const hooks = Object.fromEntries(
         HOOK_EVENTS.map((event) => {
           const shell = SHELL_EVENTS[event];
@@ -84,6 +83,10 @@ export const claude = defineRuntime(
           return [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]];
         }),
       );
+      if (context.remote) return { args: ['--settings', JSON.stringify({ hooks })], env: {} };
+      const dir = join(context.stateDir, 'agents');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, 'claude-settings.json');
       writeFileSync(file, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
       return { args: ['--settings', file], env: {}, files: [file] };
     },

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineRuntime } from '../spec.js';
+import { towerHookShell } from './tower-hook.js';
 
 export const codex = defineRuntime(
   'codex',
@@ -47,7 +48,9 @@ export const codex = defineRuntime(
   {
     statusChannel: 'notify+osc',
     launch(context) {
-      return { args: ['-c', `notify=${JSON.stringify([...context.hookCommand, 'codex'])}`], env: {} };
+      // Codex runs notify as argv with the JSON appended: a shell reads $TOWER_HOOK, the JSON is its $1.
+      const notify = ['sh', '-c', towerHookShell(context, 'codex "$1"', { readsStdin: false }), 'tower-hook'];
+      return { args: ['-c', `notify=${JSON.stringify(notify)}`], env: {} };
     },
     readSignal(event, payload) {
       const type = typeof payload.type === 'string' ? payload.type : event;

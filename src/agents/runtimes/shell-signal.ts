@@ -4,8 +4,8 @@
  * machine) on every tool call, while the agent waits for it. Only for hook events whose reading needs
  * nothing but the event and the tool's name (an identifier, found in the hook's JSON with grep);
  * events whose payload is free text to pick and bound run `tower hook`, and so does every event where
- * the session host takes no in-band signals ($TOWER_SIGNAL_KEY unset). It always exits 0 and prints
- * nothing: a Claude Code hook that exits 2 blocks the tool call.
+ * the session host takes no in-band signals ($TOWER_SIGNAL_KEY unset: `fallback`, a shell command). It
+ * always exits 0 and prints nothing: a Claude Code hook that exits 2 blocks the tool call.
  */
 import { SIGNAL_KEY_ENV, SIGNAL_OSC } from '../../protocol/inband-signal.js';
 
@@ -30,7 +30,7 @@ export function shellSignalCommand(
   const args = options.withTool ? `"$${SIGNAL_KEY_ENV}" "$tool"` : `"$${SIGNAL_KEY_ENV}"`;
   const write = `printf '\\033]${SIGNAL_OSC};%s;${body}\\007' ${args} >&3`;
   return [
-    `if [ -z "$${SIGNAL_KEY_ENV}" ]; then exec ${options.fallback}; fi`,
+    `if [ -z "$${SIGNAL_KEY_ENV}" ]; then ${options.fallback}; exit 0; fi`,
     // All of stdin is read, so the agent never writes to a closed pipe.
     options.withTool ? TOOL_NAME : 'cat >/dev/null',
     TERMINAL,
