@@ -81,8 +81,10 @@ export async function requireReady(
   if (result.ready) return result;
   const given = givenNames.length > 0 ? givenNames.join(', ') : 'none';
   const where = substrate.name === LOCAL_SUBSTRATE ? '' : ` on substrate ${substrate.name}`;
+  // On another machine the daemon's environment does not count: it never crosses.
+  const environment = substrate.remote ? "the box's own environment" : "the daemon's environment";
   const looked = result.installed
-    ? ` (looked${where} in the daemon's environment and in the variables given with the spawn: ${given};` +
+    ? ` (looked${where} in ${environment} and in the variables given with the spawn: ${given};` +
       ' tower spawn --env NAME passes yours)'
     : '';
   throw new TowerError(

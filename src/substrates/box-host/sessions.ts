@@ -12,7 +12,7 @@ export function boxHostSessions(host: BoxHost) {
         command: spec.command,
         args: spec.args,
         cwd: spec.cwd,
-        // The box has its own environment: only what was given with the spawn crosses.
+        // The box has its own environment: only what was given for the session crosses.
         // Its session host sets TOWER_SESSION_ID itself: the session has the same id there.
         env: boxEnv(spec),
         cols: spec.cols,

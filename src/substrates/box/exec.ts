@@ -93,13 +93,13 @@ function notFound(program: string, stderr: string): boolean {
 }
 
 /**
- * What of a placement's environment crosses to a box: the variables given for it on purpose, never the
- * daemon's own environment or the credentials in it (the box has its own; treat it as another machine).
+ * What of a placement's environment crosses to a box: only the variables given for it on purpose (the
+ * spawn's --env, its runtime's launch), never the daemon's own environment, not even the credentials
+ * its runtime names (the box has its own; a key meant for it is given with the spawn).
  */
 export function boxEnv(placement: Partial<Placement>): Record<string, string> {
-  const names = placement.access?.givenEnv ?? [];
   const env: Record<string, string> = {};
-  for (const name of names) {
+  for (const name of placement.access?.givenEnv ?? []) {
     const value = placement.env?.[name];
     if (value !== undefined) env[name] = value;
   }
