@@ -284,18 +284,23 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
     return Promise.all(this.registry.all().map((runtime) => describeRuntime(runtime, local, placement)));
   }
 
-  /** An idle session of the runtime (and cwd) takes it; else a new one, up to the limit; else the shortest queue. */
-  async dispatch(options: { runtime: string; cwd?: string; text: string; maxSessions?: number }): Promise<{
-    session: Session;
-    spawned: boolean;
-    prompt: PromptInfo;
-  }> {
+  /** An idle session of the runtime (in cwd, on substrate) takes it; else a new one there, up to the limit; else the shortest queue. */
+  async dispatch(options: {
+    runtime: string;
+    cwd?: string;
+    text: string;
+    maxSessions?: number;
+    substrate?: string;
+  }): Promise<{ session: Session; spawned: boolean; prompt: PromptInfo }> {
     this.registry.get(options.runtime);
-    const cwd = options.cwd ? resolve(expandHome(options.cwd)) : undefined;
+    const remote = options.substrate !== undefined && this.substrates.get(options.substrate).remote;
+    // A remote substrate's paths are its own: kept as given, as its sessions' cwd is.
+    const cwd = options.cwd && !remote ? resolve(expandHome(options.cwd)) : options.cwd;
     const candidates = [...this.agents.values()].filter(
       (agent) =>
         !agent.session.ended &&
         agent.session.meta.runtime === options.runtime &&
+        (options.substrate === undefined || agent.session.meta.substrate === options.substrate) &&
         (cwd === undefined || agent.session.meta.cwd === cwd),
     );
     const idle = candidates.find((agent) => agent.tracker.state === 'idle' && !agent.queue.busy);
@@ -303,7 +308,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
       return { session: idle.session, spawned: false, prompt: await idle.queue.enqueue(options.text) };
     const limit = options.maxSessions ?? this.options.dispatchLimit ?? DEFAULT_DISPATCH_LIMIT;
     if (candidates.length < limit) {
-      const session = await this.spawn({ runtime: options.runtime, cwd });
+      const session = await this.spawn({ runtime: options.runtime, cwd, substrate: options.substrate });
       return { session, spawned: true, prompt: await this.sendPrompt(session.id, options.text) };
     }
     const least = candidates.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));

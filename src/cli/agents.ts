@@ -6,7 +6,7 @@ import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.
 import { escapeControls, terminalJson } from './escape.js';
 import { runHook } from './hook.js';
 import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
-import { parseCount, sessionCwd } from './options.js';
+import { isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
 import { formatColumns } from './table.js';
 import { localTime } from './time.js';
 import { UsageError } from './usage.js';
@@ -48,19 +48,25 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .command('dispatch')
     .description('send a prompt to an idle session of a runtime, or spawn one; prints the session id')
     .option('--runtime <name>', 'runtime', 'shell')
-    .option('--cwd <dir>', 'only sessions in this directory (and spawn there)')
+    .option('--cwd <dir>', 'only sessions in this directory (and spawn there; with --on: a path there)')
     .option('--max <n>', 'spawn only while fewer sessions of the runtime run (default 4)', parseCount)
+    .option('--on <substrate>', 'only sessions on this substrate, and spawn there (--cwd is then its path)')
     .option('--wait', 'wait until the prompt is delivered (saying so while the agent waits on a dialog)')
     .argument('<text>')
     .action(
-      async (text: string, options: { runtime: string; cwd?: string; max?: number; wait?: boolean }) => {
+      async (
+        text: string,
+        options: { runtime: string; cwd?: string; max?: number; on?: string; wait?: boolean },
+      ) => {
         await withClient(async (client) => {
           await client.watchAttention();
+          const there = options.cwd && (await isRemote(client, options.on));
           const reply = await client.dispatch({
             runtime: options.runtime,
             text,
-            cwd: options.cwd ? sessionCwd(options.cwd) : undefined,
+            cwd: options.cwd ? (there ? remoteCwd(options.cwd) : sessionCwd(options.cwd)) : undefined,
             maxSessions: options.max,
+            substrate: options.on,
           });
           process.stdout.write(`${escapeControls(reply.session_id)}\n`);
           if (options.wait) await settled(client, reply.prompt);

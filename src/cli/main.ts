@@ -11,7 +11,7 @@ import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
 import { escapeControls, escapeLines, terminalJson } from './escape.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
-import { collectEnv, parseCount, sessionCwd } from './options.js';
+import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
 import { serveCommand } from './serve.js';
 import { addSubstrateCommands } from './substrates.js';
 import { formatColumns } from './table.js';
@@ -52,7 +52,10 @@ program
     'start a session and print its id: a runtime (claude, codex, … ; default: your shell) or a command',
   )
   .option('--name <name>', 'a name for the session')
-  .option('--cwd <dir>', 'working directory', process.cwd())
+  .option(
+    '--cwd <dir>',
+    'working directory (default: here; with --on a remote substrate: a path there, default ~)',
+  )
   .option('--runtime <name>', 'the runtime (also: the first argument, when it names one)')
   .option('--on <substrate>', 'where to run it: a substrate from `tower substrates` (default: local)')
   .option('--cols <n>', 'columns', parseCount)
@@ -69,7 +72,7 @@ program
       words: string[],
       options: {
         name?: string;
-        cwd: string;
+        cwd?: string;
         runtime?: string;
         on?: string;
         cols?: number;
@@ -77,15 +80,16 @@ program
         env: Record<string, string>;
       },
     ) => {
-      const common = {
-        substrate: options.on,
-        cwd: sessionCwd(options.cwd),
-        name: options.name,
-        cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
-        rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
-        env: Object.keys(options.env).length > 0 ? options.env : undefined,
-      };
       const { sessionId } = await withClient(async (client) => {
+        const remote = await isRemote(client, options.on);
+        const common = {
+          substrate: options.on,
+          cwd: remote ? remoteCwd(options.cwd) : sessionCwd(options.cwd ?? process.cwd()),
+          name: options.name,
+          cols: options.cols ?? (process.stdout.isTTY ? process.stdout.columns : undefined),
+          rows: options.rows ?? (process.stdout.isTTY ? process.stdout.rows : undefined),
+          env: Object.keys(options.env).length > 0 ? options.env : undefined,
+        };
         if (options.runtime)
           return client.createSession({ ...common, runtime: options.runtime, args: words });
         const [first, ...rest] = words;

@@ -1,6 +1,8 @@
 /** Parsers for command-line option values; each fails with a message commander shows as is. */
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import type { TowerClient } from '../client/client.js';
+import { LOCAL_SUBSTRATE } from '../protocol/index.js';
 
 export function parseCount(value: string): number {
   const n = Number(value);
@@ -58,4 +60,20 @@ export function collectEnv(value: string, previous: Record<string, string>): Rec
  */
 export function sessionCwd(dir: string): string {
   return dir === '~' || dir.startsWith('~/') ? dir : resolve(dir);
+}
+
+/**
+ * A working directory on another machine (a remote substrate): a path there, so nothing is resolved
+ * here; a relative one is under its user's home. None given: its home.
+ */
+export function remoteCwd(dir: string | undefined): string {
+  if (dir === undefined) return '~';
+  return dir === '~' || dir.startsWith('~/') || dir.startsWith('/') ? dir : `~/${dir}`;
+}
+
+/** Whether sessions on the substrate run on another machine (where this machine's paths mean nothing). */
+export async function isRemote(client: TowerClient, substrate: string | undefined): Promise<boolean> {
+  if (substrate === undefined || substrate === LOCAL_SUBSTRATE) return false;
+  const { substrates } = await client.substrates();
+  return substrates.find((candidate) => candidate.name === substrate)?.remote === true;
 }

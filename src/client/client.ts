@@ -377,6 +377,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     text: string;
     cwd?: string;
     maxSessions?: number;
+    substrate?: string;
   }): Promise<DaemonMessageOf<'dispatched'>> {
     return (await this.request({
       type: 'dispatch',
@@ -384,6 +385,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
       text: options.text,
       cwd: options.cwd,
       max_sessions: options.maxSessions,
+      substrate: options.substrate,
     })) as DaemonMessageOf<'dispatched'>;
   }
 

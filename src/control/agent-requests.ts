@@ -92,6 +92,7 @@ export class AgentRequests {
             cwd: request.cwd,
             text: request.text,
             maxSessions: request.max_sessions,
+            substrate: request.substrate,
           })
           .then(({ session, spawned, prompt }) => {
             this.send({ type: 'dispatched', session_id: session.id, spawned, prompt, req_id: reqId });

@@ -3,7 +3,7 @@
  * socket.ts puts these into the one ClientMessage / DaemonMessage union.
  */
 import { z } from 'zod';
-import { reply, reqId, request, sessionId } from './message.js';
+import { reply, reqId, request, sessionId, substrateName } from './message.js';
 /** Prompts are text for a person's terminal: large enough for a pasted file, small enough for one line. */
 export const MAX_PROMPT_CHARS = 256 * 1024;
 export const promptText = z.string().min(1, 'must not be empty').max(MAX_PROMPT_CHARS);
@@ -176,7 +176,9 @@ export const DispatchFields = {
     .string()
     .min(1)
     .optional()
-    .describe("only sessions in this directory (`~`: the daemon user's home); spawn here"),
+    .describe(
+      "only sessions in this directory (`~`: the home of the daemon's user, or the box's); spawn here",
+    ),
   text: promptText,
   max_sessions: z
     .number()
@@ -185,6 +187,11 @@ export const DispatchFields = {
     .max(64)
     .optional()
     .describe('spawn only while fewer sessions of the runtime run; default from config, else 4'),
+  substrate: substrateName
+    .optional()
+    .describe(
+      'only sessions on this substrate, and spawn there (cwd is then its path); default: any, spawn local',
+    ),
 };
 export const DispatchRequest = request(
   'dispatch',

@@ -41,6 +41,10 @@ export const SubstrateInfo = z
     state: SubstrateState,
     reason: z.string().nullable().describe('why it is in this state, when not ready'),
     capabilities: SubstrateCapabilities,
+    remote: z
+      .boolean()
+      .optional()
+      .describe("its programs run on another machine: a session's cwd and `~` are that machine's"),
     detail: z.string().describe('its settings in one line, e.g. "network off"'),
     bootstrap: z
       .string()

@@ -67,6 +67,7 @@ export class SubstrateRegistry {
         type: substrate.type,
         ...(await substrate.state()),
         capabilities: substrate.capabilities,
+        remote: substrate.remote === true,
         detail: substrate.detail,
         bootstrap: substrate.box ? this.bootstraps.summary(substrate.name) : null,
       })),

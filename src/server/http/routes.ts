@@ -122,6 +122,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
       text: body.text,
       cwd: body.cwd,
       maxSessions: body.max_sessions,
+      substrate: body.substrate,
     });
     reply.code(202);
     return { session_id, spawned, prompt };
