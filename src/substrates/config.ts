@@ -4,7 +4,8 @@
  *
  *   { "substrates": [ { "name": "box", "type": "sandbox", "network": false } ] }
  *
- * Type `echo` (runs nothing, for tests) is known too, and present only when declared.
+ * Types `echo` (runs nothing) and `loopback` (this machine as a remote box) are for tests, present
+ * only when declared.
  */
 import { z } from 'zod';
 import { LOCAL_SUBSTRATE, SessionHostChoice, substrateName } from '../protocol/index.js';
@@ -39,11 +40,22 @@ export const EchoConfig = z
   })
   .strict();
 
+/** A test stand-in: this machine as a remote box (see loopback/index.ts); never present unless declared. */
+export const LoopbackConfig = z
+  .object({
+    name: substrateName,
+    type: z.literal('loopback'),
+    state_dir: z.string().min(1).describe("the state dir of the box's own session host (absolute)"),
+  })
+  .strict();
+export type LoopbackConfig = z.infer<typeof LoopbackConfig>;
+
 export const SubstrateConfig = z.discriminatedUnion('type', [
   SandboxConfig,
   EchoConfig,
   DockerConfig,
   SshConfig,
+  LoopbackConfig,
 ]);
 export type SubstrateConfig = z.infer<typeof SubstrateConfig>;
 

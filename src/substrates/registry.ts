@@ -9,6 +9,7 @@ import { BootstrapRuns } from './bootstrap/runs.js';
 import { parseSubstratesFile, SUBSTRATES_FILE, type SubstrateConfig } from './config.js';
 import { echoSubstrate } from './echo/index.js';
 import { localSubstrate } from './local/index.js';
+import { loopbackSubstrate } from './loopback/index.js';
 import { sandboxSubstrate } from './sandbox/index.js';
 import type { TrustResult } from './ssh/trust.js';
 import type { Substrate, SubstrateContext } from './types.js';
@@ -149,6 +150,8 @@ export class SubstrateRegistry {
         return loaded(docker, 'docker').dockerSubstrate(config, this.remoteContext());
       case 'ssh':
         return loaded(ssh, 'ssh').sshSubstrate(config, this.remoteContext());
+      case 'loopback':
+        return loopbackSubstrate(config);
     }
   }
 }
