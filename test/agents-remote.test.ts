@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claude } from '../dist/agents/runtimes/claude.js';
 import type { TowerClient } from '../dist/client/client.js';
 import type { AgentState } from '../dist/protocol/index.js';
 import { recordEvents, sessionInfo, waitState } from './support/agents.js';
@@ -129,6 +130,30 @@ describe.runIf(installed('claude'))('Claude Code on a remote substrate', () => {
     expect(result.problem).toBeNull();
     await client.close(newId);
     expect((await sessionInfo(client, id)).status).toBe('exited');
+  });
+
+  it('on a box with no Tower to run (tmux keeps its sessions), the Stop hook still reports idle', async () => {
+    const stop = JSON.parse(
+      claude.launch!({
+        sessionId: 'x',
+        cwd: '~',
+        stateDir: '/nowhere',
+        hookCommand: [],
+        env: {},
+        remote: true,
+      }).args[1]!,
+    ).hooks.Stop[0].hooks[0].command as string;
+    const hook = `echo '{"hook_event_name":"Stop"}' | env -u TOWER_HOOK sh -c '${stop.replaceAll("'", `'\\''`)}'`;
+    const { sessionId } = await client.createSession({
+      substrate: 'lb',
+      shell: '/bin/sh',
+      args: ['-c', `sleep 0.3; ${hook}; exec sleep 60`],
+    });
+    await waitFor(
+      () => sources.get(sessionId)?.some((s) => s.state === 'idle' && s.source === 'hook'),
+      'idle from the Stop hook',
+    );
+    await client.close(sessionId);
   });
 
   it('is blocked by the credential gate on the box when the spawn gives it no upstream', async () => {

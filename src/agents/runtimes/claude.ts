@@ -73,12 +73,23 @@ export const claude = defineRuntime(
     statusChannel: 'hooks',
     launch(context) {
       const towerHook = towerHookShell(context, 'claude', { readsStdin: true });
+      // On a box with no Tower (tmux keeps its sessions) the turn's end still reports, its text then read off the screen.
+      const stopWithoutTower = shellSignalCommand('claude', 'Stop', {
+        withTool: false,
+        fallback: 'cat >/dev/null',
+      });
+      const stopHook = towerHookShell(context, 'claude', {
+        readsStdin: true,
+        withoutTower: stopWithoutTower,
+      });
       const hooks = Object.fromEntries(
         HOOK_EVENTS.map((event) => {
           const shell = SHELL_EVENTS[event];
           const command = shell
             ? shellSignalCommand('claude', event, { ...shell, fallback: towerHook })
-            : towerHook;
+            : event === 'Stop'
+              ? stopHook
+              : towerHook;
           const hook = { hooks: [{ type: 'command', command, timeout: 10 }] };
           return [event, [event.endsWith('ToolUse') ? { matcher: '*', ...hook } : hook]];
         }),
