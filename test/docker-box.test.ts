@@ -132,8 +132,9 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
 
     const home = await substrate.exec({ argv: ['pwd'] });
     expect(home.stdout.toString()).toBe('/root\n');
-    const missing = await substrate.exec({ argv: ['no-such-program'] });
-    expect(missing.exit_code).toBe(127);
+    await expect(substrate.exec({ argv: ['no-such-program'] })).rejects.toMatchObject({
+      code: 'command_not_found',
+    });
   });
 
   it('answers the credential probe from inside the container; the no-node image has tmux only', async () => {
