@@ -27,6 +27,7 @@ import { writeSubstrates } from './support/substrates.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tower-agents-remote-'));
 const boxState = join(scratch, 'box-state');
+const sshBoxState = join(scratch, 'ssh-box-state');
 /** The docker box's workspace, mounted at the same path in the container: paths mean the same on both. */
 const workspace = join(scratch, 'ws');
 const CONTAINER = `tower-agents-remote-${process.pid}`;
@@ -89,6 +90,8 @@ beforeAll(async () => {
     identity: sshd.userKey,
     agent: false,
     known_hosts: knownHosts,
+    // Its own session host on the box (this machine), stopped at the end: not the ssh user's shared one.
+    state_dir: sshBoxState,
   };
   const docker = {
     name: 'ctr',
@@ -120,6 +123,11 @@ afterAll(async () => {
   await model?.close();
   try {
     execFileSync(process.execPath, [TOWER_BIN, '--state-dir', boxState, 'host', 'stop'], { stdio: 'ignore' });
+  } catch {}
+  try {
+    execFileSync(process.execPath, [TOWER_BIN, '--state-dir', sshBoxState, 'host', 'stop'], {
+      stdio: 'ignore',
+    });
   } catch {}
   if (DOCKERD) dockerCli('rm', '-f', CONTAINER);
   await sshd?.stop();

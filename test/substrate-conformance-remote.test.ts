@@ -186,6 +186,15 @@ describe.runIf(HAVE_SSHD || DOCKERD !== null)('remote sessions', () => {
       expect(Buffer.from(output.text()).equals(journal)).toBe(true);
     }, 90_000);
 
+    it(`${name}: a restart of the control plane leaves it running, adopted with the same id`, async () => {
+      const sessionId = await counting(name, 300, 'cp');
+      await waitFor(async () => (await sessionInfo(client, sessionId)).last_offset > 200, 'output first');
+      await daemon.stopControlPlane(true);
+      await daemon.restart();
+      await ended(sessionId);
+      expect(lines(await readAllOutput(client, sessionId, 0))).toEqual(expected(300, 'cp'));
+    }, 90_000);
+
     it(`${name}: a restart of Tower reattaches it, output continuous by offset`, async () => {
       const sessionId = await counting(name, 400, 'row');
       await waitFor(
