@@ -98,6 +98,12 @@ afterAll(async () => {
       docker('rm', '-f', container);
     } catch {}
   }
+  // The tmux server devbox-tmux started on this machine (the box), with its keeper window.
+  if (HAVE_SSHD) {
+    try {
+      execFileSync('tmux', ['-L', 'tower', 'kill-server'], { stdio: 'ignore' });
+    } catch {}
+  }
   await sshd?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
