@@ -69,7 +69,7 @@ describe('ssh substrate settings', () => {
       JSON.stringify({ substrates: [{ name: 'dev', type: 'ssh', host: 'example.org', user: 'me' }] }),
     );
     expect(good.error).toBeNull();
-    expect(good.substrates[0]).toMatchObject({ port: 22, keepalive_ms: 5000, session_host: 'auto' });
+    expect(good.substrates[0]).toMatchObject({ port: 22, keepalive_ms: 1000, session_host: 'auto' });
     const bad = parseSubstratesFile(
       JSON.stringify({
         substrates: [
