@@ -13,7 +13,7 @@ const ROUNDS = 3;
 const ECHO = ['-c', 'stty raw -echo; exec cat'];
 
 /** Start `tower serve --no-http` on stateDir; resolves with the child once it says it adopted. */
-function startServe(stateDir) {
+export function startServe(stateDir) {
   return new Promise((resolve, reject) => {
     const t0 = now();
     const child = spawn(process.execPath, [TOWER_BIN, '--state-dir', stateDir, 'serve', '--no-http'], {
@@ -33,7 +33,7 @@ function startServe(stateDir) {
   });
 }
 
-function killNow(child) {
+export function killNow(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
@@ -42,7 +42,7 @@ function killNow(child) {
 }
 
 /** Every session echoes a marker through a fresh connection; resolves with the time it took. */
-async function allStreaming(daemon, ids) {
+export async function allStreaming(daemon, ids) {
   const client = await daemon.connect();
   const t0 = now();
   const pending = new Set(ids);

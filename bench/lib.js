@@ -3,7 +3,7 @@
  * statistics, and the raw @lydell/node-pty references every figure is compared against.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as pty from '@lydell/node-pty';
@@ -162,9 +162,15 @@ const WEB_URL = /Tower web workspace: (\S+?)\/#token=(\S+)\n/;
 /**
  * Starts the real daemon (`node bin/tower.js --state-dir DIR serve --port 0 ARGS`) with a raised fd limit,
  * or, with `script`, a bench script that starts it in-process (for instrumented diagnostics).
+ * `substrates`: the entries of the substrates.json it starts with.
  */
-export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
+export async function startDaemon({ nofile = 20000, script, args = [], substrates } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'tower-bench-'));
+  if (substrates) {
+    writeFileSync(join(stateDir, 'substrates.json'), JSON.stringify({ substrates }, null, 2), {
+      mode: 0o600,
+    });
+  }
   // `--port 0`: the web workspace (HTTP, WebSocket, SSE) on a free port, never the fixed default 7613.
   const entry = script
     ? [script, stateDir, ...args]
@@ -235,10 +241,22 @@ export async function startDaemon({ nofile = 20000, script, args = [] } = {}) {
         await new Promise((r) => (exited ? r() : child.once('exit', r)));
         clearTimeout(timer);
       }
-      if (hostPid !== child.pid) await endProcess(hostPid);
+      // The host that runs now: a benchmark may have stopped the first and had `serve` start another.
+      const current = hostPid === child.pid ? null : currentHost(stateDir);
+      if (current) await endProcess(current);
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The pid of the session host running on stateDir now (none once stopped), or null. */
+function currentHost(stateDir) {
+  try {
+    const pid = Number(readFileSync(join(stateDir, 'host.pid'), 'utf8'));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir) ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 /** SIGTERM (ends its sessions), SIGKILL after 15 s; resolves once the process is gone. */
