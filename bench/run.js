@@ -9,7 +9,19 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmt, loadAverage, log } from './lib.js';
 
-const ALL = ['echo', 'throughput', 'subscribers', 'stalled', 'attach', 'scale', 'web', 'auth', 'adopt'];
+const ALL = [
+  'echo',
+  'throughput',
+  'subscribers',
+  'stalled',
+  'attach',
+  'scale',
+  'web',
+  'auth',
+  'adopt',
+  'remote',
+  'remote-adopt',
+];
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
