@@ -42,6 +42,7 @@ const SESSION_FIELDS = [
   'id',
   'journal',
   'last_offset',
+  'link',
   'name',
   'pid',
   'queued_prompts',
