@@ -75,6 +75,17 @@ type RequestBody = ClientMessage extends infer M
 
 const MAX_REPLY_LINE = 64 * 1024 * 1024;
 
+/** A line as a message: null unless it is a JSON object with a string `type`. */
+function parseMessage(line: string): DaemonMessage | null {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    return typeof (value as { type?: unknown }).type === 'string' ? (value as DaemonMessage) : null;
+  } catch {
+    return null;
+  }
+}
+
 export class TowerClient extends EventEmitter<ClientEvents> {
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -82,6 +93,8 @@ export class TowerClient extends EventEmitter<ClientEvents> {
   private readonly streams = new Map<number, (message: DaemonMessage) => void>();
   private readonly splitter = new FrameSplitter(MAX_REPLY_LINE);
   private closed = false;
+  /** Why the connection was ended on our side (what the other end sent), for the requests it fails. */
+  private failure: string | null = null;
 
   private constructor(private readonly socket: Duplex & { destroySoon?: () => void }) {
     super();
@@ -101,13 +114,25 @@ export class TowerClient extends EventEmitter<ClientEvents> {
         }
         if (!('bytes' in event)) continue;
         const line = event.bytes.toString('utf8');
-        if (line.trim().length > 0) this.receive(JSON.parse(line) as DaemonMessage);
+        if (line.trim().length === 0) continue;
+        // A box's bridge is another machine's output (a login banner, a hostile box): never a crash here.
+        const message = parseMessage(line);
+        if (!message) {
+          this.failure = `the other end sent what is not Tower's protocol: ${JSON.stringify(line.slice(0, 80))}`;
+          socket.destroy(new ClientError('protocol', this.failure));
+          return;
+        }
+        this.receive(message);
       }
     });
     socket.on('close', () => {
       this.closed = true;
       for (const { reject } of this.pending.values())
-        reject(new ClientError('disconnected', 'daemon closed the connection'));
+        reject(
+          this.failure
+            ? new ClientError('protocol', this.failure)
+            : new ClientError('disconnected', 'daemon closed the connection'),
+        );
       this.pending.clear();
       this.emit('disconnect');
     });
@@ -445,6 +470,7 @@ export class TowerClient extends EventEmitter<ClientEvents> {
     }
     switch (message.type) {
       case 'session_output':
+        if (typeof message.data !== 'string' || typeof message.session_id !== 'string') return;
         this.emit('output', {
           sessionId: message.session_id,
           offset: message.offset,
