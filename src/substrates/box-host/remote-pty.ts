@@ -16,6 +16,10 @@ import type { BoxHost } from './link.js';
 const HELD_INPUT_LIMIT = MAX_INPUT_QUEUE_BYTES;
 /** How long a new session waits for the box's host before the spawn fails. */
 const OPEN_TIMEOUT_MS = 30_000;
+/** Input sent in one acknowledged request at most. */
+const INPUT_BATCH_BYTES = 256 * 1024;
+/** After the box's program had no room for input, how long before it is offered again. */
+const INPUT_RETRY_MS = 20;
 
 export interface RemoteSpec {
   command: string;
@@ -41,6 +45,8 @@ export class RemotePty implements PtyProcess {
   private early: Buffer[] = [];
   private heldInput: Buffer[] = [];
   private heldBytes = 0;
+  private sending = false;
+  private retryTimer: NodeJS.Timeout | null = null;
   private dataListener: ((chunk: Buffer) => void) | null = null;
   private exitListener: ((exit: PtyExit) => void) | null = null;
   private earlyExit: PtyExit | null = null;
@@ -160,6 +166,7 @@ export class RemotePty implements PtyProcess {
 
   detach(): void {
     this.ended = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.unlisten();
     this.client?.off('output', this.onOutput);
     this.client?.off('closed', this.onClosed);
@@ -198,8 +205,7 @@ export class RemotePty implements PtyProcess {
     for (const listener of this.linkListeners) listener({ state: 'connected' });
     client.resize(this.id, this.size.cols, this.size.rows).catch(() => {});
     if (this.killRequested) client.close(this.id).catch(() => {});
-    for (const chunk of this.heldInput.splice(0)) client.input(this.id, chunk);
-    this.heldBytes = 0;
+    this.pump();
     if (!this.paused) this.subscribe(client);
   }
 
@@ -242,20 +248,62 @@ export class RemotePty implements PtyProcess {
   }
 
   private send(data: Buffer, hold: boolean): void {
-    const client = this.client;
-    if (client && !client.disconnected && client.unsentBytes() < HELD_INPUT_LIMIT) {
-      client.input(this.id, data);
+    if (!hold) {
+      // A terminal's answer to a query: behind waiting input it would come too late, so it is dropped.
+      if (this.heldBytes === 0 && this.client && !this.client.disconnected) this.client.input(this.id, data);
       return;
     }
-    if (!hold) return;
     if (this.heldBytes + data.length > HELD_INPUT_LIMIT) {
       throw new TowerError(
         'input_full',
-        `the link to ${this.host.name} is down or slow and ${this.heldBytes} bytes of input wait for it`,
+        `the link to ${this.host.name} is down or slow, or the program there is not reading: ` +
+          `${this.heldBytes} bytes of input wait`,
       );
     }
     this.heldInput.push(data);
     this.heldBytes += data.length;
+    this.pump();
+  }
+
+  /**
+   * Input goes out one acknowledged batch at a time: the box's host refuses what its program has not
+   * read room for (`input_full`), and that batch is offered again rather than lost, ahead of what was
+   * typed after it. Keystrokes on an idle session go out at once.
+   */
+  private pump(): void {
+    const client = this.client;
+    if (this.sending || this.retryTimer || !client || client.disconnected || this.heldInput.length === 0)
+      return;
+    const batch = Buffer.concat(this.heldInput.splice(0));
+    const now = batch.subarray(0, INPUT_BATCH_BYTES);
+    if (now.length < batch.length) this.heldInput.push(batch.subarray(now.length));
+    this.sending = true;
+    const done = (sent: boolean) => {
+      this.sending = false;
+      if (sent) this.heldBytes -= now.length;
+      else this.heldInput.unshift(now);
+    };
+    client.write(this.id, now).then(
+      () => {
+        done(true);
+        this.pump();
+      },
+      (error: { code?: string }) => {
+        if (this.ended) return;
+        if (error.code === 'input_full' && client === this.client) {
+          done(false);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.pump();
+          }, INPUT_RETRY_MS);
+          return;
+        }
+        // The link dropped with it unanswered (it may have arrived: not sent twice), or the session
+        // there is gone: what was typed after it waits for the next connection.
+        done(true);
+        this.pump();
+      },
+    );
   }
 
   private disconnected(reason: string): void {
@@ -278,6 +326,7 @@ export class RemotePty implements PtyProcess {
     if (this.ended) return;
     this.ended = true;
     this.unlisten();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     if (client) {
       client.off('output', this.onOutput);
