@@ -48,3 +48,21 @@ describe('a bridge that does not speak Tower', () => {
     }
   });
 });
+
+describe('a box whose tmux sends a line that never ends', () => {
+  it('has its control channel closed, not held in memory without bound', async () => {
+    const { TmuxControl } = await import('../dist/substrates/tmux/control.js');
+    class EndlessBox extends LocalBox {
+      override spawn(_argv: string[], options?: Parameters<LocalBox['spawn']>[1]) {
+        return super.spawn(['sh', '-c', 'head -c 100000000 /dev/zero | tr "\\0" x; sleep 30'], options);
+      }
+    }
+    const box = new EndlessBox('endless');
+    const started = await TmuxControl.start(box).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    box.close();
+    expect(started).toMatch(/longer than/);
+  }, 20_000);
+});

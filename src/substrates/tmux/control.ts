@@ -20,6 +20,8 @@ import type { Box, BoxProcess } from '../box/types.js';
 export const TOWER_SESSION = 'tower';
 /** Commands written and not yet answered, past which `command` refuses. */
 export const MAX_PENDING_COMMANDS = 1024;
+/** A line, or a command's answer, longer than this is not tmux's: the channel is closed. */
+export const MAX_CONTROL_BYTES = 64 * 1024 * 1024;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
 
@@ -57,15 +59,26 @@ interface Pending {
 type ParserEvent =
   | { type: 'block'; error: boolean; fromClient: boolean; lines: Buffer[] }
   | { type: 'output'; pane: string; data: Buffer }
-  | { type: 'notification'; name: string; args: string };
+  | { type: 'notification'; name: string; args: string }
+  | { type: 'overflow' };
 
 /** tmux's control-mode output as events; lines are split on raw LF, the only byte tmux never escapes. */
 export class ControlParser {
   private partial: Buffer[] = [];
-  private block: { guard: string; fromClient: boolean; lines: Buffer[] } | null = null;
+  private partialBytes = 0;
+  private block: { guard: string; fromClient: boolean; lines: Buffer[]; bytes: number } | null = null;
+
+  constructor(private readonly maxBytes = MAX_CONTROL_BYTES) {}
 
   push(chunk: Buffer): ParserEvent[] {
     const events: ParserEvent[] = [];
+    // What a box sends is held only within bounds: a line or an answer that never ends is not tmux.
+    this.partialBytes += chunk.length;
+    if (this.partialBytes > this.maxBytes || (this.block?.bytes ?? 0) > this.maxBytes) {
+      this.partial = [];
+      this.block = null;
+      return [{ type: 'overflow' }];
+    }
     let start = 0;
     for (;;) {
       const end = chunk.indexOf(NEWLINE, start);
@@ -76,6 +89,7 @@ export class ControlParser {
       if (event) events.push(event);
       start = end + 1;
     }
+    if (start > 0) this.partialBytes = chunk.length - start;
     if (start < chunk.length) this.partial.push(Buffer.from(chunk.subarray(start)));
     return events;
   }
@@ -92,6 +106,7 @@ export class ControlParser {
         }
       }
       this.block.lines.push(Buffer.from(line));
+      this.block.bytes += line.length;
       return null;
     }
     if (line[0] !== 0x25) return null;
@@ -102,7 +117,7 @@ export class ControlParser {
     if (name === 'begin') {
       // `%begin TIME NUMBER FLAGS`: flags 1 for a command this client sent (0: the command line's own).
       const flags = args.split(' ')[2] ?? '0';
-      this.block = { guard: args, fromClient: (Number(flags) & 1) === 1, lines: [] };
+      this.block = { guard: args, fromClient: (Number(flags) & 1) === 1, lines: [], bytes: 0 };
       return null;
     }
     return { type: 'notification', name, args };
@@ -249,6 +264,10 @@ export class TmuxControl extends EventEmitter<ControlEvents> {
 
   private receive(chunk: Buffer): void {
     for (const event of this.parser.push(chunk)) {
+      if (event.type === 'overflow') {
+        this.close(`tmux sent a line or an answer longer than ${MAX_CONTROL_BYTES} bytes`, true);
+        return;
+      }
       if (event.type === 'output') this.emit('output', event.pane, event.data);
       else if (event.type === 'notification') {
         if (event.name === 'exit') this.close(`tmux ended the control client: ${event.args || 'exit'}`);
