@@ -157,7 +157,9 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
       client.once('disconnect', resolve);
       void bridge.exit.then(() => resolve());
     });
-    client.end();
+    // Destroyed, not ended: a bridge that is gone never closes its side, and every request still
+    // waiting on it (a create_session under way) must fail now rather than wait forever.
+    stream.destroy();
     bridge.kill();
     this.bridge = null;
     const link = box.link();
