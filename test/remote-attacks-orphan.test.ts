@@ -55,7 +55,7 @@ async function until(check: () => Promise<boolean>, what: string, ms = 10_000): 
 }
 
 describe('a link that fails during create_session', () => {
-  it('fails the create', async () => {
+  it('leaves no session running on the box', async () => {
     await host.client(15_000);
     const direct = await TowerClient.connect({ stateDir: boxState });
     const onBox = async () => (await direct.list()).find((session) => session.id === 'orphan-1');
@@ -77,6 +77,10 @@ describe('a link that fails during create_session', () => {
     const outcome = await Promise.race([opening, sleep(5000).then(() => 'still waiting')]);
     expect(outcome).toMatch(/closed the connection/);
     box.deaf = false;
-    direct.end();
+    await host.client(15_000);
+    await until(async () => {
+      const there = await onBox();
+      return there === undefined || there.status !== 'running';
+    }, 'the session the create left behind to end').finally(() => direct.end());
   }, 30_000);
 });

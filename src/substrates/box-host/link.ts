@@ -42,6 +42,8 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
   private running = false;
   private closed = false;
   private bridge: BoxProcess | null = null;
+  /** Sessions whose creation failed with the link: ended on the box once it is reached again. */
+  private readonly unwanted = new Set<string>();
 
   constructor(private readonly options: BoxHostOptions) {
     super();
@@ -78,6 +80,35 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
     } catch {
       const now = this.current.state === 'down' ? this.current.reason : reason;
       throw new TowerError('substrate_unavailable', `cannot reach the session host on ${this.name}: ${now}`);
+    }
+  }
+
+  /**
+   * A session this Tower gave up on while the box may have started it (the link failed during its
+   * create_session): it is closed and removed there, now or once the box is reached again.
+   */
+  discard(sessionId: string): void {
+    this.unwanted.add(sessionId);
+    // Not by the list read when this connection began: the session was made after it.
+    const current = this.current;
+    if (current.state === 'up' && !current.client.disconnected) this.endUnwanted(current.client, null);
+  }
+
+  private endUnwanted(client: TowerClient, sessions: SessionInfo[] | null): void {
+    for (const id of [...this.unwanted]) {
+      if (sessions && !sessions.some((session) => session.id === id)) {
+        this.unwanted.delete(id);
+        continue;
+      }
+      void client
+        .close(id)
+        .then(() => client.remove(id))
+        .then(
+          () => this.unwanted.delete(id),
+          (error: { code?: string }) => {
+            if (error.code === 'unknown_session') this.unwanted.delete(id);
+          },
+        );
     }
   }
 
@@ -152,6 +183,7 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
       return (error as Error).message;
     }
     this.current = { state: 'up', client, sessions };
+    this.endUnwanted(client, sessions);
     this.emit('up', client, sessions);
     await new Promise<void>((resolve) => {
       client.once('disconnect', resolve);

@@ -74,16 +74,22 @@ export class RemotePty implements PtyProcess {
   /** A new session on the box's host; resolves once it runs there. */
   static async open(host: BoxHost, id: string, spec: RemoteSpec): Promise<RemotePty> {
     const client = await host.client(OPEN_TIMEOUT_MS);
-    const created = await client.createSession({
-      id,
-      shell: spec.command,
-      args: spec.args,
-      cwd: spec.cwd,
-      env: spec.env,
-      cols: spec.cols,
-      rows: spec.rows,
-      signal_key: spec.signalKey,
-    });
+    const created = await client
+      .createSession({
+        id,
+        shell: spec.command,
+        args: spec.args,
+        cwd: spec.cwd,
+        env: spec.env,
+        cols: spec.cols,
+        rows: spec.rows,
+        signal_key: spec.signalKey,
+      })
+      .catch((error: { code?: string }) => {
+        // Unanswered: it may run there all the same, with no session here to show or end it.
+        if (error.code === 'disconnected' || error.code === 'protocol') host.discard(id);
+        throw error;
+      });
     const pty = new RemotePty(host, id, spec.command, 0, spec);
     pty.pid = created.pid;
     pty.listen();
