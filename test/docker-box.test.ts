@@ -52,6 +52,8 @@ function linkBecomes(substrate: DockerSubstrate, state: BoxLinkState['state'], t
 
 describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
   let workspace: string;
+  /** Tower's state dir: never inside the workspace (the container would have its token). */
+  let stateDir: string;
   let substrate: DockerSubstrate;
   const config = (overrides: Partial<DockerConfig> = {}) =>
     DockerConfig.parse({
@@ -65,7 +67,8 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
 
   beforeAll(() => {
     workspace = mkdtempSync(join(tmpdir(), 'tower-docker-ws-'));
-    substrate = dockerSubstrate(config(), { stateDir: workspace });
+    stateDir = mkdtempSync(join(tmpdir(), 'tower-docker-state-'));
+    substrate = dockerSubstrate(config(), { stateDir });
     substrate.box.start();
   });
 
@@ -81,6 +84,7 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
     ).trim();
     if (left) dockerCli('rm', '-f', ...left.split('\n'));
     rmSync(workspace, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('provisions, wakes, sleeps and destroys the container, each meaning exactly that', async () => {
@@ -160,7 +164,7 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
     expect(found.files).toEqual({ '~/.profile': false, '/etc/passwd': true });
 
     const bare = dockerSubstrate(config({ name: `${NAME}-bare`, image: DOCKERD!.imageNoNode }), {
-      stateDir: workspace,
+      stateDir,
     });
     try {
       await bare.provision!();
@@ -250,7 +254,7 @@ describe.runIf(DOCKERD)('docker substrate on a real engine', () => {
     expect(() => container.workspacePath(join(workspace, 'missing'))).toThrow(/does not exist/);
     expect(container.workspacePath(`${workspace}/`)).toBe(workspace);
     const other = dockerSubstrate(config({ name: `${NAME}-bad`, workspace: '/tmp/../' }), {
-      stateDir: workspace,
+      stateDir,
     });
     try {
       await expect(other.provision!()).rejects.toThrow(/must not contain \.\./);

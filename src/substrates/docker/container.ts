@@ -28,7 +28,11 @@ export class DockerContainer {
   /** The engine is on this machine (a Unix socket), so the workspace can be checked here. */
   readonly local: boolean;
 
-  constructor(readonly config: DockerConfig) {
+  /** `stateDir`: this Tower's own, never to be inside the workspace (its token and socket). */
+  constructor(
+    readonly config: DockerConfig,
+    private readonly stateDir?: string,
+  ) {
     this.host = config.docker_host ?? process.env.DOCKER_HOST ?? DEFAULT_HOST;
     this.local = this.host.startsWith('unix://');
     this.docker = new Docker(engineOptions(this.host));
@@ -163,6 +167,10 @@ export class DockerContainer {
       }
     }
     if (real === '/') throw refuse('must not be / (the whole machine)');
+    // Tower's token and socket there would let the container drive this machine's Tower.
+    const state = this.local && this.stateDir ? realOrAsIs(this.stateDir) : null;
+    if (state && (state === real || state.startsWith(`${real}/`) || real.startsWith(`${state}/`)))
+      throw refuse(`must not hold Tower's state dir ${state} (its token would reach the container)`);
     return real;
   }
 
@@ -213,4 +221,12 @@ function engineOptions(host: string): Docker.DockerOptions {
     port: url.port || (url.protocol === 'https:' ? 2376 : 2375),
     protocol: url.protocol === 'https:' ? 'https' : 'http',
   };
+}
+
+function realOrAsIs(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return normalize(path).replace(/(.)\/+$/, '$1');
+  }
 }

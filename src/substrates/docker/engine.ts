@@ -52,11 +52,14 @@ export class DockerBox extends EventEmitter<BoxEvents> implements Box {
   /** Bumped on every (re)connection, so that a stale stream's end is ignored. */
   private generation = 0;
 
-  constructor(readonly config: DockerConfig) {
+  constructor(
+    readonly config: DockerConfig,
+    stateDir?: string,
+  ) {
     super();
     this.setMaxListeners(0);
     this.name = config.name;
-    this.container = new DockerContainer(config);
+    this.container = new DockerContainer(config, stateDir);
   }
 
   link(): BoxLinkState {

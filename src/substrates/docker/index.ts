@@ -15,7 +15,7 @@ export interface DockerSubstrate extends Substrate {
 }
 
 export function dockerSubstrate(config: DockerConfig, context: RemoteContext): DockerSubstrate {
-  const box = new DockerBox(config);
+  const box = new DockerBox(config, context.stateDir);
   const { container } = box;
   const changed = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
