@@ -122,6 +122,23 @@ export class BoxHost extends EventEmitter<BoxHostEvents> {
     this.bridge?.kill();
   }
 
+  /**
+   * Close once no session is read through this host any more (each listens for 'up'). A substrate
+   * made anew from an edited entry lets the old one go this way: its running sessions stream on.
+   */
+  closeWhenIdle(then: () => void): void {
+    const idle = () => this.listenerCount('up') === 0;
+    const untyped = this as EventEmitter;
+    const check = () => {
+      if (!idle()) return;
+      untyped.off('removeListener', check);
+      this.close();
+      then();
+    };
+    untyped.on('removeListener', check);
+    check();
+  }
+
   private async keep(): Promise<void> {
     const backoff = this.options.backoffMs ?? BACKOFF_MS;
     let failures = 0;

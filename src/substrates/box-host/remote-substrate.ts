@@ -121,9 +121,11 @@ export function remoteSubstrate(parts: RemoteParts, context: RemoteContext): Sub
     sleep: parts.sleep,
     destroy: parts.destroy,
     close: () => {
-      host.close();
-      tmuxKept?.close();
-      box.close();
+      // Sessions on the box outlive this substrate object (an edited entry makes a new one).
+      host.closeWhenIdle(() => {
+        tmuxKept?.close();
+        box.close();
+      });
     },
   };
 }
