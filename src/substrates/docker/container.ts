@@ -33,9 +33,11 @@ export class DockerContainer {
     readonly config: DockerConfig,
     private readonly stateDir?: string,
   ) {
-    this.host = config.docker_host ?? process.env.DOCKER_HOST ?? DEFAULT_HOST;
-    this.local = this.host.startsWith('unix://');
-    this.docker = new Docker(engineOptions(this.host));
+    const engine = config.docker_host ?? process.env.DOCKER_HOST ?? DEFAULT_HOST;
+    // Credentials written in the URL are shown to no one (details, errors, logs).
+    this.host = engine.replace(/^([a-z]+:\/\/)[^/@]*@/i, '$1');
+    this.local = engine.startsWith('unix://');
+    this.docker = new Docker(engineOptions(engine));
     this.name = containerName(config);
   }
 

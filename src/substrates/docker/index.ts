@@ -45,7 +45,7 @@ export function dockerSubstrate(config: DockerConfig, context: RemoteContext): D
         `container ${container.name} from ${config.image}`,
         config.workspace ? `${config.workspace} at ${config.workdir}` : null,
         `network ${config.network}`,
-        config.docker_host ? `engine ${config.docker_host}` : null,
+        config.docker_host ? `engine ${container.host}` : null,
       ]
         .filter(Boolean)
         .join(', '),
