@@ -97,7 +97,10 @@ export class StatusTracker {
     return askedIn(text, this.patterns);
   }
 
-  private get reportsTurnEnd(): boolean {
+  /** The last answer a hook or notify call carried, with how many came before it. */
+  signalExcerpt = { text: '', count: 0 };
+
+  get reportsTurnEnd(): boolean {
     return this.runtime?.statusChannel === 'hooks' || this.runtime?.statusChannel === 'notify+osc';
   }
 
@@ -115,6 +118,9 @@ export class StatusTracker {
   private apply(reading: SignalReading, source: 'hook' | 'osc'): void {
     if (this.state === 'exited' || this.muted) return;
     if (reading.from && !reading.from.includes(this.state)) return;
+    if (reading.excerpt && source === 'hook') {
+      this.signalExcerpt = { text: reading.excerpt, count: this.signalExcerpt.count + 1 };
+    }
     this.set(reading.state, reading.reason, source, reading.excerpt);
   }
 
