@@ -17,7 +17,9 @@ const BELOW = {
   agents: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
   server: ['sessions', 'substrates', 'terminal', 'protocol', 'state'],
   control: ['agents', 'client', 'sessions', 'substrates', 'terminal', 'protocol', 'state'],
-  'server/http': ['client', 'protocol', 'state'],
+  federation: ['client', 'protocol', 'state'],
+  mcp: ['client', 'protocol', 'state'],
+  'server/http': ['federation', 'mcp', 'client', 'protocol', 'state'],
   client: ['protocol', 'state'],
   cli: ['client', 'protocol', 'state'],
   web: ['protocol'],
@@ -27,6 +29,7 @@ const EXCEPTIONS = {
   'src/cli/serve.ts': ['control', 'server/http', 'sessions', 'substrates', 'agents'],
   'src/cli/host.ts': ['server', 'sessions', 'substrates'],
   'src/cli/host-bridge.ts': ['control'],
+  'src/cli/mcp.ts': ['mcp'],
 };
 
 function layerOf(file) {

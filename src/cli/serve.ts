@@ -10,6 +10,7 @@ import type { HttpServer } from '../server/http/server.js';
 import { DEFAULT_MAX_STREAMS } from '../server/http/streams.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
 import { tokenPath } from '../state/paths.js';
+import { removeServeInfo, writeServeInfo } from '../state/serve-info.js';
 import { ensureToken } from '../state/token.js';
 import { prlimitPath } from '../substrates/process-limits.js';
 import { type HostOptions, hostArgs, withHostOptions } from './host.js';
@@ -101,6 +102,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   if (control.lost.length > 0) process.stdout.write(lostReport(control.lost));
   process.stdout.write(`Tower daemon listening on ${control.socketPath}\ntoken file: ${tokenPath(dir)}\n`);
   if (http) {
+    writeServeInfo(dir, { url: http.url, pid: process.pid });
     process.stdout.write(`Tower web workspace: ${http.url}/#token=${ensureToken(tokenPath(dir))}\n`);
     if (!isLoopbackHost(options.host)) process.stderr.write(exposureWarning(options));
   }
@@ -141,6 +143,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
       .catch(() => {})
       .then(() => control.close())
       .then(() => {
+        removeServeInfo(dir);
         process.stdout.write(
           `Sessions keep running in the session host (pid ${control.host.pid}); tower host stop ends them.\n`,
         );

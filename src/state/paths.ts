@@ -33,3 +33,18 @@ export function hostLogPath(stateDir: string): string {
 export function agentsDbPath(stateDir: string): string {
   return join(stateDir, 'agents.db');
 }
+
+/** Where `tower serve` says its web API listens (url, pid), while it runs: the CLI's way to it. */
+export function serveInfoPath(stateDir: string): string {
+  return join(stateDir, 'serve.json');
+}
+
+/** This Tower's identity for its peers: name and Ed25519 key pair (0600). */
+export function identityPath(stateDir: string): string {
+  return join(stateDir, 'identity.json');
+}
+
+/** The peers this Tower trusts, and the credentials each way (0600). */
+export function peersPath(stateDir: string): string {
+  return join(stateDir, 'peers.json');
+}

@@ -1,0 +1,48 @@
+/**
+ * Federation wire atoms: peer names, fleet ids (`PEER/ID`), what `tower peers` shows. Pairing's
+ * messages and the peer routes' bodies are added beside these.
+ */
+import { z } from 'zod';
+
+/** A peer's name: what a fleet id starts with, so no `/` and nothing a shell or URL would mangle. */
+export const peerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a peer name is letters, digits, . _ - (at most 63)');
+
+/** Sent by a Tower calling a peer: the caller's identity fingerprint. Its lists are never federated again. */
+export const PEER_HEADER = 'x-tower-peer';
+
+export const PeerScope = z.enum(['full', 'view']).describe('full: control; view: watch only');
+export type PeerScope = z.infer<typeof PeerScope>;
+
+export const PeerState = z.enum(['online', 'offline', 'unpaired', 'refused']);
+export type PeerState = z.infer<typeof PeerState>;
+
+export const FoundBy = z.enum(['paired', 'manual', 'static', 'mdns', 'tailscale']);
+export type FoundBy = z.infer<typeof FoundBy>;
+
+export const PeerInfo = z
+  .object({
+    name: z.string(),
+    url: z.string(),
+    found_by: z.array(FoundBy),
+    state: PeerState,
+    rtt_ms: z.number().nullable(),
+    version: z.string().nullable(),
+    fingerprint: z.string().nullable().describe('SHA256:… of its identity key, when known'),
+    scope: PeerScope.nullable().describe('what this Tower may do on it'),
+    last_seen: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .describe('A peer as `tower peers` shows it.');
+export type PeerInfo = z.infer<typeof PeerInfo>;
+
+/** `PEER/ID` names a session on a peer; a plain id is local. */
+export function splitFleetId(id: string): { peer: string | null; id: string } {
+  const slash = id.indexOf('/');
+  return slash < 0 ? { peer: null, id } : { peer: id.slice(0, slash), id: id.slice(slash + 1) };
+}
+
+export function fleetId(peer: string | null, id: string): string {
+  return peer === null ? id : `${peer}/${id}`;
+}
