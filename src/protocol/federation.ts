@@ -46,3 +46,13 @@ export function splitFleetId(id: string): { peer: string | null; id: string } {
 export function fleetId(peer: string | null, id: string): string {
   return peer === null ? id : `${peer}/${id}`;
 }
+
+/** A Tower that discovery found (mDNS, Tailscale, a static entry): found, never trusted by that alone. */
+export const FoundPeer = z.object({
+  name: z.string(),
+  url: z.string(),
+  fingerprint: z.string().nullable(),
+  version: z.string().nullable(),
+  found_by: FoundBy,
+});
+export type FoundPeer = z.infer<typeof FoundPeer>;
