@@ -1,7 +1,10 @@
 /** The agent commands of `tower`: agents, prompts, cancel, dispatch, broadcast, restart, events, hook. */
 import type { Command } from 'commander';
 import type { TowerClient } from '../client/client.js';
+import { localWebClient } from '../client/local-web.js';
 import { followDaemon } from '../client/reconnect.js';
+import { API } from '../protocol/api.js';
+import { splitFleetId } from '../protocol/federation.js';
 import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { escapeControls, terminalJson } from './escape.js';
 import { runHook } from './hook.js';
@@ -51,33 +54,31 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .option('--cwd <dir>', 'only sessions in this directory (and spawn there; with --on: a path there)')
     .option('--max <n>', 'spawn only while fewer sessions of the runtime run (default 4)', parseCount)
     .option('--on <substrate>', 'only sessions on this substrate, and spawn there (--cwd is then its path)')
+    .option('--fleet', 'when none fits here, an idle agent on a peer, or room there (says where and why)')
+    .option('--peer <name>', 'dispatch on this peer (its own choice there)')
     .option('--wait', 'wait until the prompt is delivered (saying so while the agent waits on a dialog)')
     .argument('<text>')
-    .action(
-      async (
-        text: string,
-        options: { runtime: string; cwd?: string; max?: number; on?: string; wait?: boolean },
-      ) => {
-        await withClient(async (client) => {
-          await client.watchAttention();
-          const there = options.cwd && (await isRemote(client, options.on));
-          const reply = await client.dispatch({
-            runtime: options.runtime,
-            text,
-            cwd: options.cwd ? (there ? remoteCwd(options.cwd) : sessionCwd(options.cwd)) : undefined,
-            maxSessions: options.max,
-            substrate: options.on,
-          });
-          process.stdout.write(`${escapeControls(reply.session_id)}\n`);
-          if (options.wait) await settled(client, reply.prompt);
+    .action(async (text: string, options: DispatchOptions) => {
+      if (options.fleet || options.peer) return dispatchOverFleet(stateDir(), text, options);
+      await withClient(async (client) => {
+        await client.watchAttention();
+        const there = options.cwd && (await isRemote(client, options.on));
+        const reply = await client.dispatch({
+          runtime: options.runtime,
+          text,
+          cwd: options.cwd ? (there ? remoteCwd(options.cwd) : sessionCwd(options.cwd)) : undefined,
+          maxSessions: options.max,
+          substrate: options.on,
         });
-      },
-    );
+        process.stdout.write(`${escapeControls(reply.session_id)}\n`);
+        if (options.wait) await settled(client, reply.prompt);
+      });
+    });
 
   program
     .command('broadcast')
     .description('send one prompt to several sessions (queued where busy)')
-    .argument('<sessions-and-text...>', 'sessions (ids, names or id prefixes), then the text')
+    .argument('<sessions-and-text...>', 'sessions (ids, names, id prefixes, or PEER/ID), then the text')
     .action(async (words: string[]) => {
       const text = words.pop();
       if (!text || words.length === 0)
@@ -87,8 +88,11 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
         for (const ref of words) {
           let id = ref;
           try {
-            id = await client.sessionId(ref);
-            const prompt = await client.sendPrompt(id, text);
+            const remote = splitFleetId(ref).peer !== null;
+            id = remote ? ref : await client.sessionId(ref);
+            const prompt = remote
+              ? (await localWebClient(stateDir()).call(API.prompt, { id, body: { text } })).prompt
+              : await client.sendPrompt(id, text);
             process.stdout.write(`${escapeControls(id)}\t${prompt.id}\t${prompt.state}\n`);
           } catch (error) {
             failed = true;
@@ -226,4 +230,43 @@ function formatAttention(event: AttentionEvent): string {
     event.excerpt,
   ];
   return `${fields.map((field) => escapeControls(field)).join('  ')}\n`;
+}
+
+interface DispatchOptions {
+  runtime: string;
+  cwd?: string;
+  max?: number;
+  on?: string;
+  fleet?: boolean;
+  peer?: string;
+  wait?: boolean;
+}
+
+/** Through `tower serve`, which knows the peers: the session id on stdout, where and why on stderr. */
+async function dispatchOverFleet(stateDir: string, text: string, options: DispatchOptions): Promise<void> {
+  const web = localWebClient(stateDir);
+  const reply = await web.call(API.dispatch, {
+    body: {
+      runtime: options.runtime,
+      text,
+      cwd: options.cwd,
+      max_sessions: options.max,
+      substrate: options.on,
+      fleet: options.fleet,
+      peer: options.peer,
+    },
+  });
+  process.stdout.write(`${escapeControls(reply.session_id)}\n`);
+  const where = reply.peer ? `on ${reply.peer}` : 'here';
+  process.stderr.write(`tower: dispatched ${where}: ${escapeControls(reply.reason ?? '')}\n`);
+  if (!options.wait) return;
+  for (let prompt = reply.prompt; ; ) {
+    if (prompt.state === 'delivered') return;
+    if (prompt.state === 'failed' || prompt.state === 'cancelled') {
+      throw new Error(`prompt ${prompt.id} ${prompt.state}${prompt.error ? `: ${prompt.error}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const { prompts } = await web.call(API.sessionPrompts, { id: reply.session_id });
+    prompt = prompts.find((candidate) => candidate.id === prompt.id) ?? prompt;
+  }
 }

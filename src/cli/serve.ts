@@ -91,6 +91,7 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
         allowOrigins: options.allowOrigin,
         authThrottle: new AuthThrottle(),
         maxStreams: options.maxStreams,
+        dispatchLimit: options.dispatchLimit,
       });
     } catch (error) {
       // A host started just now for this serve holds nothing yet: it goes too.

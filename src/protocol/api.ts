@@ -68,7 +68,8 @@ export interface RouteSpec {
   errors?: Record<number, string>;
 }
 
-const json = (description: string, schema: z.ZodType): ResponseSpec => ({ description, schema });
+/** Generic in the schema, so the typed client knows what each route answers. */
+const json = <T extends z.ZodType>(description: string, schema: T) => ({ description, schema });
 const sse = (description: string, schema: z.ZodType): ResponseSpec => ({
   description,
   schema,

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { AttentionEvent, DispatchFields, PromptInfo, promptText, RuntimeInfo } from './agents.js';
+import { peerName } from './federation.js';
 import { cols, rows } from './message.js';
 import { SESSION_EVENT_NAMES } from './names.js';
 import { SessionInfo } from './socket.js';
@@ -221,13 +222,22 @@ export const PromptResponse = z.object({ prompt: PromptInfo });
 export const PromptListResponse = z.object({ prompts: z.array(PromptInfo) });
 
 export const DispatchBody = z
-  .object(DispatchFields)
+  .object({
+    ...DispatchFields,
+    fleet: z
+      .boolean()
+      .optional()
+      .describe('also peers: an idle agent there, or room to start one, when none fits here'),
+    peer: peerName.optional().describe('on this peer (its own dispatch chooses there)'),
+  })
   .strict()
   .describe('POST /api/dispatch: send to an idle session of the runtime, or spawn one.');
 export const DispatchResponse = z.object({
-  session_id: z.string(),
+  session_id: z.string().describe('PEER/ID when it went to a peer'),
   spawned: z.boolean().describe('a new session was started for it'),
   prompt: PromptInfo,
+  peer: z.string().nullable().optional().describe('the peer it went to; null: here'),
+  reason: z.string().optional().describe('why there'),
 });
 
 export const RestartBody = z

@@ -3,6 +3,8 @@ import type {} from 'fastify';
 import type { TowerClient } from '../../client/client.js';
 import type { DaemonMessageOf } from '../../protocol/socket.js';
 import type { WorkspaceEvent } from '../../protocol/web.js';
+import type { Identity } from '../../state/identity.js';
+import type { PeerStore } from '../../state/peers.js';
 import type { StreamLimit } from './streams.js';
 
 export type SessionEventListener = (message: DaemonMessageOf<'session_event'>) => void;
@@ -31,6 +33,15 @@ export interface HttpContext {
   watchWorkspace(watcher: WorkspaceWatcher): () => void;
   /** Open SSE responses and WebSockets, bounded (tower serve --max-streams). */
   readonly streams: StreamLimit;
+  readonly federation: FederationContext;
+}
+
+/** What this Tower is to its peers, and whom it trusts. */
+export interface FederationContext {
+  readonly identity: Identity;
+  readonly peers: PeerStore;
+  /** Sessions of one runtime dispatch may start on one machine (tower serve --dispatch-limit). */
+  readonly dispatchLimit: number;
 }
 
 declare module 'fastify' {

@@ -3,7 +3,7 @@
  * changes (re-established if it drops), and fresh connections for output streams.
  */
 import { TowerClient } from '../../client/client.js';
-import type { HttpContext, SessionEventListener, WorkspaceWatcher } from './context.js';
+import type { FederationContext, HttpContext, SessionEventListener, WorkspaceWatcher } from './context.js';
 import { retryLater } from './errors.js';
 import { DEFAULT_MAX_STREAMS, StreamLimit } from './streams.js';
 
@@ -14,6 +14,7 @@ export interface LinkOptions {
   socketPath: string;
   /** Open SSE and WebSocket streams at most. */
   maxStreams?: number;
+  federation: FederationContext;
 }
 
 /**
@@ -94,6 +95,7 @@ export async function linkToDaemon(options: LinkOptions): Promise<{ context: Htt
         return () => workspaceWatchers.delete(watcher);
       },
       streams: new StreamLimit(options.maxStreams ?? DEFAULT_MAX_STREAMS),
+      federation: options.federation,
     },
     end: () => {
       ended = true;

@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodType } from 'zod';
 import { ClientError } from '../../client/client.js';
+import { TowerHttpError } from '../../client/http-client.js';
 import { describeIssues } from '../../protocol/validation.js';
 
 export class HttpError extends Error {
@@ -53,6 +54,8 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
 
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  // A peer's answer (or that it gave none) is passed on as it came.
+  if (error instanceof TowerHttpError) return new HttpError(error.status, error.code, error.message);
   if (error instanceof ClientError) {
     return new HttpError(CLIENT_ERROR_STATUS[error.code] ?? 500, error.code, error.message);
   }

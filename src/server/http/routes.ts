@@ -2,6 +2,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TowerClient } from '../../client/client.js';
+import { dispatchAcrossFleet } from '../../federation/dispatch.js';
+import { PEER_HEADER } from '../../protocol/federation.js';
 import type { SessionInfo } from '../../protocol/socket.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
@@ -116,16 +118,11 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.prompts, async () => ({ prompts: await ctx.client.prompts() }));
   route(app, API.cancelPrompt, async ({ id }) => ({ prompt: await ctx.client.cancelPrompt(id) }));
 
-  route(app, API.dispatch, async ({ body, reply }) => {
-    const { session_id, spawned, prompt } = await ctx.client.dispatch({
-      runtime: body.runtime,
-      text: body.text,
-      cwd: body.cwd,
-      maxSessions: body.max_sessions,
-      substrate: body.substrate,
-    });
+  route(app, API.dispatch, async ({ request, body, reply }) => {
+    const fromPeer = request.headers[PEER_HEADER] !== undefined;
+    const dispatched = await dispatchAcrossFleet({ client: ctx.client, ...ctx.federation }, body, fromPeer);
     reply.code(202);
-    return { session_id, spawned, prompt };
+    return dispatched;
   });
 
   route(app, API.screen, async ({ id, query }) => {

@@ -9,6 +9,8 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import { AuthThrottle } from '../../state/auth-throttle.js';
+import { loadIdentity } from '../../state/identity.js';
+import { PeerStore } from '../../state/peers.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
 import { linkToDaemon } from './daemon-link.js';
 import { installErrorHandlers } from './errors.js';
@@ -34,6 +36,8 @@ export interface HttpOptions {
   authThrottle?: AuthThrottle;
   /** Open SSE and WebSocket streams at most (default DEFAULT_MAX_STREAMS). */
   maxStreams?: number;
+  /** Sessions of one runtime dispatch may start here (default 4). */
+  dispatchLimit?: number;
 }
 
 export interface HttpServer {
@@ -51,7 +55,12 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
       : null;
   const scheme = https ? 'https' : 'http';
-  const link = await linkToDaemon(options);
+  const federation = {
+    identity: loadIdentity(options.stateDir),
+    peers: new PeerStore(options.stateDir),
+    dispatchLimit: options.dispatchLimit ?? 4,
+  };
+  const link = await linkToDaemon({ ...options, federation });
 
   // Open streams (SSE, WebSockets) must not hold up a shutdown.
   const app = (https
