@@ -96,6 +96,37 @@ export class TowerHttpClient {
     return checked.data as ReplyOf<S>;
   }
 
+  /**
+   * A request whose reply is read as it comes (an event stream): the timeout covers only the wait
+   * for its headers; the caller reads the body, and aborts `input.signal` to stop.
+   */
+  async open(
+    method: string,
+    path: string,
+    input: CallInput & { headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { ...this.options.headers, ...input.headers };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(),
+      input.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS,
+    );
+    const signal = input.signal ? AbortSignal.any([input.signal, timeout.signal]) : timeout.signal;
+    try {
+      const response = await fetch(`${this.url}${path}`, { method, headers, signal, redirect: 'error' });
+      if (response.status >= 300) {
+        const body = await readBounded(response, 64 * 1024).catch(() => Buffer.alloc(0));
+        throw errorOf(response.status, body.toString('utf8'));
+      }
+      return response;
+    } catch (error) {
+      throw error instanceof TowerHttpError ? error : unreachable(this.url, error, timeout.signal.aborted);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Any request, its reply read whole up to the byte bound. */
   async raw(method: string, path: string, input: CallInput = {}): Promise<RawReply> {
     const query = Object.entries(input.query ?? {}).filter(([, value]) => value !== undefined);

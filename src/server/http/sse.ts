@@ -11,10 +11,13 @@
 import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type ConsoleSink, relayConsole } from '../../federation/console-relay.js';
+import { splitFleetId } from '../../protocol/federation.js';
 import type { AttentionEvent } from '../../protocol/index.js';
 import type { BootstrapStreamEvent, ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
+import { peerOf } from './peers.js';
 import { findBoxSubstrate, findSession } from './routes.js';
 
 const IDLE_AFTER_MS = 500;
@@ -59,6 +62,23 @@ class EventStream {
   send(event: string, data: unknown, id?: number | string): void {
     const idLine = id === undefined ? '' : `id: ${id}\n`;
     this.write(`${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** For a relay: each event sent, and a way to wait while the reader is behind. */
+  sink(): ConsoleSink {
+    return {
+      send: (event, id) => {
+        this.send(event.event, event, id);
+        return this.ended || this.response.writableLength < MAX_UNSENT_EVENT_BYTES / 4;
+      },
+      drained: () =>
+        new Promise((resolve) => {
+          if (this.ended) return resolve();
+          this.response.once('drain', resolve);
+          this.response.once('close', resolve);
+        }),
+      fail: (message) => this.fail(message),
+    };
   }
 
   /** The error event, then the end of the stream. */
@@ -136,6 +156,17 @@ function parseOffset(value: string | string[] | undefined): number | undefined {
 
 export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.stream, async ({ request, reply, id, query }) => {
+    const fleet = splitFleetId(id);
+    if (fleet.peer !== null) {
+      const peer = peerOf(ctx, fleet.peer);
+      ctx.streams.admit(reply.raw);
+      const stop = new AbortController();
+      const stream = openStream(reply, null, () => stop.abort());
+      const start = parseOffset(request.headers['last-event-id']) ?? query.offset;
+      await relayConsole(peer, fleet.peer, fleet.id, start, stream.sink(), stop.signal);
+      stream.end();
+      return;
+    }
     let idleTimer: NodeJS.Timeout | undefined;
     ctx.streams.admit(reply.raw);
     const client = await ctx.connect();
