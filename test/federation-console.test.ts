@@ -1,26 +1,9 @@
-/** A peer session's console stream (SSE) read through this Tower, across a restart of the peer's serve. */
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
-import { PeerStore } from '../dist/state/peers.js';
 import { killLeftovers } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { addPeerRecord, freePort, tokenOf } from './support/federation.js';
 import { api, SseReader } from './support/http.js';
-
-const tokenOf = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let a: TestDaemon;
 let b: TestDaemon;
@@ -30,16 +13,7 @@ beforeAll(async () => {
   const port = await freePort();
   [a, b] = await Promise.all([startTestDaemon(), startTestDaemon({ serveArgs: ['--port', String(port)] })]);
   clientB = await b.connect();
-  new PeerStore(a.stateDir).put({
-    name: 'b',
-    url: b.httpUrl!,
-    fingerprint: null,
-    public_key: null,
-    token: tokenOf(b),
-    granted: null,
-    added_by: 'manual',
-    added_at: new Date().toISOString(),
-  });
+  addPeerRecord(a, 'b', b);
 });
 
 afterAll(async () => {

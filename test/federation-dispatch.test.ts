@@ -1,15 +1,10 @@
-/** Dispatch over the fleet: here while an agent here fits, else on a peer, saying where and why. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TowerClient } from '../dist/client/client.js';
-import { PeerStore } from '../dist/state/peers.js';
 import { waitState } from './support/agents.js';
 import { killLeftovers, runCli } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { addPeerRecord, tokenOf } from './support/federation.js';
 import { apiJson } from './support/http.js';
-
-const tokenOf = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
 
 let a: TestDaemon;
 let b: TestDaemon;
@@ -19,16 +14,7 @@ let clientB: TowerClient;
 beforeAll(async () => {
   [a, b] = await Promise.all([startTestDaemon(), startTestDaemon()]);
   [clientA, clientB] = await Promise.all([a.connect(), b.connect()]);
-  new PeerStore(a.stateDir).put({
-    name: 'b',
-    url: b.httpUrl!,
-    fingerprint: null,
-    public_key: null,
-    token: tokenOf(b),
-    granted: null,
-    added_by: 'manual',
-    added_at: new Date().toISOString(),
-  });
+  addPeerRecord(a, 'b', b);
 });
 
 afterAll(async () => {

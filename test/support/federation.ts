@@ -1,0 +1,34 @@
+/** Towers that know each other, for federation tests: a peer record with the other's token, a fixed port. */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { PeerStore } from '../../dist/state/peers.js';
+import type { TestDaemon } from './daemon.js';
+
+export const tokenOf = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
+
+/** `from` calls `peer` NAME with the peer's own admin token (as `tower peer add` would store it). */
+export function addPeerRecord(from: TestDaemon, name: string, peer: TestDaemon, token = tokenOf(peer)): void {
+  new PeerStore(from.stateDir).put({
+    name,
+    url: peer.httpUrl!,
+    fingerprint: null,
+    public_key: null,
+    token,
+    granted: null,
+    added_by: 'manual',
+    added_at: new Date().toISOString(),
+  });
+}
+
+/** A port free now, so a peer can come back on the same URL after a restart. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
