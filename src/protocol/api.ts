@@ -4,6 +4,18 @@
  * client (src/client/http-client.ts) derives its calls from it, so none of them can drift.
  */
 import type { z } from 'zod';
+import {
+  PairedPeer,
+  PairFinishBody,
+  PairFinishResponse,
+  PairOffer,
+  PairOfferBody,
+  PairOfferState,
+  PairOfferStateQuery,
+  PairStartBody,
+  PairStartResponse,
+  PairWithBody,
+} from './pairing.js';
 import { SessionInfo } from './socket.js';
 import {
   ApiError,
@@ -66,6 +78,8 @@ export interface RouteSpec {
   components?: Record<string, z.ZodType>;
   /** Error statuses this route can answer beyond the common ones (400, 401, 403), with what they mean. */
   errors?: Record<number, string>;
+  /** Called by other Towers, not browsers: a public route that needs no Origin header. */
+  fromPeers?: true;
 }
 
 /** Generic in the schema, so the typed client knows what each route answers. */
@@ -341,6 +355,77 @@ export const API = {
     access: 'read',
     responses: { 101: { description: 'switching to the WebSocket protocol' } },
     components: { WsClientMessage, WsServerMessage },
+  },
+  // ---- pairing
+  pairOffer: {
+    method: 'POST',
+    url: '/api/peers/pair/offer',
+    summary:
+      'Open a pairing offer: a one-time code for another Tower to pair with this one (replaces an open one). ' +
+      'Only the owner (the admin token, not a peer) may.',
+    access: 'admin',
+    body: PairOfferBody,
+    responses: { 201: json('the code, shown once', PairOffer) },
+  },
+  pairOfferState: {
+    method: 'GET',
+    url: '/api/peers/pair/offer/:id',
+    summary: "A pairing offer's state; waits up to wait_ms for a change past `seen`",
+    access: 'admin',
+    query: PairOfferStateQuery,
+    responses: { 200: json('its state', PairOfferState) },
+    errors: { 404: 'unknown_offer' },
+  },
+  pairOfferCancel: {
+    method: 'DELETE',
+    url: '/api/peers/pair/offer/:id',
+    summary: 'Withdraw a pairing offer',
+    access: 'admin',
+    responses: { 200: json('withdrawn', OkResponse) },
+    errors: { 404: 'unknown_offer' },
+  },
+  pairWith: {
+    method: 'POST',
+    url: '/api/peers/pair',
+    summary:
+      'Pair with the Tower at url that shows the code: SPAKE2 on the code, then peer tokens exchanged ' +
+      'sealed under its key; both store the other. Only the owner may.',
+    access: 'admin',
+    body: PairWithBody,
+    responses: { 201: json('the peer, as stored', PairedPeer) },
+    errors: {
+      403: 'wrong_code',
+      404: 'no_pairing_offer',
+      409: 'name_taken',
+      410: 'pairing_expired, pairing_void',
+      502: 'peer_unreachable, bad_pairing',
+    },
+  },
+  pairStart: {
+    method: 'POST',
+    url: '/api/pair/start',
+    summary: "Pairing message 1 (from the Tower that typed the code): its SPAKE2 share; this one's back",
+    access: 'none',
+    fromPeers: true,
+    body: PairStartBody,
+    responses: { 200: json('SPAKE2 pB and the confirmation cB', PairStartResponse) },
+    errors: {
+      404: 'no_pairing_offer',
+      409: 'name_taken',
+      410: 'pairing_expired, pairing_void',
+      429: 'too_many_attempts',
+    },
+  },
+  pairFinish: {
+    method: 'POST',
+    url: '/api/pair/finish',
+    summary:
+      "Pairing message 2: the starter's confirmation cA and its sealed token; this one's sealed token back",
+    access: 'none',
+    fromPeers: true,
+    body: PairFinishBody,
+    responses: { 200: json('the sealed token', PairFinishResponse) },
+    errors: { 403: 'wrong_code', 404: 'unknown_exchange', 410: 'pairing_void', 429: 'too_many_attempts' },
   },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -12,6 +12,7 @@ import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AttemptRefused, type AuthThrottle } from '../../state/auth-throttle.js';
 import { tokenPath, viewerTokenPath } from '../../state/paths.js';
+import type { PeerStore } from '../../state/peers.js';
 import { readToken, tokensEqual } from '../../state/token.js';
 import { API, type RouteSpec, route } from './api-spec.js';
 import type { Role } from './context.js';
@@ -31,13 +32,15 @@ export interface AuthOptions {
   site: () => AuthSite;
   /** Wrong tokens and cookies are throttled per client address (and overall) here. */
   throttle: AuthThrottle;
+  /** Peer tokens granted here (read afresh at each request, so a removed peer is refused at once). */
+  peers: PeerStore;
 }
 
-const PUBLIC_ROUTES = new Set(
-  (Object.values(API) as RouteSpec[])
-    .filter((spec) => spec.access === 'none')
-    .map((spec) => `${spec.method} ${spec.url}`),
-);
+const routesWhere = (test: (spec: RouteSpec) => boolean) =>
+  new Set((Object.values(API) as RouteSpec[]).filter(test).map((spec) => `${spec.method} ${spec.url}`));
+const PUBLIC_ROUTES = routesWhere((spec) => spec.access === 'none');
+/** Other Towers call these: no browser, so no Origin (a browser's foreign Origin is still refused). */
+const PEER_ROUTES = routesWhere((spec) => spec.fromPeers === true);
 
 /** The cookie proves its holder once had the token, without containing it; a new token voids it. */
 function cookieValue(role: Role, token: string): string {
@@ -67,10 +70,22 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     roleOf((role, token) => tokensEqual(given, cookieValue(role, token)));
 
   /**
+   * A Bearer token: the admin or viewer token, else a token granted to a peer (scope full acts as
+   * admin, view as viewer). A peer token is never a login: the cookie stays the owner's.
+   */
+  const bearerIdentity = (given: string): { role: Role; peer: string | null } | null => {
+    const role = roleForToken(given);
+    const peer = options.peers.byToken(given);
+    if (role !== null) return { role, peer: null };
+    if (peer?.granted) return { role: peer.granted.scope === 'full' ? 'admin' : 'viewer', peer: peer.name };
+    return null;
+  };
+
+  /**
    * A credential checked under the throttle: refused unchecked (429) while this address has too many
    * wrong ones waiting, and a wrong one answered only once its delay has passed.
    */
-  const throttled = async (request: FastifyRequest, check: () => Role | null): Promise<Role | null> => {
+  const throttled = async <T>(request: FastifyRequest, check: () => T | null): Promise<T | null> => {
     try {
       options.throttle.admit(request.ip);
     } catch (error) {
@@ -83,6 +98,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   };
 
   app.decorateRequest('towerRole', 'viewer');
+  app.decorateRequest('towerPeer', null);
 
   app.addHook('onRequest', async (request, reply) => {
     const site = options.site();
@@ -97,26 +113,30 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
       );
     }
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const isPublic = PUBLIC_ROUTES.has(`${method} ${request.routeOptions.url}`);
+    const routeKey = `${method} ${request.routeOptions.url}`;
+    const isPublic = PUBLIC_ROUTES.has(routeKey);
     const changesState = !isSafeMethod(request.method) || isWebSocketUpgrade(request);
     const bearer = bearerToken(request);
 
     if (isPublic) {
-      if (changesState && !originAllowed(request, site, bearer !== undefined)) {
+      if (changesState && !originAllowed(request, site, bearer !== undefined || PEER_ROUTES.has(routeKey))) {
         return deny(reply, new HttpError(403, 'bad_origin', originProblem(request)));
       }
       return;
     }
 
     const cookie = request.cookies[site.cookieName];
-    let role: Role | null = null;
+    let found: { role: Role; peer: string | null } | null = null;
     try {
-      if (bearer !== undefined) role = await throttled(request, () => roleForToken(bearer));
-      else if (cookie !== undefined) role = await throttled(request, () => roleForCookie(cookie));
+      if (bearer !== undefined) found = await throttled(request, () => bearerIdentity(bearer));
+      else if (cookie !== undefined) {
+        const role = await throttled(request, () => roleForCookie(cookie));
+        found = role === null ? null : { role, peer: null };
+      }
     } catch (error) {
       return deny(reply, error as HttpError);
     }
-    if (role === null) {
+    if (found === null) {
       reply.header('WWW-Authenticate', 'Bearer');
       const message =
         bearer !== undefined || cookie !== undefined
@@ -127,13 +147,12 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     if (changesState && !originAllowed(request, site, bearer !== undefined)) {
       return deny(reply, new HttpError(403, 'bad_origin', originProblem(request)));
     }
-    if (!isSafeMethod(request.method) && role !== 'admin') {
-      return deny(
-        reply,
-        new HttpError(403, 'read_only', 'a viewer token may only watch, not change anything'),
-      );
+    if (!isSafeMethod(request.method) && found.role !== 'admin') {
+      const who = found.peer === null ? 'a viewer token' : `peer ${found.peer} (scope view)`;
+      return deny(reply, new HttpError(403, 'read_only', `${who} may only watch, not change anything`));
     }
-    request.towerRole = role;
+    request.towerRole = found.role;
+    request.towerPeer = found.peer;
   });
 
   route(app, API.login, async ({ request, body, reply }) => {

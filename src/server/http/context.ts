@@ -48,5 +48,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook before any route runs. */
     towerRole: Role;
+    /** The peer Tower whose token this request carries (null: the owner's own token or cookie). */
+    towerPeer: string | null;
   }
 }

@@ -15,6 +15,7 @@ import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
 import { linkToDaemon } from './daemon-link.js';
 import { installErrorHandlers } from './errors.js';
 import { registerLoginPage } from './login-page.js';
+import { registerPairingRoutes } from './pairing-routes.js';
 import { registerRoutes } from './routes.js';
 import { registerSse } from './sse.js';
 import { registerTerminalSocket } from './terminal-socket.js';
@@ -67,6 +68,9 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     ? Fastify({ https, logger: false, forceCloseConnections: true })
     : Fastify({ logger: false, forceCloseConnections: true })) as unknown as FastifyInstance;
   let site: AuthSite = { origins: new Set(), cookieName: 'tower_session', secure: https !== null };
+  let url = '';
+  const throttle = options.authThrottle ?? new AuthThrottle();
+  const { peers } = federation;
 
   try {
     await app.register(fastifyCookie);
@@ -88,7 +92,8 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     registerAuth(app, {
       stateDir: options.stateDir,
       site: () => site,
-      throttle: options.authThrottle ?? new AuthThrottle(),
+      throttle,
+      peers,
     });
     // The built web app takes `/` when present; otherwise the minimal login page does.
     await registerWebApp(app);
@@ -96,6 +101,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     registerRoutes(app, link.context);
     registerSse(app, link.context);
     registerTerminalSocket(app, link.context);
+    registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await app.close().catch(() => {});
@@ -110,8 +116,9 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     cookieName: `tower_session_${port}`,
     secure: https !== null,
   };
+  url = `${scheme}://${urlHost}:${port}`;
   return {
-    url: `${scheme}://${urlHost}:${port}`,
+    url,
     close: async () => {
       await app.close();
       link.end();
