@@ -12,6 +12,7 @@ import { escapeControls, escapeLines, terminalJson } from './escape.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
 import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
+import { peerCommand } from './peers.js';
 import { serveCommand } from './serve.js';
 import { addSubstrateCommands } from './substrates.js';
 import { formatColumns } from './table.js';
@@ -41,6 +42,7 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 
 program.addCommand(serveCommand(stateDir));
 program.addCommand(hostCommand(stateDir));
+program.addCommand(peerCommand(stateDir));
 addAgentCommands(program, withClient, stateDir);
 addSubstrateCommands(program, withClient);
 

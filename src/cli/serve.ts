@@ -2,13 +2,15 @@
  * `tower serve`: the control plane (agents) attached to the session host, started when none runs, and
  * the web workspace on HTTP(S) in front of them.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { LostSession } from '../agents/lost-sessions.js';
 import type { ControlPlane } from '../control/control-plane.js';
+import { peerName } from '../protocol/federation.js';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, isLoopbackHost } from '../server/http/listen-address.js';
 import type { HttpServer } from '../server/http/server.js';
 import { DEFAULT_MAX_STREAMS } from '../server/http/streams.js';
 import { AuthThrottle } from '../state/auth-throttle.js';
+import { loadIdentity } from '../state/identity.js';
 import { tokenPath } from '../state/paths.js';
 import { removeServeInfo, writeServeInfo } from '../state/serve-info.js';
 import { ensureToken } from '../state/token.js';
@@ -27,6 +29,7 @@ interface ServeOptions extends HostOptions {
   maxStreams: number;
   resumeLost?: boolean;
   dispatchLimit: number;
+  name?: string;
 }
 
 export function serveCommand(stateDir: () => string): Command {
@@ -54,7 +57,14 @@ export function serveCommand(stateDir: () => string): Command {
     )
     .option('--resume-lost', "relaunch agent sessions lost in a crash, with their runtime's resume flag")
     .option('--dispatch-limit <n>', 'sessions of one runtime that dispatch may start', parsePositive, 4)
+    .option('--name <name>', "this Tower's name among peers (kept; default: the host name)", parseTowerName)
     .action((options: ServeOptions) => serve(stateDir(), options));
+}
+
+function parseTowerName(value: string): string {
+  const parsed = peerName.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]!.message);
+  return parsed.data;
 }
 
 async function serve(dir: string, options: ServeOptions): Promise<void> {
@@ -66,6 +76,8 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
   const { followLog } = await import('../control/host-process.js');
   const { startHttp } = await import('../server/http/server.js');
   const warn = (message: string) => process.stderr.write(`tower: ${message}\n`);
+  // Made (or renamed) before anything serves, so peers and discovery see one name from the start.
+  loadIdentity(dir, options.name);
   const start = () =>
     startControlPlane({
       stateDir: dir,
