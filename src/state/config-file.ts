@@ -17,7 +17,9 @@ export class ConfigFile {
     let stamp: string;
     try {
       const stat = statSync(this.path);
-      stamp = `${stat.mtimeMs}:${stat.size}`;
+      // The inode too: peers.json is replaced by rename, and a new grant of the same size within the
+      // file system's time granularity must still be seen (a revoked token refused at once).
+      stamp = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
     } catch {
       stamp = 'absent';
     }
