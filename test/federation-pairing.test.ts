@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentity } from '../dist/state/identity.js';
@@ -262,6 +264,64 @@ describe('peer credentials', () => {
     expect(withToken.stdout).toBe('');
     expect(peer(beta, 'zeta')).toMatchObject({ token: 'z'.repeat(32), granted: null, added_by: 'manual' });
   });
+});
+
+/** A man in the middle on the HTTP link: passes every request on, keeps what it saw, may change replies. */
+async function relay(target: string, tamper?: (json: Record<string, unknown>) => void) {
+  const seen: string[] = [];
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString();
+    seen.push(body);
+    const upstream = await fetch(`${target}${request.url}`, {
+      method: request.method,
+      headers: { 'content-type': 'application/json' },
+      body: request.method === 'GET' ? undefined : body,
+    });
+    let text = await upstream.text();
+    if (tamper && upstream.ok) {
+      const json = JSON.parse(text) as Record<string, unknown>;
+      tamper(json);
+      text = JSON.stringify(json);
+    }
+    seen.push(text);
+    response.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => server.close() };
+}
+
+describe('a man in the middle', () => {
+  it('who swaps the identity in a reply fails the pairing; one who relays sees no code and no token', async () => {
+    const shown = await offer(gamma);
+    const swapping = await relay(gamma.httpUrl!, (json) => {
+      if ('public_key' in json) json.public_key = loadIdentity(beta.stateDir).publicKeyRaw;
+    });
+    const refused = await runCli(alpha.stateDir, ['peer', 'pair', swapping.url, '--code', shown.code]);
+    swapping.close();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('wrong pairing code');
+    await waitFor(() => shown.running.stderr().includes('a wrong code was tried (1 of 3'), 'the report');
+    expect(peersOf(gamma).some((record) => record.name === 'alpha')).toBe(false);
+
+    const relaying = await relay(gamma.httpUrl!);
+    await runCliOk(alpha.stateDir, ['peer', 'pair', relaying.url, '--code', shown.code]);
+    relaying.close();
+    expect((await shown.running.done).code).toBe(0);
+    const wire = relaying.seen.join('\n');
+    expect(wire).toContain('exchange');
+    for (const secret of [
+      shown.code,
+      shown.code.replace('-', ''),
+      peer(alpha, 'gamma').token!,
+      peer(gamma, 'alpha').token!,
+    ]) {
+      expect(wire).not.toContain(secret);
+    }
+    expect((await sessionsOf(gamma, peer(alpha, 'gamma').token!)).status).toBe(200);
+  }, 60_000);
 });
 
 // The raw API, for what the CLI never sends.
