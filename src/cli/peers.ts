@@ -144,6 +144,12 @@ async function showCode(dir: string, options: { scope: PeerScope; ttl: number })
       `This Tower: ${escapeControls(offer.name)} ${offer.fingerprint}\n` +
       'Waiting for it…\n',
   );
+  if (/^https?:\/\/(127\.|localhost|\[::1\])/.test(offer.url)) {
+    process.stderr.write(
+      'tower: this serve listens on loopback only: another machine reaches it only once serve listens on ' +
+        'an address it can reach (tower serve --host), and with that address in the URL\n',
+    );
+  }
   const cancel = () => {
     client.call(API.pairOfferCancel, { id: offer.id }).finally(() => process.exit(130));
   };
