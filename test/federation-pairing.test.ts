@@ -35,6 +35,7 @@ interface PeerFileRecord {
   public_key: string | null;
   token: string | null;
   granted: { token_sha256: string; scope: string } | null;
+  given: string | null;
   added_by: string;
 }
 
@@ -101,6 +102,7 @@ describe('tower peer pair', () => {
     expect(onAlpha.public_key).toBe(betaId.publicKeyRaw);
     expect(onAlpha.granted?.scope).toBe('view');
     expect(onBeta.granted?.scope).toBe('full');
+    expect([onAlpha.given, onBeta.given]).toEqual(['full', 'view']);
     for (const daemon of [alpha, beta]) {
       expect(statSync(join(daemon.stateDir, 'peers.json')).mode & 0o777).toBe(0o600);
       expect(statSync(join(daemon.stateDir, 'identity.json')).mode & 0o777).toBe(0o600);

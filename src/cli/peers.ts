@@ -90,6 +90,7 @@ export function peerCommand(stateDir: () => string): Command {
           granted === null || options.grant === undefined
             ? (known?.granted ?? null)
             : { token_sha256: hashToken(granted), scope: options.grant },
+        given: token === undefined ? (known?.given ?? null) : null,
         added_by: known?.added_by ?? 'manual',
         added_at: known?.added_at ?? new Date().toISOString(),
       });

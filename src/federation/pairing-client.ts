@@ -115,6 +115,7 @@ export async function pairWith(options: PairWithOptions): Promise<PairedPeer> {
     public_key: other.public_key,
     token: theirs,
     granted: { token_sha256: hashToken(ours), scope: options.scope },
+    given: other.scope,
     added_by: 'paired',
     added_at: new Date().toISOString(),
   });

@@ -247,6 +247,7 @@ export class PairingOffers {
       public_key: starter.public_key,
       token: theirs,
       granted: { token_sha256: hashToken(ours), scope: offer.scope },
+      given: starter.scope,
       added_by: 'paired',
       added_at: new Date(this.now()).toISOString(),
     });

@@ -22,6 +22,8 @@ export const PeerRecord = z.object({
   token: z.string().nullable().default(null),
   /** What it sends us: sha256 hex of its token, and what that token may do here. */
   granted: z.object({ token_sha256: z.string(), scope: PeerScope }).nullable().default(null),
+  /** What our token may do there, as it said while pairing; null when not known (added by hand). */
+  given: PeerScope.nullable().default(null),
   added_by: FoundBy,
   added_at: z.string(),
 });
@@ -84,8 +86,8 @@ export class PeerStore {
     return found;
   }
 
-  /** Add or replace the peer of that name. */
-  put(record: PeerRecord): void {
+  /** Add or replace the peer of that name (fields with a default may be left out). */
+  put(record: z.input<typeof PeerRecord>): void {
     this.write([...this.all().filter((peer) => peer.name !== record.name), PeerRecord.parse(record)]);
   }
 
