@@ -4,6 +4,7 @@
  * client (src/client/http-client.ts) derives its calls from it, so none of them can drift.
  */
 import type { z } from 'zod';
+import { DiscoveryResponse, TowerIdentityResponse } from './federation.js';
 import {
   PairedPeer,
   PairFinishBody,
@@ -426,6 +427,24 @@ export const API = {
     body: PairFinishBody,
     responses: { 200: json('the sealed token', PairFinishResponse) },
     errors: { 403: 'wrong_code', 404: 'unknown_exchange', 410: 'pairing_void', 429: 'too_many_attempts' },
+  },
+  // ---- discovery
+  towerIdentity: {
+    method: 'GET',
+    url: '/api/tower',
+    summary:
+      "This Tower's name, identity fingerprint and version, for discovery's probes (what mDNS advertises " +
+      'anyway; never a credential)',
+    access: 'none',
+    fromPeers: true,
+    responses: { 200: json('who this Tower says it is', TowerIdentityResponse) },
+  },
+  discovery: {
+    method: 'GET',
+    url: '/api/discovery',
+    summary: 'Towers found by mDNS, Tailscale and the static list in federation.json: found, not trusted',
+    access: 'read',
+    responses: { 200: json('what each source found', DiscoveryResponse) },
   },
 } as const satisfies Record<string, RouteSpec>;
 

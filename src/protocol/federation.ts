@@ -56,3 +56,26 @@ export const FoundPeer = z.object({
   found_by: FoundBy,
 });
 export type FoundPeer = z.infer<typeof FoundPeer>;
+
+/** What a Tower tells anyone who asks (GET /api/tower): enough to recognise it, nothing to act as it. */
+export const TowerIdentityResponse = z.object({
+  name: z.string().max(200),
+  fingerprint: z.string().max(200),
+  version: z.string().max(200),
+});
+export type TowerIdentityResponse = z.infer<typeof TowerIdentityResponse>;
+
+export const DiscoverySource = z.enum(['mdns', 'tailscale', 'static']);
+export type DiscoverySource = z.infer<typeof DiscoverySource>;
+
+export const DiscoveryResponse = z.object({
+  found: z.array(FoundPeer).describe('Towers found and not trusted: pairing alone makes a peer'),
+  sources: z.array(
+    z.object({
+      source: DiscoverySource,
+      enabled: z.boolean(),
+      error: z.string().nullable().describe('why the last look failed, if it did'),
+    }),
+  ),
+});
+export type DiscoveryResponse = z.infer<typeof DiscoveryResponse>;

@@ -48,3 +48,8 @@ export function identityPath(stateDir: string): string {
 export function peersPath(stateDir: string): string {
   return join(stateDir, 'peers.json');
 }
+
+/** Federation settings the user edits: the static peers discovery lists (never trusted by that alone). */
+export function federationConfigPath(stateDir: string): string {
+  return join(stateDir, 'federation.json');
+}
