@@ -30,6 +30,11 @@ interface ServeOptions extends HostOptions {
   resumeLost?: boolean;
   dispatchLimit: number;
   name?: string;
+  /** undefined: on when --host is beyond loopback. */
+  mdns?: boolean;
+  advertiseUrl?: string;
+  tailscale: boolean;
+  tailscalePort: number[];
 }
 
 export function serveCommand(stateDir: () => string): Command {
@@ -58,6 +63,19 @@ export function serveCommand(stateDir: () => string): Command {
     .option('--resume-lost', "relaunch agent sessions lost in a crash, with their runtime's resume flag")
     .option('--dispatch-limit <n>', 'sessions of one runtime that dispatch may start', parsePositive, 4)
     .option('--name <name>', "this Tower's name among peers (kept; default: the host name)", parseTowerName)
+    .option(
+      '--mdns',
+      'advertise this Tower and look for others on the LAN (default: when --host is not loopback)',
+    )
+    .option('--no-mdns', 'neither advertise nor look on the LAN')
+    .option('--advertise-url <url>', 'the URL mDNS advertises (default: the web workspace URL)')
+    .option('--no-tailscale', 'do not look for Towers on the tailnet (by default when `tailscale` exists)')
+    .option(
+      '--tailscale-port <port>',
+      "the port tailnet machines are asked on (repeatable; default this serve's port and 7613)",
+      (value: string, previous: number[]) => [...previous, parsePort(value)],
+      [] as number[],
+    )
     .action((options: ServeOptions) => serve(stateDir(), options));
 }
 
@@ -104,6 +122,13 @@ async function serve(dir: string, options: ServeOptions): Promise<void> {
         authThrottle: new AuthThrottle(),
         maxStreams: options.maxStreams,
         dispatchLimit: options.dispatchLimit,
+        discovery: {
+          mdns: options.mdns,
+          advertiseUrl: options.advertiseUrl,
+          tailscale: options.tailscale,
+          tailscalePorts: options.tailscalePort.length > 0 ? options.tailscalePort : undefined,
+        },
+        warn,
       });
     } catch (error) {
       // A host started just now for this serve holds nothing yet: it goes too.

@@ -7,12 +7,19 @@ import type { AddressInfo } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Discovery } from '../../federation/discovery/index.js';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import { AuthThrottle } from '../../state/auth-throttle.js';
 import { loadIdentity } from '../../state/identity.js';
 import { PeerStore } from '../../state/peers.js';
 import { type AuthSite, ownOrigins, registerAuth } from './auth.js';
 import { linkToDaemon } from './daemon-link.js';
+import {
+  checkDiscoverySettings,
+  type DiscoverySettings,
+  registerDiscoveryRoutes,
+  startDiscovery,
+} from './discovery-routes.js';
 import { installErrorHandlers } from './errors.js';
 import { registerLoginPage } from './login-page.js';
 import { registerPairingRoutes } from './pairing-routes.js';
@@ -39,11 +46,17 @@ export interface HttpOptions {
   maxStreams?: number;
   /** Sessions of one runtime dispatch may start here (default 4). */
   dispatchLimit?: number;
+  /** mDNS, Tailscale and static peers: what is looked for and advertised. */
+  discovery?: DiscoverySettings;
+  /** Where discovery's problems are told (default: nowhere). */
+  warn?: (message: string) => void;
 }
 
 export interface HttpServer {
   /** scheme://host:port, no trailing slash. */
   readonly url: string;
+  /** The Towers found (never trusted by that alone); null when discovery could not start. */
+  readonly discovery: Discovery | null;
   close(): Promise<void>;
 }
 
@@ -51,6 +64,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
     throw new Error('--tls-cert and --tls-key must be given together');
   }
+  checkDiscoverySettings(options.discovery ?? {});
   const https =
     options.tlsCert && options.tlsKey
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
@@ -71,6 +85,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   let url = '';
   const throttle = options.authThrottle ?? new AuthThrottle();
   const { peers } = federation;
+  let discovery: Discovery | null = null;
 
   try {
     await app.register(fastifyCookie);
@@ -102,6 +117,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     registerSse(app, link.context);
     registerTerminalSocket(app, link.context);
     registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });
+    registerDiscoveryRoutes(app, federation.identity, () => discovery);
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await app.close().catch(() => {});
@@ -117,9 +133,20 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     secure: https !== null,
   };
   url = `${scheme}://${urlHost}:${port}`;
+  const warn = options.warn ?? (() => {});
+  const { identity } = federation;
+  discovery = startDiscovery(
+    options.discovery ?? {},
+    { stateDir: options.stateDir, identity, host: options.host, port, scheme, url },
+    warn,
+  );
   return {
     url,
+    get discovery() {
+      return discovery;
+    },
     close: async () => {
+      await discovery?.close();
       await app.close();
       link.end();
     },
