@@ -5,12 +5,7 @@
  */
 import { TowerHttpClient } from '../../client/http-client.js';
 import { API } from '../../protocol/api.js';
-import {
-  type FoundBy,
-  type FoundPeer,
-  peerName,
-  type TowerIdentityResponse,
-} from '../../protocol/federation.js';
+import { type FoundBy, type FoundPeer, peerName } from '../../protocol/federation.js';
 
 export const MAX_URL_LENGTH = 200;
 /** A probe's answer is three short strings: anything larger is not a Tower. */
@@ -65,8 +60,7 @@ export function visible(value: unknown): string {
 /** Ask a URL who is there (GET /api/tower), within `timeoutMs`: a FoundPeer, or the error. */
 export async function probeTower(url: string, foundBy: FoundBy, timeoutMs: number): Promise<FoundPeer> {
   const client = new TowerHttpClient({ url, timeoutMs, maxReplyBytes: MAX_PROBE_BYTES });
-  // The client checked the reply against this schema; ReplyOf does not carry the type through yet.
-  const reply = (await client.call(API.towerIdentity)) as TowerIdentityResponse;
+  const reply = await client.call(API.towerIdentity);
   const found = checkFound({ ...reply, url }, foundBy);
   if ('refused' in found) throw new Error(`${url} answered as a Tower, but ${found.refused}`);
   return found;
