@@ -1,6 +1,7 @@
 /** What the HTTP layer's parts share: how to reach the daemon, and who is asking. */
 import type {} from 'fastify';
 import type { TowerClient } from '../../client/client.js';
+import type { FoundPeer } from '../../protocol/federation.js';
 import type { DaemonMessageOf } from '../../protocol/socket.js';
 import type { WorkspaceEvent } from '../../protocol/web.js';
 import type { Identity } from '../../state/identity.js';
@@ -42,6 +43,9 @@ export interface FederationContext {
   readonly peers: PeerStore;
   /** Sessions of one runtime dispatch may start on one machine (tower serve --dispatch-limit). */
   readonly dispatchLimit: number;
+  /** Towers discovery found (mDNS, Tailscale, static), this one left out: found, not trusted; a
+   *  peer list shows those not paired as `unpaired`. */
+  discovered(): FoundPeer[];
 }
 
 declare module 'fastify' {

@@ -70,10 +70,12 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
       : null;
   const scheme = https ? 'https' : 'http';
+  let discovery: Discovery | null = null;
   const federation = {
     identity: loadIdentity(options.stateDir),
     peers: new PeerStore(options.stateDir),
     dispatchLimit: options.dispatchLimit ?? 4,
+    discovered: () => discovery?.list() ?? [],
   };
   const link = await linkToDaemon({ ...options, federation });
 
@@ -85,7 +87,6 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   let url = '';
   const throttle = options.authThrottle ?? new AuthThrottle();
   const { peers } = federation;
-  let discovery: Discovery | null = null;
 
   try {
     await app.register(fastifyCookie);
