@@ -181,6 +181,17 @@ describe.runIf(RUN_NETNS)('mDNS between two network namespaces', () => {
       expect(refused.status).toBe(401);
     }
   }, 60_000);
+
+  it('a Tower that stops says goodbye, and the other no longer lists it', async () => {
+    const [alpha, beta] = towers as [(typeof towers)[0], (typeof towers)[0]];
+    expect(discoveryOf(alpha).found.map((peer) => peer.name)).toContain(beta.name);
+    await beta.serve.stop();
+    await waitFor(
+      () => !discoveryOf(alpha).found.some((peer) => peer.name === beta.name),
+      `${alpha.name} to drop ${beta.name}`,
+      10_000,
+    );
+  }, 30_000);
 });
 
 /** A stand-in for the vendor's `tailscale` (its daemon cannot run here): prints a recorded status. */

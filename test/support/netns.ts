@@ -103,7 +103,10 @@ export function serveIn(ns: string, stateDir: string, args: string[]): Promise<N
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TOWER_STATE_DIR: stateDir } },
   );
   let output = '';
+  let stopped = false;
   const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
