@@ -13,6 +13,8 @@ export const MDNS_SERVICE_TYPE = 'tower';
 /** Announcements catch most arrivals; a query now and then catches the rest. */
 const REQUERY_MS = 30_000;
 const CLOSE_MS = 1000;
+/** Services the browser keeps, valid or not, before the rest are dropped. */
+const MAX_KEPT = 2 * MAX_FOUND;
 
 export interface MdnsOptions {
   name: string;
@@ -43,7 +45,7 @@ export class MdnsSource implements Source {
   readonly source = 'mdns' as const;
   private problem: string | null = null;
   private readonly bonjour: Bonjour;
-  private browser: Browser;
+  private readonly browser: Browser;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: MdnsOptions) {
@@ -113,12 +115,12 @@ export class MdnsSource implements Source {
 
   private browse(): Browser {
     const browser = this.bonjour.find({ type: MDNS_SERVICE_TYPE });
+    // The library keeps every service it hears of: a flood of names is cut back to a bound. (Starting the
+    // browser over instead would query the LAN again, and the flood would answer again.)
     browser.on('up', () => {
-      // The library keeps every service it hears of; a flood of names starts it over.
-      if (browser.services.length > 2 * MAX_FOUND) {
-        browser.stop();
-        this.browser = this.browse();
-      }
+      if (browser.services.length <= MAX_KEPT) return;
+      browser.services.splice(MAX_KEPT);
+      (browser as unknown as { serviceMap: object }).serviceMap = {};
     });
     return browser;
   }
