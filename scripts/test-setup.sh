@@ -48,6 +48,8 @@ if [ -x /usr/sbin/dockerd ] && ! bash "$(dirname "$0")/test-dockerd.sh"; then
 fi
 # The ssh substrate's tests start Debian's OpenSSH server on 127.0.0.1 (and ssh-agent, ssh-keygen).
 [ -x /usr/sbin/sshd ] || install_package openssh-server "the ssh tests" /usr/sbin/sshd
+# mDNS discovery is tested between network namespaces the test creates (ip netns, a veth pair).
+command -v ip >/dev/null 2>&1 || install_package iproute2 "the discovery tests" ip
 # The real agent CLIs (Claude Code, Codex, Gemini CLI), pinned, into a cache outside the project's
 # dependencies; the agent tests drive them against a local fake model server.
 if ! bash "$(dirname "$0")/install-agents.sh" >/dev/null; then
