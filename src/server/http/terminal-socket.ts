@@ -10,10 +10,19 @@
 import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { ClientError, type OutputEvent, type TowerClient } from '../../client/client.js';
+import { type DownstreamSocket, relayTerminal } from '../../federation/terminal-relay.js';
+import { PEER_HEADER, splitFleetId } from '../../protocol/federation.js';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import type { DaemonMessageOf, SessionInfo } from '../../protocol/socket.js';
-import { describeParseError } from '../../protocol/validation.js';
-import { OUTPUT_FRAME_HEADER_BYTES, WsClientMessage, type WsServerMessage } from '../../protocol/web.js';
+import type { WsServerMessage } from '../../protocol/web.js';
+import {
+  decodeWsClientFrame,
+  encodeOutputFrame,
+  ReadWindow,
+  type WsData,
+  wsByteLength,
+} from '../../protocol/ws-terminal.js';
+import type { PeerStore } from '../../state/peers.js';
 import type { HttpContext, Role } from './context.js';
 import { InputLedger, SizeOwnership, type SizePeer } from './terminal-state.js';
 
@@ -36,21 +45,26 @@ const CLOSE_POLICY = 1008;
 const OPEN = 1;
 
 /** The part of a `ws` WebSocket this route uses. */
-interface BrowserSocket {
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: Buffer | string, options: { binary: boolean }, callback?: (error?: Error) => void): void;
-  close(code?: number, reason?: string): void;
-  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
-  on(event: 'close', listener: () => void): unknown;
-}
+type BrowserSocket = DownstreamSocket;
 
 interface TerminalQuery {
   offset?: string;
   client?: string;
 }
 
-export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): void {
+/** What a terminal on a peer's session (`PEER/ID`) needs: the peers, and this Tower's fingerprint. */
+export interface TerminalFederation {
+  peers: PeerStore;
+  fingerprint: () => string;
+  /** A relayed stream ended for good (the reason carries no credential). */
+  log?(line: string): void;
+}
+
+export function registerTerminalSocket(
+  app: FastifyInstance,
+  ctx: HttpContext,
+  federation?: TerminalFederation,
+): void {
   const sizes = new SizeOwnership();
   const inputs = new InputLedger();
   // A resize from anywhere else (the CLI, REST) reaches every browser watching that session.
@@ -71,17 +85,69 @@ export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): 
       },
     },
     (socket: BrowserSocket, request) => {
+      const id = request.params.id;
+      if (splitFleetId(id).peer !== null) {
+        relayOrRefuse(socket, request.query, id, request.towerRole, request.headers[PEER_HEADER], federation);
+        return;
+      }
       const terminal = new TerminalSocket(socket, ctx, sizes, inputs, request.params.id, request.towerRole);
       terminal.open(request.query);
     },
   );
 }
 
+function relayOrRefuse(
+  socket: BrowserSocket,
+  query: TerminalQuery,
+  fleetId: string,
+  role: Role,
+  fromPeer: string | string[] | undefined,
+  federation: TerminalFederation | undefined,
+): void {
+  const refuse = (code: number, error: string, message: string) => {
+    socket.send(JSON.stringify({ type: 'error', error, message } satisfies WsServerMessage), {
+      binary: false,
+    });
+    socket.close(code, error);
+  };
+  // The loop guard: what a peer asks for is answered here, never passed on to another peer.
+  if (fromPeer !== undefined || !federation) {
+    refuse(CLOSE_UNKNOWN_SESSION, 'unknown_session', `unknown session: ${fleetId}`);
+    return;
+  }
+  const checked = checkQuery(query);
+  if ('error' in checked) {
+    refuse(CLOSE_BAD_REQUEST, 'bad_request', checked.error);
+    return;
+  }
+  relayTerminal({
+    socket,
+    peers: federation.peers,
+    fingerprint: federation.fingerprint,
+    fleetId,
+    role,
+    clientId: query.client ?? null,
+    offset: checked.offset,
+    onEnd: federation.log,
+  });
+}
+
+function checkQuery(query: TerminalQuery): { offset: number | undefined } | { error: string } {
+  const offset = query.offset === undefined ? undefined : Number(query.offset);
+  if (offset !== undefined && !(/^\d+$/.test(query.offset ?? '') && Number.isSafeInteger(offset))) {
+    return { error: 'offset must be a non-negative integer' };
+  }
+  if (query.client !== undefined && !/^[\x21-\x7e]{1,128}$/.test(query.client)) {
+    return { error: 'client must be 1-128 printable ASCII characters' };
+  }
+  return { offset };
+}
+
 class TerminalSocket implements SizePeer {
   private daemon: TowerClient | null = null;
   private closed = false;
   /** Messages from the browser that arrived before the daemon connection was ready. */
-  private early: Array<{ data: Buffer | ArrayBuffer | Buffer[]; isBinary: boolean }> | null = [];
+  private early: Array<{ data: WsData; isBinary: boolean }> | null = [];
   private earlyBytes = 0;
   private clientId: string | null = null;
   /** Input seqs of a browser that gave no client id: exactly-once only within this socket. */
@@ -89,7 +155,7 @@ class TerminalSocket implements SizePeer {
   /** End offset of the last output frame sent; output below it is never sent again. */
   private sent = 0;
   private acked = 0;
-  private reading = true;
+  private window: ReadWindow | null = null;
   /** Output is dropped until a snapshot arrives (attach, or the browser asked for one): which kind. */
   private awaiting: 'whole' | 'screen' | null = null;
 
@@ -105,9 +171,7 @@ class TerminalSocket implements SizePeer {
     socket.on('message', (data, isBinary) => {
       if (this.early === null) this.receive(data, isBinary);
       else if (this.early.length < MAX_EARLY_MESSAGES && this.earlyBytes < MAX_EARLY_BYTES) {
-        this.earlyBytes += Array.isArray(data)
-          ? data.reduce((sum, part) => sum + part.length, 0)
-          : data.byteLength;
+        this.earlyBytes += wsByteLength(data);
         this.early.push({ data, isBinary });
       } else this.fail(CLOSE_POLICY, 'too_many_messages', 'too many messages before the session was ready');
     });
@@ -115,17 +179,13 @@ class TerminalSocket implements SizePeer {
   }
 
   open(query: TerminalQuery): void {
-    const offset = query.offset === undefined ? undefined : Number(query.offset);
-    if (offset !== undefined && !(/^\d+$/.test(query.offset ?? '') && Number.isSafeInteger(offset))) {
-      this.fail(CLOSE_BAD_REQUEST, 'bad_request', 'offset must be a non-negative integer');
-      return;
-    }
-    if (query.client !== undefined && !/^[\x21-\x7e]{1,128}$/.test(query.client)) {
-      this.fail(CLOSE_BAD_REQUEST, 'bad_request', 'client must be 1-128 printable ASCII characters');
+    const checked = checkQuery(query);
+    if ('error' in checked) {
+      this.fail(CLOSE_BAD_REQUEST, 'bad_request', checked.error);
       return;
     }
     this.clientId = query.client ?? null;
-    this.start(offset).catch((error: unknown) => {
+    this.start(checked.offset).catch((error: unknown) => {
       if (error instanceof ClientError && error.code === 'unknown_session')
         this.fail(CLOSE_UNKNOWN_SESSION, 'unknown_session', error.message);
       else if (error instanceof ClientError) this.fail(CLOSE_INTERNAL, error.code, error.message);
@@ -140,6 +200,10 @@ class TerminalSocket implements SizePeer {
       return;
     }
     this.daemon = daemon;
+    this.window = new ReadWindow(
+      { unackedHigh: WINDOW_HIGH, bufferedHigh: BUFFERED_HIGH, low: WINDOW_LOW },
+      { pause: () => daemon.pauseStream(), resume: () => daemon.resumeStream() },
+    );
     daemon.on('output', (event) => this.forwardOutput(event));
     daemon.on('snapshot', (snapshot) => this.forwardSnapshot(snapshot));
     daemon.on('closed', (event) => {
@@ -178,9 +242,7 @@ class TerminalSocket implements SizePeer {
       data = data.subarray(this.sent - offset);
       offset = this.sent;
     }
-    const frame = Buffer.allocUnsafe(OUTPUT_FRAME_HEADER_BYTES + data.length);
-    frame.writeBigUInt64BE(BigInt(offset), 0);
-    data.copy(frame, OUTPUT_FRAME_HEADER_BYTES);
+    const frame = encodeOutputFrame(offset, data);
     this.sent = offset + data.length;
     if (this.socket.readyState !== OPEN) return;
     this.socket.send(frame, { binary: true }, this.afterSend);
@@ -199,47 +261,18 @@ class TerminalSocket implements SizePeer {
 
   /** Stop reading the daemon while the browser is behind; resume once it has mostly caught up. */
   private regulate(): void {
-    if (!this.daemon || this.closed) return;
-    const unacked = this.sent - this.acked;
-    const buffered = this.socket.bufferedAmount;
-    if (this.reading && (unacked > WINDOW_HIGH || buffered > BUFFERED_HIGH)) {
-      this.reading = false;
-      this.daemon.pauseStream();
-    } else if (!this.reading && unacked <= WINDOW_LOW && buffered <= WINDOW_LOW) {
-      this.reading = true;
-      this.daemon.resumeStream();
-    }
+    if (this.closed) return;
+    this.window?.update(this.sent - this.acked, this.socket.bufferedAmount);
   }
 
-  private receive(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  private receive(raw: WsData, isBinary: boolean): void {
     if (this.closed) return;
-    if (isBinary) {
-      this.sendError('bad_message', 'binary frames are not accepted: send JSON text frames');
+    const decoded = decodeWsClientFrame(raw, isBinary);
+    if (!decoded.ok) {
+      this.sendError('bad_message', decoded.message);
       return;
     }
-    const bytes = Array.isArray(raw)
-      ? Buffer.concat(raw)
-      : raw instanceof ArrayBuffer
-        ? Buffer.from(raw)
-        : raw;
-    const text = bytes.toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      this.sendError('bad_message', 'malformed JSON: each text frame must be one JSON object');
-      return;
-    }
-    const parsed = WsClientMessage.safeParse(json);
-    if (!parsed.success) {
-      const type = json !== null && typeof json === 'object' ? (json as { type?: unknown }).type : undefined;
-      this.sendError(
-        'bad_message',
-        typeof type === 'string' ? describeParseError(type, parsed.error) : 'message has no string "type"',
-      );
-      return;
-    }
-    const message = parsed.data;
+    const message = decoded.message;
     switch (message.type) {
       case 'ack':
         this.acked = Math.min(this.sent, Math.max(this.acked, message.offset));
