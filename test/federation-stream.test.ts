@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { TowerClient } from '../dist/client/client.js';
 import { PeerStore } from '../dist/state/peers.js';
 import { ensureToken } from '../dist/state/token.js';
+import { AttachedTerminal } from './support/cli.js';
 import { readRss, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { expectContiguous, type Message, TestBrowser } from './support/terminal-browser.js';
 
@@ -165,6 +166,21 @@ describe('a remote terminal through the local Tower', () => {
     const text = (await journal(b, id, 0)).toString('utf8');
     expect(text).not.toContain('LOCAL-2');
     expect(text).not.toContain('PEER-4');
+  });
+
+  it('tower attach PEER/ID: through the local serve, the size taken, typed keys applied, Ctrl-\\ detaches', async () => {
+    const id = await shellOnB();
+    const attached = new AttachedTerminal(a.stateDir, ['attach', `b/${id}`], { cols: 72, rows: 20 });
+    await waitFor(async () => {
+      const session = (await bClient.list()).find((s) => s.id === id);
+      return session?.cols === 72 && session.rows === 20;
+    }, 'the session to take the size of the attached terminal');
+    attached.type('echo REMOTE-$((3+4))\r');
+    await attached.waitForScreen((rows) => rows.some((row) => row.includes('REMOTE-7')), 'the echo');
+    attached.type('\x1c');
+    expect((await attached.waitForExit()).exitCode).toBe(0);
+    expect(attached.output).toContain(`detached from b/${id}`);
+    expect(count((await journal(b, id, 0)).toString('utf8'), 'REMOTE-7\r\n')).toBe(1);
   });
 
   it('refuses a relayed request to relay again (the loop guard), and an unknown peer', async () => {

@@ -7,6 +7,7 @@
  */
 import type { Terminal as HeadlessTerminal, IBufferCell, IBufferLine } from '@xterm/headless';
 import xtermHeadless from '@xterm/headless';
+import { escapeControls } from './escape.js';
 import { cellWidth, truncateCells } from './table.js';
 
 const { Terminal } = xtermHeadless;
@@ -27,6 +28,27 @@ export interface Snapshot extends Size {
  */
 export const RESTORE_TERMINAL =
   '\x1b7\x1b[?1049l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1l\x1b>\x1b[?25h\x1b[0m\r\n';
+/** Push the window title, set ours (xterm's title stack: CSI 22 t / CSI 23 t). */
+export const titleWhileAway = (text: string) => `\x1b[22;0t\x1b]2;${text}\x07`;
+export const TITLE_RESTORE = '\x1b[23;0t';
+
+/** The end of an attach: cooked mode, the listeners off, the view closed, its last line printed. */
+export function releaseTerminal(
+  view: SessionView,
+  listeners: { keys: (chunk: Buffer) => void; resize: () => void },
+  titlePushed: boolean,
+  message: string,
+): void {
+  const { stdin, stdout } = process;
+  if (stdin.isTTY) stdin.setRawMode(false);
+  stdin.off('data', listeners.keys);
+  stdin.pause();
+  stdout.off('resize', listeners.resize);
+  view.close();
+  const title = titlePushed ? TITLE_RESTORE : '';
+  stdout.write(`${title}${stdout.isTTY ? RESTORE_TERMINAL : ''}${escapeControls(message)}\r\n`);
+}
+
 const MOUSE_OFF = '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l';
 
 export class SessionView {

@@ -12,14 +12,10 @@
 import { ClientError, type ConnectOptions, TowerClient } from '../client/client.js';
 import { connectWhenBack } from '../client/reconnect.js';
 import type { DaemonMessageOf, SessionInfo } from '../protocol/index.js';
-import { RESTORE_TERMINAL, SessionView, type Size } from './attach-view.js';
+import { releaseTerminal, SessionView, type Size, TITLE_RESTORE, titleWhileAway } from './attach-view.js';
 import { DetachKeyFilter } from './detach-key.js';
 import { escapeControls } from './escape.js';
 import { QueryReplyFilter } from './query-replies.js';
-
-/** Push the window title, set ours (xterm's title stack: CSI 22 t / CSI 23 t). */
-const titleWhileAway = (text: string) => `\x1b[22;0t\x1b]2;${text}\x07`;
-const TITLE_RESTORE = '\x1b[23;0t';
 
 export async function attach(options: ConnectOptions, ref: string, detachKey: number): Promise<number> {
   const client = await TowerClient.connect(options);
@@ -237,13 +233,7 @@ class Attachment {
     this.finished = true;
     this.keys.cancel();
     this.stopWaiting.abort();
-    if (this.stdin.isTTY) this.stdin.setRawMode(false);
-    this.stdin.off('data', this.onKeys);
-    this.stdin.pause();
-    this.stdout.off('resize', this.onLocalResize);
-    this.view.close();
-    const title = this.away ? TITLE_RESTORE : '';
-    this.stdout.write(`${title}${this.stdout.isTTY ? RESTORE_TERMINAL : ''}${escapeControls(message)}\r\n`);
+    releaseTerminal(this.view, { keys: this.onKeys, resize: this.onLocalResize }, this.away, message);
     this.client.end();
     this.done(code);
   }

@@ -128,9 +128,11 @@ program
     parseDetachKey,
   )
   .action(async (ref: string, options: { detachKey?: number }) => {
+    const detachKey = options.detachKey ?? defaultDetachKey();
     // Loaded here: only attach needs a terminal emulator (for the fitted view).
-    const { attach } = await import('./attach.js');
-    const code = await attach({ stateDir: stateDir() }, ref, options.detachKey ?? defaultDetachKey());
+    const code = ref.includes('/')
+      ? await (await import('./attach-remote.js')).attachRemote(stateDir(), ref, detachKey)
+      : await (await import('./attach.js')).attach({ stateDir: stateDir() }, ref, detachKey);
     process.exit(code);
   });
 

@@ -11,12 +11,17 @@ export class ServeNotRunning extends Error {
   }
 }
 
+/** The running serve's web API: its URL and the admin token (for a WebSocket, say). */
+export function localWebEndpoint(stateDir: string): { url: string; token: string } {
+  const info = readServeInfo(stateDir);
+  const token = readToken(tokenPath(stateDir));
+  if (!info || token === null) throw new ServeNotRunning(stateDir);
+  return { url: info.url, token };
+}
+
 export function localWebClient(
   stateDir: string,
   options: Omit<HttpClientOptions, 'url' | 'token'> = {},
 ): TowerHttpClient {
-  const info = readServeInfo(stateDir);
-  const token = readToken(tokenPath(stateDir));
-  if (!info || token === null) throw new ServeNotRunning(stateDir);
-  return new TowerHttpClient({ ...options, url: info.url, token });
+  return new TowerHttpClient({ ...options, ...localWebEndpoint(stateDir) });
 }
