@@ -21,6 +21,7 @@ const ALL = [
   'adopt',
   'remote',
   'remote-adopt',
+  'federation',
 ];
 
 function machine() {

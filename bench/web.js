@@ -54,7 +54,7 @@ function withTimeout(promise, what) {
  */
 async function openTerminal(daemon, sessionId, offset, { onMessage, onClose = () => {} }) {
   const base = daemon.webUrl.replace(/^http/, 'ws');
-  const ws = new WebSocket(`${base}/ws/terminal/${sessionId}?offset=${offset}`, {
+  const ws = new WebSocket(`${base}/ws/terminal/${encodeURIComponent(sessionId)}?offset=${offset}`, {
     headers: { Authorization: `Bearer ${daemon.token}` },
   });
   ws.on('message', (data, isBinary) => onMessage(data, isBinary, ws));
@@ -79,8 +79,11 @@ function cpuMeter(daemon) {
   };
 }
 
-/** 100 MB to a WebSocket client: time from create_session to the last byte of the last binary frame. */
-async function wsRead(daemon, client) {
+/**
+ * 100 MB to a WebSocket client: time from create_session to the last byte of the last binary frame.
+ * `via`: the Tower whose WebSocket is read (another one relays `prefix + id`: see federation.js).
+ */
+export async function wsRead(daemon, client, via = daemon, prefix = '') {
   const cpu = cpuMeter(daemon);
   const t0 = now();
   const { sessionId } = await floodSession(client, BYTES);
@@ -119,7 +122,7 @@ async function wsRead(daemon, client) {
     } else if (message.type === 'error') errors.push(message.error);
   };
   const onClose = (code) => exit.reject(new Error(`WebSocket closed (${code}) before the exit message`));
-  const ws = await openTerminal(daemon, sessionId, 0, { onMessage, onClose });
+  const ws = await openTerminal(via, prefix + sessionId, 0, { onMessage, onClose });
   await withTimeout(exited, 'WebSocket read');
   const used = cpu();
   ws.close();
@@ -229,11 +232,11 @@ async function socketEcho(daemon) {
 }
 
 /** `cat` in a session, through a WebSocket: `input{seq,data}` out, the byte back in a binary frame. */
-async function wsEcho(daemon, client) {
+export async function wsEcho(daemon, client, via = daemon, prefix = '') {
   const sessionId = await createEchoSession(client);
   const output = outputWaiter();
   const ready = output.waitFor('READY');
-  const ws = await openTerminal(daemon, sessionId, 0, {
+  const ws = await openTerminal(via, prefix + sessionId, 0, {
     onMessage: (data, isBinary, socket) => {
       if (!isBinary) return; // hello, input_ack
       const end = Number(data.readBigUInt64BE(0)) + data.length - 8;
@@ -258,7 +261,7 @@ async function wsEcho(daemon, client) {
   };
 }
 
-function summary(samples) {
+export function summary(samples) {
   return {
     p50: percentile(samples, 50),
     p99: percentile(samples, 99),
