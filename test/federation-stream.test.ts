@@ -5,44 +5,18 @@
  * and gets exactly B's journal, and input typed meanwhile is applied once. A hostile peer (a `ws`
  * server of the test's own) floods, sends an oversized or a malformed frame: bounded, and a clear end.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { TowerClient } from '../dist/client/client.js';
-import { PeerStore } from '../dist/state/peers.js';
 import { ensureToken } from '../dist/state/token.js';
 import { AttachedTerminal } from './support/cli.js';
 import { readRss, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import { addPeerRecord, freePort, tokenOf } from './support/federation.js';
 import { expectContiguous, type Message, TestBrowser } from './support/terminal-browser.js';
 
 const MB = 1024 * 1024;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const adminToken = (daemon: TestDaemon) => ensureToken(`${daemon.stateDir}/token`);
 const viewerToken = (daemon: TestDaemon) => ensureToken(`${daemon.stateDir}/viewer-token`);
-
-function addPeer(on: TestDaemon, name: string, url: string, token: string): void {
-  new PeerStore(on.stateDir).put({
-    name,
-    url,
-    token,
-    fingerprint: null,
-    public_key: null,
-    granted: null,
-    added_by: 'manual',
-    added_at: new Date().toISOString(),
-  });
-}
 
 /** Every byte of a session's journal from `from` on, read from its own Tower's web API. */
 async function journal(daemon: TestDaemon, id: string, from: number): Promise<Buffer> {
@@ -50,7 +24,7 @@ async function journal(daemon: TestDaemon, id: string, from: number): Promise<Bu
   let offset = from;
   for (;;) {
     const response = await fetch(`${daemon.httpUrl}/api/sessions/${id}/output?from=${offset}`, {
-      headers: { authorization: `Bearer ${adminToken(daemon)}` },
+      headers: { authorization: `Bearer ${tokenOf(daemon)}` },
     });
     expect(response.status).toBe(200);
     const bytes = Buffer.from(await response.arrayBuffer());
@@ -77,7 +51,7 @@ describe('a remote terminal through the local Tower', () => {
     const base = a.httpUrl!.replace(/^http/, 'ws');
     const query = options.client ? `?client=${options.client}` : '';
     const ws = new WebSocket(`${base}/ws/terminal/${encodeURIComponent(fleetId)}${query}`, {
-      headers: { authorization: `Bearer ${options.token ?? adminToken(a)}`, ...options.headers },
+      headers: { authorization: `Bearer ${options.token ?? tokenOf(a)}`, ...options.headers },
     });
     const browser = new TestBrowser(ws, true, true);
     browsers.push(browser);
@@ -99,7 +73,7 @@ describe('a remote terminal through the local Tower', () => {
     b = await startTestDaemon({ serveArgs: ['--port', String(port), '--host', '127.0.0.1'] });
     a = await startTestDaemon();
     bClient = await b.connect();
-    addPeer(a, 'b', b.httpUrl!, adminToken(b));
+    addPeerRecord(a, 'b', b);
   });
 
   afterAll(async () => {
@@ -156,7 +130,7 @@ describe('a remote terminal through the local Tower', () => {
     local.send({ type: 'input', seq: 1, data: 'echo LOCAL-$((1+1))\n' });
     expect(await local.next('error')).toMatchObject({ error: 'forbidden' });
 
-    addPeer(a, 'bview', b.httpUrl!, viewerToken(b));
+    addPeerRecord(a, 'bview', b, viewerToken(b));
     const viaView = await openOnA(`bview/${id}`);
     expect((await viaView.next('hello')).role).toBe('viewer');
     await viaView.next('snapshot');
@@ -220,7 +194,7 @@ describe('a remote terminal through the local Tower', () => {
         if (what === 'flood') flood(ws);
       });
       const port = (evil.address() as { port: number }).port;
-      addPeer(a, 'evil', `http://127.0.0.1:${port}`, 'not-a-real-token');
+      addPeerRecord(a, 'evil', { httpUrl: `http://127.0.0.1:${port}` } as TestDaemon, 'not-a-real-token');
     });
 
     afterAll(async () => {

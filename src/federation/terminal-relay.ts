@@ -45,15 +45,13 @@ export interface TerminalRelayOptions {
   socket: DownstreamSocket;
   peers: PeerStore;
   /** This Tower's identity fingerprint, sent to the peer. */
-  fingerprint: () => string;
+  fingerprint: string;
   /** PEER/ID. */
   fleetId: string;
   role: 'admin' | 'viewer';
   /** The browser's client id; a random one when it gave none. */
   clientId: string | null;
   offset: number | undefined;
-  /** The peer's stream ended for good: for the log (never carries a credential). */
-  onEnd?(reason: string): void;
 }
 
 export function relayTerminal(options: TerminalRelayOptions): void {
@@ -91,7 +89,7 @@ class TerminalRelay {
         url: record.url,
         sessionId: id,
         token: record.token,
-        headers: { [PEER_HEADER]: this.options.fingerprint() },
+        headers: { [PEER_HEADER]: this.options.fingerprint },
         clientId: this.options.clientId ?? randomBytes(12).toString('hex'),
         offset: this.options.offset,
       },
@@ -173,7 +171,6 @@ class TerminalRelay {
   }
 
   private upstreamEnded(peer: string, end: WebTerminalEnd): void {
-    this.options.onEnd?.(`${peer}: ${end.error}: ${end.message}`);
     if (end.closeCode === CLOSE_UNKNOWN_SESSION || end.closeCode === CLOSE_BAD_REQUEST) {
       this.fail(end.closeCode, end.error, end.message);
       return;

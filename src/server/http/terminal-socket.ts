@@ -22,7 +22,6 @@ import {
   type WsData,
   wsByteLength,
 } from '../../protocol/ws-terminal.js';
-import type { PeerStore } from '../../state/peers.js';
 import type { HttpContext, Role } from './context.js';
 import { InputLedger, SizeOwnership, type SizePeer } from './terminal-state.js';
 
@@ -52,19 +51,7 @@ interface TerminalQuery {
   client?: string;
 }
 
-/** What a terminal on a peer's session (`PEER/ID`) needs: the peers, and this Tower's fingerprint. */
-export interface TerminalFederation {
-  peers: PeerStore;
-  fingerprint: () => string;
-  /** A relayed stream ended for good (the reason carries no credential). */
-  log?(line: string): void;
-}
-
-export function registerTerminalSocket(
-  app: FastifyInstance,
-  ctx: HttpContext,
-  federation?: TerminalFederation,
-): void {
+export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): void {
   const sizes = new SizeOwnership();
   const inputs = new InputLedger();
   // A resize from anywhere else (the CLI, REST) reaches every browser watching that session.
@@ -87,7 +74,7 @@ export function registerTerminalSocket(
     (socket: BrowserSocket, request) => {
       const id = request.params.id;
       if (splitFleetId(id).peer !== null) {
-        relayOrRefuse(socket, request.query, id, request.towerRole, request.headers[PEER_HEADER], federation);
+        relayOrRefuse(socket, request.query, id, request.towerRole, request.headers[PEER_HEADER], ctx);
         return;
       }
       const terminal = new TerminalSocket(socket, ctx, sizes, inputs, request.params.id, request.towerRole);
@@ -102,7 +89,7 @@ function relayOrRefuse(
   fleetId: string,
   role: Role,
   fromPeer: string | string[] | undefined,
-  federation: TerminalFederation | undefined,
+  ctx: HttpContext,
 ): void {
   const refuse = (code: number, error: string, message: string) => {
     socket.send(JSON.stringify({ type: 'error', error, message } satisfies WsServerMessage), {
@@ -111,6 +98,8 @@ function relayOrRefuse(
     socket.close(code, error);
   };
   // The loop guard: what a peer asks for is answered here, never passed on to another peer.
+  // (A test's route may have no federation at all.)
+  const federation = ctx.federation as HttpContext['federation'] | undefined;
   if (fromPeer !== undefined || !federation) {
     refuse(CLOSE_UNKNOWN_SESSION, 'unknown_session', `unknown session: ${fleetId}`);
     return;
@@ -123,12 +112,11 @@ function relayOrRefuse(
   relayTerminal({
     socket,
     peers: federation.peers,
-    fingerprint: federation.fingerprint,
+    fingerprint: federation.identity.fingerprint,
     fleetId,
     role,
     clientId: query.client ?? null,
     offset: checked.offset,
-    onEnd: federation.log,
   });
 }
 
