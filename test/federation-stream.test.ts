@@ -167,6 +167,15 @@ describe('a remote terminal through the local Tower', () => {
     expect(unknown.messages('error')[0]).toMatchObject({ error: 'unknown_peer' });
   });
 
+  it('a peer that refuses the credential ends the stream at once, with the reason', async () => {
+    addPeerRecord(a, 'bwrong', b, 'not-the-token');
+    const browser = await openOnA('bwrong/anything');
+    await waitFor(() => browser.closeCode, 'the close');
+    expect(browser.closeCode).toBe(1008);
+    expect(browser.messages('error').at(-1)).toMatchObject({ error: 'peer_refused' });
+    expect(JSON.stringify(browser.received)).not.toContain('not-the-token');
+  });
+
   describe('a hostile peer', () => {
     let evil: WebSocketServer;
     let sentByEvil = 0;
