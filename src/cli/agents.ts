@@ -7,6 +7,7 @@ import { API } from '../protocol/api.js';
 import { splitFleetId } from '../protocol/federation.js';
 import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { escapeControls, terminalJson } from './escape.js';
+import { isRemoteRef, remoteRestart } from './fleet.js';
 import { runHook } from './hook.js';
 import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
 import { isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
@@ -111,9 +112,9 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .argument('<session>', SESSION_REF)
     .option('--fresh', 'start a new conversation instead of resuming')
     .action(async (ref: string, options: { fresh?: boolean }) => {
-      const newId = await withClient(async (client) =>
-        client.restart(await client.sessionId(ref), !options.fresh),
-      );
+      const newId = isRemoteRef(ref)
+        ? await remoteRestart(stateDir(), ref, !options.fresh)
+        : await withClient(async (client) => client.restart(await client.sessionId(ref), !options.fresh));
       process.stdout.write(`${escapeControls(newId)}\n`);
     });
 

@@ -9,6 +9,16 @@ import { ensureToken, writeNewToken } from '../state/token.js';
 import { addAgentCommands, sendPrompt } from './agents.js';
 import { DEFAULT_DETACH_KEY, parseDetachKey } from './detach-key.js';
 import { escapeControls, escapeLines, terminalJson } from './escape.js';
+import {
+  addFleetCommands,
+  isRemoteRef,
+  listAll,
+  peerNotes,
+  remoteKill,
+  remoteLogs,
+  remoteScreen,
+  remoteSend,
+} from './fleet.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
 import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
@@ -45,8 +55,9 @@ program.addCommand(hostCommand(stateDir));
 program.addCommand(peerCommand(stateDir));
 addAgentCommands(program, withClient, stateDir);
 addSubstrateCommands(program, withClient);
+addFleetCommands(program, stateDir);
 
-const SESSION_REF = 'a session: its id, its name, or a unique prefix of its id';
+const SESSION_REF = "a session: its id, its name, or a unique prefix of its id; PEER/… for a peer's";
 
 program
   .command('spawn')
@@ -113,7 +124,14 @@ program
   .command('ls')
   .description('list sessions (on a terminal, fitted to its width)')
   .option('--json', 'print JSON (snake_case fields, as in the protocol)')
-  .action(async (options: { json?: boolean }) => {
+  .option('--all', "also every peer's sessions, as PEER/ID (through tower serve)")
+  .action(async (options: { json?: boolean; all?: boolean }) => {
+    if (options.all) {
+      const { sessions, peers } = await listAll(stateDir());
+      const text = options.json ? `${terminalJson({ sessions, peers }, 2)}\n` : formatTable(sessions);
+      process.stdout.write(text + (options.json ? '' : peerNotes(peers)));
+      return;
+    }
     const sessions = await withClient((client) => client.list());
     process.stdout.write(options.json ? `${terminalJson(sessions, 2)}\n` : formatTable(sessions));
   });
@@ -162,6 +180,7 @@ program
       if (options.prompt === undefined && text === undefined) {
         throw new UsageError('nothing to send: give TEXT or --prompt TEXT', 'tower send');
       }
+      if (isRemoteRef(ref)) return remoteSend(stateDir(), ref, { text, ...options });
       await withClient(async (client) => {
         const id = await client.sessionId(ref);
         if (options.prompt !== undefined)
@@ -176,6 +195,7 @@ program
   .description('print the current screen as plain text')
   .argument('<session>', SESSION_REF)
   .action(async (ref: string) => {
+    if (isRemoteRef(ref)) return remoteScreen(stateDir(), ref);
     const screen = await withClient(async (client) => client.screen(await client.sessionId(ref)));
     process.stdout.write(`${escapeLines(screen.text.replace(/\n+$/, ''))}\n`);
   });
@@ -187,6 +207,11 @@ program
   .option('--from <offset>', 'start at this absolute offset (default: earliest retained)', parseCount)
   .option('-f, --follow', 'keep printing new output until the session ends (waits for a restarting daemon)')
   .action(async (ref: string, options: { from?: number; follow?: boolean }) => {
+    if (isRemoteRef(ref)) {
+      if (options.follow)
+        throw new UsageError("--follow is not relayed: tower attach follows a peer's session", 'tower logs');
+      return remoteLogs(stateDir(), ref, options.from);
+    }
     await printLogs({ stateDir: stateDir() }, ref, options.from, options.follow === true);
   });
 
@@ -195,6 +220,7 @@ program
   .description('end a session (SIGHUP, then SIGKILL)')
   .argument('<session>', SESSION_REF)
   .action(async (ref: string) => {
+    if (isRemoteRef(ref)) return remoteKill(stateDir(), ref);
     await withClient(async (client) => client.close(await client.sessionId(ref)));
   });
 

@@ -177,7 +177,8 @@ async function readBounded(response: Response, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function errorOf(status: number, text: string): TowerHttpError {
+/** The error a non-2xx reply carries (its code and message, bounded), or a plain HTTP one. */
+export function errorOf(status: number, text: string): TowerHttpError {
   try {
     const body = JSON.parse(text) as { error?: unknown; message?: unknown };
     if (typeof body.error === 'string' && typeof body.message === 'string') {

@@ -4,7 +4,13 @@
  * client (src/client/http-client.ts) derives its calls from it, so none of them can drift.
  */
 import type { z } from 'zod';
-import { DiscoveryResponse, TowerIdentityResponse } from './federation.js';
+import {
+  DiscoveryResponse,
+  FleetSessionListResponse,
+  PeerListResponse,
+  SessionListQuery,
+  TowerIdentityResponse,
+} from './federation.js';
 import {
   PairedPeer,
   PairFinishBody,
@@ -48,7 +54,6 @@ import {
   RuntimeListResponse,
   ScreenQuery,
   ScreenResponse,
-  SessionListResponse,
   SessionResponse,
   StreamQuery,
   SubstrateInfo,
@@ -195,9 +200,12 @@ export const API = {
   listSessions: {
     method: 'GET',
     url: '/api/sessions',
-    summary: 'Every session: running, exited or lost',
+    summary:
+      'Every session: running, exited or lost; with ?scope=all also those of every peer (ids PEER/ID), ' +
+      'each peer answering within its timeout or given as last known (stale)',
     access: 'read',
-    responses: { 200: json('sessions', SessionListResponse) },
+    query: SessionListQuery,
+    responses: { 200: json('sessions', FleetSessionListResponse) },
   },
   createSession: {
     method: 'POST',
@@ -445,6 +453,15 @@ export const API = {
     summary: 'Towers found by mDNS, Tailscale and the static list in federation.json: found, not trusted',
     access: 'read',
     responses: { 200: json('what each source found', DiscoveryResponse) },
+  },
+  // ---- fleet
+  peers: {
+    method: 'GET',
+    url: '/api/peers',
+    summary:
+      'Every peer: how it was found, its state (online, offline, unpaired, refused), round-trip time and version',
+    access: 'read',
+    responses: { 200: json('peers', PeerListResponse) },
   },
 } as const satisfies Record<string, RouteSpec>;
 

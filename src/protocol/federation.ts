@@ -3,6 +3,7 @@
  * messages and the peer routes' bodies are added beside these.
  */
 import { z } from 'zod';
+import { SessionInfo } from './socket.js';
 
 /** A peer's name: what a fleet id starts with, so no `/` and nothing a shell or URL would mangle. */
 export const peerName = z
@@ -79,3 +80,38 @@ export const DiscoveryResponse = z.object({
   ),
 });
 export type DiscoveryResponse = z.infer<typeof DiscoveryResponse>;
+
+/** A session in a fleet list: a peer's carries `peer` and the id `PEER/ID`; this Tower's has neither. */
+export const FleetSession = SessionInfo.extend({
+  peer: z.string().optional().describe('the peer it runs on; absent: this Tower'),
+});
+export type FleetSession = z.infer<typeof FleetSession>;
+
+/** How a peer answered the last time this Tower asked it for its sessions. */
+export const PeerStatus = z.object({
+  name: z.string(),
+  state: PeerState,
+  stale: z.boolean().describe('its sessions are the last ones it gave, not current'),
+  error: z.string().nullable(),
+});
+export type PeerStatus = z.infer<typeof PeerStatus>;
+
+export const SessionListQuery = z.object({
+  scope: z
+    .enum(['local', 'all'])
+    .optional()
+    .describe('all: also every peer (never for a request from a peer)'),
+  peer: peerName.optional().describe("only this peer's sessions"),
+});
+
+export const FleetSessionListResponse = z.object({
+  sessions: z.array(FleetSession),
+  tower: z
+    .object({ name: z.string(), version: z.string(), fingerprint: z.string(), scope: PeerScope })
+    .optional()
+    .describe('this Tower, and what the caller may do on it'),
+  peers: z.array(PeerStatus).optional().describe('scope=all or peer=: how each peer answered'),
+});
+export type FleetSessionListResponse = z.infer<typeof FleetSessionListResponse>;
+
+export const PeerListResponse = z.object({ peers: z.array(PeerInfo) });

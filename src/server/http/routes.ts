@@ -51,8 +51,6 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
     return { state: await ctx.client.bootstrapState(id) };
   });
 
-  route(app, API.listSessions, async () => ({ sessions: await ctx.client.list() }));
-
   route(app, API.createSession, async ({ body, reply }) => {
     const { sessionId } = await ctx.client.createSession({
       runtime: body.runtime,

@@ -8,6 +8,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Discovery } from '../../federation/discovery/index.js';
+import { Fleet } from '../../federation/fleet.js';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import { AuthThrottle } from '../../state/auth-throttle.js';
 import { loadIdentity } from '../../state/identity.js';
@@ -21,6 +22,8 @@ import {
   startDiscovery,
 } from './discovery-routes.js';
 import { installErrorHandlers } from './errors.js';
+import { registerFleetProxy } from './fleet-proxy.js';
+import { registerFleetRoutes } from './fleet-routes.js';
 import { registerLoginPage } from './login-page.js';
 import { registerPairingRoutes } from './pairing-routes.js';
 import { registerRoutes } from './routes.js';
@@ -50,6 +53,8 @@ export interface HttpOptions {
   discovery?: DiscoverySettings;
   /** Where discovery's problems are told (default: nowhere). */
   warn?: (message: string) => void;
+  /** How long a peer may take to list its sessions (default PEER_TIMEOUT_MS). */
+  peerTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -87,6 +92,12 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   let url = '';
   const throttle = options.authThrottle ?? new AuthThrottle();
   const { peers } = federation;
+  const fleet = new Fleet({
+    peers,
+    identity: () => federation.identity,
+    timeoutMs: options.peerTimeoutMs,
+    discovered: federation.discovered,
+  });
 
   try {
     await app.register(fastifyCookie);
@@ -111,10 +122,12 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
       throttle,
       peers,
     });
+    registerFleetProxy(app, fleet);
     // The built web app takes `/` when present; otherwise the minimal login page does.
     await registerWebApp(app);
     if (!app.hasRoute({ method: 'GET', url: '/' })) registerLoginPage(app);
     registerRoutes(app, link.context);
+    registerFleetRoutes(app, link.context, { fleet, identity: () => federation.identity });
     registerSse(app, link.context);
     registerTerminalSocket(app, link.context);
     registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });

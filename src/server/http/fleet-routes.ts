@@ -1,0 +1,50 @@
+/**
+ * The fleet's routes: the session list with every peer's sessions (?scope=all), and the peers. A
+ * request from a peer is answered with this Tower's own sessions only: that is the loop guard
+ * (A↔B↔C↔A never recurse or list a session twice).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Fleet } from '../../federation/fleet.js';
+import { type FleetSessionListResponse, PEER_HEADER } from '../../protocol/federation.js';
+import type { Identity } from '../../state/identity.js';
+import { TOWER_VERSION } from '../../state/version.js';
+import { API, route } from './api-spec.js';
+import type { HttpContext } from './context.js';
+
+export interface FleetRouteOptions {
+  fleet: Fleet;
+  /** Null when the identity file cannot be read: the list still answers, without naming this Tower. */
+  identity: () => Identity | null;
+}
+
+/** Set by a Tower calling its peer; the call must stay on that peer. */
+export function fromPeer(request: FastifyRequest): boolean {
+  return request.headers[PEER_HEADER] !== undefined;
+}
+
+export function registerFleetRoutes(
+  app: FastifyInstance,
+  ctx: HttpContext,
+  options: FleetRouteOptions,
+): void {
+  const { fleet } = options;
+
+  route(app, API.listSessions, async ({ request, query }): Promise<FleetSessionListResponse> => {
+    const identity = options.identity();
+    const tower = identity && {
+      name: identity.name,
+      version: TOWER_VERSION,
+      fingerprint: identity.fingerprint,
+      scope: request.towerRole === 'admin' ? ('full' as const) : ('view' as const),
+    };
+    const own = tower ? { tower } : {};
+    if (fromPeer(request) || (query.scope !== 'all' && query.peer === undefined)) {
+      return { sessions: await ctx.client.list(), ...own };
+    }
+    if (query.peer !== undefined) return { ...(await fleet.sessions(query.peer)), ...own };
+    const [local, remote] = await Promise.all([ctx.client.list(), fleet.sessions()]);
+    return { sessions: [...local, ...remote.sessions], peers: remote.peers, ...own };
+  });
+
+  route(app, API.peers, async () => ({ peers: await fleet.peers() }));
+}

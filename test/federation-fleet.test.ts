@@ -1,0 +1,269 @@
+/**
+ * The federated view over three real Towers (`tower serve --port 0`, own state dirs, 127.0.0.1) that
+ * all know each other (a loop: A↔B↔C↔A): every session listed once, sessions on a peer driven through
+ * the local Tower, and peers that hang, lie or flood kept from slowing or swelling it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killLeftovers, runCli, runCliOk } from './support/cli.js';
+import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
+import {
+  addPeer,
+  adminToken,
+  type FakePeer,
+  flood,
+  hangingPeer,
+  lyingPeer,
+  viewerToken,
+} from './support/fleet.js';
+import { api, apiJson } from './support/http.js';
+
+interface Listed {
+  sessions: { id: string; peer?: string; status: string; cols: number }[];
+  peers?: { name: string; state: string; stale: boolean; error: string | null }[];
+}
+
+let towers: Record<'A' | 'B' | 'C', TestDaemon>;
+let tokens: Record<'A' | 'B' | 'C', string>;
+const ids: Record<string, string> = {};
+const fakes: FakePeer[] = [];
+const BASH = { command: '/bin/bash', args: ['--norc', '--noprofile'] };
+
+const onA = (path: string, call: Parameters<typeof api>[2] = {}) =>
+  apiJson(towers.A.httpUrl!, path, { token: tokens.A, ...call });
+const listAll = async (name: 'A' | 'B' | 'C' = 'A'): Promise<Listed> => {
+  const { status, json } = await apiJson(towers[name].httpUrl!, '/api/sessions?scope=all', {
+    token: tokens[name],
+  });
+  expect(status, JSON.stringify(json)).toBe(200);
+  return json as unknown as Listed;
+};
+const remote = (peer: string, id: string) => encodeURIComponent(`${peer}/${id}`);
+
+beforeAll(async () => {
+  const [A, B, C] = await Promise.all([startTestDaemon(), startTestDaemon(), startTestDaemon()]);
+  towers = { A: A!, B: B!, C: C! };
+  tokens = { A: adminToken(A!), B: adminToken(B!), C: adminToken(C!) };
+  // A may only watch C: C gave it its viewer token.
+  const cViewer = await viewerToken(C!);
+  for (const [self, peer, token] of [
+    ['A', 'B', tokens.B],
+    ['A', 'C', cViewer],
+    ['B', 'A', tokens.A],
+    ['B', 'C', tokens.C],
+    ['C', 'A', tokens.A],
+    ['C', 'B', tokens.B],
+  ] as const) {
+    addPeer(towers[self].stateDir, peer, towers[peer].httpUrl!, token);
+  }
+  for (const name of ['A', 'B', 'C'] as const) {
+    const { status, json } = await apiJson(towers[name].httpUrl!, '/api/sessions', {
+      method: 'POST',
+      token: tokens[name],
+      body: BASH,
+    });
+    expect(status).toBe(201);
+    ids[name] = (json as { session: { id: string } }).session.id;
+  }
+}, 60_000);
+
+afterAll(async () => {
+  killLeftovers();
+  await Promise.all(fakes.map((fake) => fake.close()));
+  await Promise.all(Object.values(towers ?? {}).map((tower) => tower.dispose()));
+});
+
+describe('the federated view', () => {
+  it('lists every Tower once from each of them, however they loop', async () => {
+    for (const [self, others] of [
+      ['A', ['B', 'C']],
+      ['B', ['A', 'C']],
+      ['C', ['A', 'B']],
+    ] as const) {
+      const listed = await listAll(self);
+      const expected = [ids[self]!, ...others.map((peer) => `${peer}/${ids[peer]}`)];
+      expect(listed.sessions.map((session) => session.id).sort()).toEqual(expected.sort());
+      for (const session of listed.sessions) {
+        const [peer, rest] = session.id.split('/');
+        expect(session.peer).toBe(rest === undefined ? undefined : peer);
+      }
+      expect(listed.peers?.map((peer) => [peer.name, peer.state, peer.stale])).toEqual(
+        others.map((peer) => [peer, 'online', false]),
+      );
+    }
+  });
+
+  it('answers a peer with its own sessions only (the loop guard)', async () => {
+    const { json } = await apiJson(towers.B.httpUrl!, '/api/sessions?scope=all', {
+      token: tokens.B,
+      headers: { 'x-tower-peer': 'SHA256:someone' },
+    });
+    expect((json as unknown as Listed).sessions.map((session) => session.id)).toEqual([ids.B]);
+    const relayed = await apiJson(towers.B.httpUrl!, `/api/sessions/${remote('C', ids.C!)}`, {
+      token: tokens.B,
+      headers: { 'x-tower-peer': 'SHA256:someone' },
+    });
+    expect(relayed.status).toBe(404);
+  });
+
+  it('shows peers with state, round-trip time, version and scope, in the API and `tower peers`', async () => {
+    const { json } = await onA('/api/peers');
+    const peers = (json as { peers: Record<string, unknown>[] }).peers;
+    expect(peers.map((peer) => [peer.name, peer.state, peer.scope])).toEqual([
+      ['B', 'online', 'full'],
+      ['C', 'online', 'view'],
+    ]);
+    expect(peers[0]!.rtt_ms).toEqual(expect.any(Number));
+    expect(peers[0]!.version).toMatch(/^\d+\.\d+/);
+    expect(JSON.stringify(json)).not.toContain(tokens.B);
+    const cli = await runCliOk(towers.A.stateDir, ['peers']);
+    expect(cli.stdout).toMatch(/^NAME +URL +FOUND +STATE +RTT +VERSION/);
+    expect(cli.stdout).toMatch(new RegExp(`B +${towers.B.httpUrl} +manual +online +\\d+ ms`));
+    expect(cli.stdout).toMatch(/C +\S+ +manual +online \(view only\)/);
+  });
+
+  it('`tower ls --all` shows every machine', async () => {
+    const cli = await runCliOk(towers.A.stateDir, ['ls', '--all']);
+    expect(cli.stdout).toContain(ids.A!);
+    expect(cli.stdout).toContain(`B/${ids.B}`);
+    expect(cli.stdout).toContain(`C/${ids.C}`);
+    expect(cli.stdout).not.toContain('! peer');
+  });
+});
+
+describe("a peer's session through the local Tower", () => {
+  it('types, reads the screen and the output, resizes and lists prompts', async () => {
+    const id = remote('B', ids.B!);
+    const typed = await onA(`/api/sessions/${id}/input`, {
+      method: 'POST',
+      body: { data: 'echo fleet-$((6*7))\r' },
+    });
+    expect(typed.status).toBe(200);
+    await waitFor(async () => {
+      const { json } = await onA(`/api/sessions/${id}/screen`);
+      return (json.text as string).includes('fleet-42') && json.session_id === `B/${ids.B}`;
+    }, 'the typed command on the remote screen');
+    const output = await api(towers.A.httpUrl!, `/api/sessions/${id}/output?from=0`, { token: tokens.A });
+    expect(output.status).toBe(200);
+    expect(Number(output.headers.get('x-tower-last-offset'))).toBeGreaterThan(0);
+    expect(await output.text()).toContain('fleet-42');
+    const resized = await onA(`/api/sessions/${id}/resize`, { method: 'POST', body: { cols: 91, rows: 23 } });
+    expect(resized.json.session).toMatchObject({ id: `B/${ids.B}`, peer: 'B', cols: 91 });
+    const prompts = await onA(`/api/sessions/${id}/prompts`);
+    expect(prompts).toEqual({ status: 200, json: { prompts: [] } });
+    const bad = await onA(`/api/sessions/${id}/resize`, { method: 'POST', body: { cols: 'x' } });
+    expect(bad.status).toBe(400);
+    const unknown = await onA(`/api/sessions/${remote('B', 'nope')}/screen`);
+    expect([unknown.status, unknown.json.error]).toEqual([404, 'unknown_session']);
+    const nobody = await onA(`/api/sessions/${remote('Z', 'x')}/screen`);
+    expect([nobody.status, nobody.json.error]).toEqual([404, 'unknown_peer']);
+  });
+
+  it('the CLI sends, reads and kills by PEER/ID (or a prefix after it)', async () => {
+    const prefix = `B/${ids.B!.slice(0, 6)}`;
+    await runCliOk(towers.A.stateDir, ['send', prefix, 'echo cli-$((5*5))', '--enter']);
+    await waitFor(
+      async () => (await runCliOk(towers.A.stateDir, ['screen', prefix])).stdout.includes('cli-25'),
+      'the CLI to see its own text',
+    );
+    expect((await runCliOk(towers.A.stateDir, ['logs', prefix])).stdout).toContain('cli-25');
+    const missing = await runCli(towers.A.stateDir, ['screen', 'B/zzzz']);
+    expect([missing.code, missing.stderr]).toEqual([1, 'tower: unknown session: zzzz\n']);
+    await runCliOk(towers.A.stateDir, ['kill', `B/${ids.B}`]);
+    const after = await listAll();
+    expect(after.sessions.find((session) => session.id === `B/${ids.B}`)?.status).toBe('exited');
+  });
+
+  it('a view-only credential watches but cannot kill or type', async () => {
+    const id = remote('C', ids.C!);
+    expect((await onA(`/api/sessions/${id}/screen`)).status).toBe(200);
+    const kill = await onA(`/api/sessions/${id}`, { method: 'DELETE' });
+    expect([kill.status, kill.json.error]).toEqual([403, 'read_only']);
+    const typed = await onA(`/api/sessions/${id}/input`, { method: 'POST', body: { data: 'x' } });
+    expect(typed.status).toBe(403);
+    const listed = await listAll();
+    expect(listed.sessions.find((session) => session.id === `C/${ids.C}`)?.status).toBe('running');
+  });
+});
+
+describe('peers that fail', () => {
+  it('a hanging peer is offline, and the list comes within its timeout', async () => {
+    const hang = await hangingPeer();
+    fakes.push(hang);
+    addPeer(towers.A.stateDir, 'hang', hang.url, 'whatever');
+    let started = Date.now();
+    const cli = await runCliOk(towers.A.stateDir, ['ls', '--all']);
+    const first = Date.now() - started;
+    expect(cli.stdout).toContain(`C/${ids.C}`);
+    expect(cli.stdout).toMatch(/! peer hang: offline \(no sessions shown\): timeout/);
+    expect(first).toBeLessThan(1500 + 3000);
+    // Once known to be down, it is asked in the background only.
+    started = Date.now();
+    const listed = await listAll();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(listed.peers?.find((peer) => peer.name === 'hang')?.state).toBe('offline');
+    expect(listed.sessions.map((session) => session.id)).toContain(`C/${ids.C}`);
+    new (await import('../dist/state/peers.js')).PeerStore(towers.A.stateDir).remove('hang');
+  });
+
+  it('a peer that stops answering keeps its last sessions, marked stale', async () => {
+    let hang = false;
+    const session = (await listAll()).sessions.find((candidate) => candidate.id === ids.A)!;
+    const liar = await lyingPeer((_path, response) => {
+      if (hang) return;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ sessions: [{ ...session, id: 'm1' }] }));
+    });
+    fakes.push(liar);
+    addPeer(towers.A.stateDir, 'flaky', liar.url, 'whatever');
+    expect((await listAll()).sessions.map((item) => item.id)).toContain('flaky/m1');
+    hang = true;
+    const listed = await listAll();
+    expect(listed.sessions.map((item) => item.id)).toContain('flaky/m1');
+    expect(listed.peers?.find((peer) => peer.name === 'flaky')).toMatchObject({
+      state: 'offline',
+      stale: true,
+      error: expect.stringContaining('timeout'),
+    });
+    new (await import('../dist/state/peers.js')).PeerStore(towers.A.stateDir).remove('flaky');
+  });
+
+  it('a malicious peer: a flood is cut off, a malformed reply is a clear error', async () => {
+    let mode: 'flood' | 'declared' | 'malformed' | 'not-json' = 'flood';
+    const evil = await lyingPeer((_path, response) => {
+      if (mode === 'flood') return flood(response);
+      if (mode === 'declared') {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': 1024 ** 3 });
+        return void response.write('{');
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(mode === 'malformed' ? '{"sessions":[{"id":7}]}' : '<html>');
+    });
+    fakes.push(evil);
+    addPeer(towers.A.stateDir, 'evil', evil.url, 'whatever');
+    const rssBefore = towers.A.rssBytes();
+    const flooded = await listAll();
+    expect(flooded.peers?.find((peer) => peer.name === 'evil')?.error).toMatch(/^reply_too_large: /);
+    await waitFor(() => evil.open() === 0, 'the flood to be hung up on');
+    expect(evil.written()).toBeLessThan(64 * 1024 * 1024);
+    expect(towers.A.rssBytes() - rssBefore).toBeLessThan(64 * 1024 * 1024);
+    const screen = await onA(`/api/sessions/${remote('evil', 'm1')}/screen`);
+    expect([screen.status, screen.json.error]).toEqual([502, 'reply_too_large']);
+    const output = await onA(`/api/sessions/${remote('evil', 'm1')}/output`);
+    expect([output.status, output.json.error]).toEqual([502, 'reply_too_large']);
+
+    for (const [which, code] of [
+      ['declared', 'reply_too_large'],
+      ['malformed', 'bad_reply'],
+      ['not-json', 'bad_reply'],
+    ] as const) {
+      mode = which;
+      const listed = await listAll();
+      expect(listed.peers?.find((peer) => peer.name === 'evil')?.error, which).toMatch(
+        new RegExp(`^${code}: `),
+      );
+      expect(listed.sessions.map((item) => item.id)).toContain(`C/${ids.C}`);
+      const got = await onA(`/api/sessions/${remote('evil', 'm1')}`);
+      expect([got.status, got.json.error], which).toEqual([502, code]);
+    }
+  });
+});
