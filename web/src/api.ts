@@ -1,6 +1,7 @@
 /** The REST client: same-origin fetch (the HttpOnly cookie goes along), JSON in and out. */
 import type {
   BootstrapStreamEvent,
+  PeerStatus,
   PromptInfo,
   Role,
   RuntimeInfo,
@@ -129,6 +130,14 @@ export const api = {
   login: (token: string) => request<{ role: Role }>('POST', '/api/login', { token }),
   logout: () => request<{ ok: true }>('POST', '/api/logout'),
   sessions: async () => (await request<{ sessions: SessionInfo[] }>('GET', '/api/sessions')).sessions,
+  /** This Tower's sessions and every peer's (ids PEER/ID), with how each peer answered. */
+  fleet: async () => {
+    const reply = await request<{ sessions: SessionInfo[]; peers?: PeerStatus[] }>(
+      'GET',
+      '/api/sessions?scope=all',
+    );
+    return { sessions: reply.sessions, peers: reply.peers ?? [] };
+  },
   session: async (id: string) => (await request<{ session: SessionInfo }>('GET', session(id))).session,
   output,
   runtimes: () => request<RuntimeInfo[]>('GET', '/api/runtimes'),

@@ -1,12 +1,15 @@
 /**
  * The session list: name or id, status (the agent's state while it runs), runtime, queued prompts,
  * command, cwd, substrate (unless local) and host of every session; click to open. A session restarted
- * into a new one is listed under it, collapsed, not on its own.
+ * into a new one is listed under it, collapsed, not on its own. With peers, sessions are grouped by
+ * machine: this Tower first, then each peer with its state (stale: its last known sessions).
  */
 import { h, icon } from './dom.js';
 import { commandLine, queueTag, runtimeTag, sessionTitle, statusBadge } from './status-badge.js';
 import type { Store } from './store.js';
-import type { SessionInfo } from './types.js';
+import type { PeerStatus, SessionInfo } from './types.js';
+
+type Group = { session: SessionInfo; earlier: SessionInfo[] };
 
 export interface SidebarActions {
   spawn(): void;
@@ -47,7 +50,15 @@ export class Sidebar {
     this.spawnButton.hidden = !this.store.canControl;
     this.empty.hidden = groups.length > 0;
     const queued = this.store.list().map((session) => this.store.queued(session.id));
-    const key = JSON.stringify([groups, queued, [...visible], this.store.focused, this.store.canControl]);
+    const peers = this.store.peers;
+    const key = JSON.stringify([
+      groups,
+      peers,
+      queued,
+      [...visible],
+      this.store.focused,
+      this.store.canControl,
+    ]);
     if (key === this.drawn) return;
     // Keep a group the user expanded open across redraws.
     const expanded = new Set(
@@ -56,13 +67,24 @@ export class Sidebar {
       ),
     );
     this.drawn = key;
-    this.list.replaceChildren(
-      ...groups.map(({ session, earlier }) => {
+    const items = (list: Group[]) =>
+      list.map(({ session, earlier }) => {
         const item = this.item(session, visible);
         if (earlier.length > 0)
           item.append(this.earlier(session.id, earlier, visible, expanded.has(session.id)));
         return item;
-      }),
+      });
+    if (peers.length === 0) {
+      this.list.replaceChildren(...items(groups));
+      return;
+    }
+    this.list.replaceChildren(
+      machineHead(location.host, null),
+      ...items(groups.filter(({ session }) => session.peer === undefined)),
+      ...peers.flatMap((peer) => [
+        machineHead(peer.name, peer),
+        ...items(groups.filter(({ session }) => session.peer === peer.name)),
+      ]),
     );
   }
 
@@ -150,7 +172,7 @@ export class Sidebar {
         session.substrate === 'local'
           ? null
           : h('span.session-substrate', { title: 'runs on' }, session.substrate),
-        h('span.session-host', null, location.host),
+        h('span.session-host', null, session.peer ?? location.host),
       ),
     );
   }
@@ -161,4 +183,15 @@ export class Sidebar {
       action();
     };
   }
+}
+
+/** A machine's heading in the grouped list: this Tower (no status), or a peer and how it answered. */
+function machineHead(name: string, peer: PeerStatus | null): HTMLElement {
+  const state = peer === null ? 'this tower' : peer.stale ? `${peer.state}, stale` : peer.state;
+  return h(
+    `li.machine-head${peer && peer.state !== 'online' ? '.machine-down' : ''}`,
+    { dataset: { machine: peer?.name ?? '', state: peer?.state ?? 'local' }, title: peer?.error ?? name },
+    h('span.machine-name', null, name),
+    h('span.machine-state', null, state),
+  );
 }

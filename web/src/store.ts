@@ -6,7 +6,7 @@
  * replaced by the new one, whose `resumed_from` names it: its tab and pane follow, unless the user
  * opened it after it was replaced.
  */
-import type { AnswerKeys, PromptInfo, Role, RuntimeInfo, SessionInfo } from './types.js';
+import type { AnswerKeys, PeerStatus, PromptInfo, Role, RuntimeInfo, SessionInfo } from './types.js';
 
 export type Layout = 1 | 2 | 3 | 4;
 export type Change = 'sessions' | 'tabs' | 'role' | 'prompts' | 'runtimes';
@@ -47,6 +47,8 @@ export class Store {
   /** By prompt id, in the order they were first seen. */
   readonly prompts = new Map<string, PromptInfo>();
   readonly runtimes = new Map<string, RuntimeInfo>();
+  /** How each peer answered the last fleet list (empty: this Tower has no peers). */
+  peers: PeerStatus[] = [];
   /** Set once a full prompt list arrived: queue lengths then come from it. */
   private promptsLoaded = false;
   role: Role | null = null;
@@ -99,7 +101,8 @@ export class Store {
 
   // ------------------------------------------------------------ sessions
 
-  setSessions(list: SessionInfo[]): void {
+  setSessions(list: SessionInfo[], peers: PeerStatus[] = this.peers): void {
+    this.peers = peers;
     const arrived = list.filter((session) => !this.sessions.has(session.id));
     this.sessions.clear();
     for (const session of list) this.sessions.set(session.id, session);

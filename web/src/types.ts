@@ -1,6 +1,6 @@
 /** Wire types, taken from the daemon's own schemas (type-only: nothing of zod reaches the bundle). */
 import type { z } from 'zod';
-import type { SessionInfo } from '../../src/protocol/socket.js';
+import type { FleetSession as SessionInfo } from '../../src/protocol/federation.js';
 import type {
   AttentionEvent as AttentionEventSchema,
   BootstrapStreamEvent as BootstrapStreamEventSchema,
@@ -9,7 +9,8 @@ import type {
   SubstrateInfo as SubstrateInfoSchema,
 } from '../../src/protocol/web.js';
 
-export type { SessionInfo } from '../../src/protocol/socket.js';
+/** A session of this Tower, or of a peer (then `peer` is set and its id is `PEER/ID`). */
+export type { FleetSession as SessionInfo, PeerStatus } from '../../src/protocol/federation.js';
 export type { WsClientMessage, WsServerMessage } from '../../src/protocol/web.js';
 
 export type RuntimeInfo = z.infer<typeof RuntimeInfoSchema>;

@@ -19,6 +19,8 @@ const NARROW = '(max-width: 699px)';
 /** A finger, not a mouse: the key bar is shown whatever the width. */
 const TOUCH = '(pointer: coarse)';
 const COMPOSER_KEY = 'tower.composer';
+/** Peers send no events here: their sessions are asked for this often, while there are peers. */
+const FLEET_POLL_MS = 5000;
 
 export class Workspace {
   private readonly store = new Store();
@@ -27,6 +29,7 @@ export class Workspace {
   private readonly toast = h('div.toast', { role: 'status', hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private events: SessionEvents | null = null;
+  private fleetTimer: ReturnType<typeof setInterval> | undefined;
   private panes!: Panes;
   private inbox!: Inbox;
   private composer!: Composer;
@@ -142,6 +145,16 @@ export class Workspace {
       trouble: () => void this.refresh(),
     });
     this.events.start();
+    this.fleetTimer = setInterval(() => {
+      if (this.store.peers.length > 0) void this.refreshFleet();
+    }, FLEET_POLL_MS);
+  }
+
+  private async refreshFleet(): Promise<void> {
+    try {
+      const { sessions, peers } = await api.fleet();
+      this.store.setSessions(sessions, peers);
+    } catch {}
   }
 
   private open(id: string): void {
@@ -158,8 +171,8 @@ export class Workspace {
         (runtimes) => this.store.setRuntimes(runtimes),
         () => {},
       );
-      const [sessions, prompts] = await Promise.all([api.sessions(), api.prompts()]);
-      this.store.setSessions(sessions);
+      const [{ sessions, peers }, prompts] = await Promise.all([api.fleet(), api.prompts()]);
+      this.store.setSessions(sessions, peers);
       this.store.setPrompts(prompts);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 401))
@@ -232,6 +245,7 @@ export class Workspace {
   private leave(message: string): void {
     this.events?.stop();
     this.events = null;
+    clearInterval(this.fleetTimer);
     for (const id of this.store.panes) this.panes.view(id)?.dispose();
     renderLoginHelp(this.root, message);
   }
