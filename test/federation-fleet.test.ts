@@ -173,6 +173,43 @@ describe("a peer's session through the local Tower", () => {
     expect(after.sessions.find((session) => session.id === `B/${ids.B}`)?.status).toBe('exited');
   });
 
+  it('prompts an agent and restarts it, ids mapped both ways', async () => {
+    const created = await apiJson(towers.B.httpUrl!, '/api/sessions', {
+      method: 'POST',
+      token: tokens.B,
+      body: { runtime: 'shell', name: 'agent-b' },
+    });
+    const fleetIdOf = `B/${(created.json as { session: { id: string } }).session.id}`;
+    await waitFor(
+      async () => (await onA(`/api/sessions/${encodeURIComponent(fleetIdOf)}`)).json.session,
+      'the agent on B, through A',
+    );
+    await waitFor(async () => {
+      const { json } = await onA(`/api/sessions/${encodeURIComponent(fleetIdOf)}`);
+      return (json.session as { agent: { state: string } }).agent.state === 'idle';
+    }, 'the agent on B to be idle');
+    await runCliOk(towers.A.stateDir, ['send', 'B/agent-b', '--prompt', 'echo prompted-$((3*3))']);
+    const { json } = await onA(`/api/sessions/${encodeURIComponent(fleetIdOf)}/prompts`);
+    expect(json.prompts).toMatchObject([{ session_id: fleetIdOf, state: 'delivered' }]);
+    await waitFor(
+      async () => (await runCliOk(towers.A.stateDir, ['screen', fleetIdOf])).stdout.includes('prompted-9'),
+      'the prompt to run on B',
+    );
+    const restarted = await onA(`/api/sessions/${encodeURIComponent(fleetIdOf)}/restart`, {
+      method: 'POST',
+      body: { resume: false },
+    });
+    expect(restarted.status).toBe(201);
+    expect(restarted.json.session_id).toMatch(/^B\//);
+    expect(restarted.json.session).toMatchObject({ peer: 'B', resumed_from: fleetIdOf });
+    const again = await runCliOk(towers.A.stateDir, [
+      'restart',
+      String(restarted.json.session_id),
+      '--fresh',
+    ]);
+    expect(again.stdout).toMatch(/^B\/\S+\n$/);
+  });
+
   it('a view-only credential watches but cannot kill or type', async () => {
     const id = remote('C', ids.C!);
     expect((await onA(`/api/sessions/${id}/screen`)).status).toBe(200);

@@ -4,10 +4,9 @@ import type { TowerClient } from '../client/client.js';
 import { localWebClient } from '../client/local-web.js';
 import { followDaemon } from '../client/reconnect.js';
 import { API } from '../protocol/api.js';
-import { splitFleetId } from '../protocol/federation.js';
 import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { escapeControls, terminalJson } from './escape.js';
-import { isRemoteRef, remoteRestart } from './fleet.js';
+import { isRemoteRef, remoteRestart, resolveRemote } from './fleet.js';
 import { runHook } from './hook.js';
 import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
 import { isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
@@ -89,11 +88,15 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
         for (const ref of words) {
           let id = ref;
           try {
-            const remote = splitFleetId(ref).peer !== null;
-            id = remote ? ref : await client.sessionId(ref);
-            const prompt = remote
-              ? (await localWebClient(stateDir()).call(API.prompt, { id, body: { text } })).prompt
-              : await client.sendPrompt(id, text);
+            let prompt: PromptInfo;
+            if (isRemoteRef(ref)) {
+              const remote = await resolveRemote(stateDir(), ref);
+              id = remote.id;
+              prompt = (await remote.web.call(API.prompt, { id, body: { text } })).prompt;
+            } else {
+              id = await client.sessionId(ref);
+              prompt = await client.sendPrompt(id, text);
+            }
             process.stdout.write(`${escapeControls(id)}\t${prompt.id}\t${prompt.state}\n`);
           } catch (error) {
             failed = true;
