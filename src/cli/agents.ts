@@ -6,7 +6,7 @@ import { followDaemon } from '../client/reconnect.js';
 import { API } from '../protocol/api.js';
 import type { AttentionEvent, PromptInfo, RuntimeInfo } from '../protocol/index.js';
 import { escapeControls, terminalJson } from './escape.js';
-import { isRemoteRef, remoteRestart, resolveRemote } from './fleet.js';
+import { isRemoteRef, remotePrompts, remoteRestart, resolveRemote } from './fleet.js';
 import { runHook } from './hook.js';
 import { DAEMON_AWAY, DAEMON_BACK } from './logs.js';
 import { isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
@@ -33,9 +33,12 @@ export function addAgentCommands(program: Command, withClient: WithClient, state
     .argument('[session]', SESSION_REF)
     .option('--json', 'print JSON')
     .action(async (ref: string | undefined, options: { json?: boolean }) => {
-      const prompts = await withClient(async (client) =>
-        client.prompts(ref === undefined ? undefined : await client.sessionId(ref)),
-      );
+      const prompts =
+        ref !== undefined && isRemoteRef(ref)
+          ? await remotePrompts(stateDir(), ref)
+          : await withClient(async (client) =>
+              client.prompts(ref === undefined ? undefined : await client.sessionId(ref)),
+            );
       process.stdout.write(options.json ? `${terminalJson(prompts, 2)}\n` : formatPrompts(prompts));
     });
 

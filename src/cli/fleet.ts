@@ -33,12 +33,13 @@ export async function resolveRemote(
   stateDir: string,
   ref: string,
   maxReplyBytes?: number,
-): Promise<{ web: TowerHttpClient; id: string }> {
+): Promise<{ web: TowerHttpClient; id: string; session: FleetSession }> {
   const web = localWebClient(stateDir, { maxReplyBytes });
   const { peer, id } = splitFleetId(ref);
   const { sessions } = await web.call(API.listSessions, { query: { peer: peer! } });
   const own = sessions.map((session) => ({ ...session, id: splitFleetId(session.id).id }));
-  return { web, id: fleetId(peer, resolveSessionRef(own, id).id) };
+  const session = resolveSessionRef(own, id);
+  return { web, id: fleetId(peer, session.id), session };
 }
 
 export async function listAll(stateDir: string): Promise<{ sessions: FleetSession[]; peers: PeerStatus[] }> {
@@ -120,6 +121,20 @@ export async function remoteScreen(stateDir: string, ref: string): Promise<void>
 export async function remoteKill(stateDir: string, ref: string): Promise<void> {
   const { web, id } = await resolveRemote(stateDir, ref);
   await web.call(API.deleteSession, { id });
+}
+
+export async function remotePrompts(stateDir: string, ref: string): Promise<PromptInfo[]> {
+  const { web, id } = await resolveRemote(stateDir, ref);
+  return (await web.call(API.sessionPrompts, { id })).prompts;
+}
+
+/** Like `tower rm` here: a running session is refused, not ended on the way. */
+export async function remoteRemove(stateDir: string, ref: string): Promise<void> {
+  const { web, id, session } = await resolveRemote(stateDir, ref);
+  if (session.status === 'running') {
+    throw new Error(`session ${id} is running; end it first with: tower kill ${id}`);
+  }
+  await web.call(API.deleteSession, { id, query: { remove: '1' } });
 }
 
 export async function remoteRestart(stateDir: string, ref: string, resume: boolean): Promise<string> {

@@ -16,6 +16,7 @@ import {
   peerNotes,
   remoteKill,
   remoteLogs,
+  remoteRemove,
   remoteScreen,
   remoteSend,
 } from './fleet.js';
@@ -231,6 +232,10 @@ program
   .action(async (refs: string[]) => {
     await withClient(async (client) => {
       for (const ref of refs) {
+        if (isRemoteRef(ref)) {
+          await remoteRemove(stateDir(), ref);
+          continue;
+        }
         const id = await client.sessionId(ref);
         await client.remove(id).catch((error: unknown) => {
           if (error instanceof ClientError && error.code === 'session_running') {

@@ -29,6 +29,10 @@ export function addPeer(stateDir: string, name: string, url: string, token: stri
   });
 }
 
+export function removePeer(stateDir: string, name: string): void {
+  new PeerStore(stateDir).remove(name);
+}
+
 export interface FakePeer {
   url: string;
   /** Bytes the fake has written in all (a flood's client must stop reading it). */

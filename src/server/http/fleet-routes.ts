@@ -17,9 +17,10 @@ export interface FleetRouteOptions {
   identity: () => Identity | null;
 }
 
-/** Set by a Tower calling its peer; the call must stay on that peer. */
+/** A Tower calling its peer (it says so, or it holds a peer's credential): the call stays on that peer. */
 export function fromPeer(request: FastifyRequest): boolean {
-  return request.headers[PEER_HEADER] !== undefined;
+  const peer = (request as { towerPeer?: string | null }).towerPeer;
+  return request.headers[PEER_HEADER] !== undefined || (peer !== undefined && peer !== null);
 }
 
 export function registerFleetRoutes(
