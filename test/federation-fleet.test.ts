@@ -274,6 +274,24 @@ describe('peers that fail', () => {
     removePeer(towers.A.stateDir, 'flaky');
   });
 
+  it('a Tower at a paired URL with another identity is refused, its sessions not listed', async () => {
+    const session = (await listAll()).sessions.find((candidate) => candidate.id === ids.A)!;
+    const impostor = await lyingPeer((_path, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const tower = { name: 'x', version: '1', fingerprint: 'SHA256:impostor', scope: 'full' };
+      response.end(JSON.stringify({ sessions: [{ ...session, id: 'i1' }], tower }));
+    });
+    fakes.push(impostor);
+    addPeer(towers.A.stateDir, 'paired', impostor.url, 'whatever', 'SHA256:paired');
+    const listed = await listAll();
+    expect(listed.sessions.map((item) => item.id)).not.toContain('paired/i1');
+    expect(listed.peers?.find((peer) => peer.name === 'paired')).toMatchObject({
+      state: 'refused',
+      error: expect.stringMatching(/^wrong_identity: .* is SHA256:impostor, not the paired SHA256:paired$/),
+    });
+    removePeer(towers.A.stateDir, 'paired');
+  });
+
   it('a malicious peer: a flood is cut off, a malformed reply is a clear error', async () => {
     let mode: 'flood' | 'declared' | 'malformed' | 'not-json' = 'flood';
     const evil = await lyingPeer((_path, response) => {

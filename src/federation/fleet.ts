@@ -148,13 +148,21 @@ export class Fleet {
     const started = performance.now();
     try {
       const reply = await client.call(API.listSessions, { query: { scope: 'local' } });
+      const claimed = reply.tower?.fingerprint;
+      if (record.fingerprint !== null && claimed !== undefined && claimed !== record.fingerprint) {
+        throw new TowerHttpError(
+          403,
+          'wrong_identity',
+          `the Tower at ${record.url} is ${claimed}, not the paired ${record.fingerprint}`,
+        );
+      }
       view.rttMs = Math.round(performance.now() - started);
       view.state = 'online';
       view.error = null;
       view.timedOut = false;
       view.lastSeen = new Date().toISOString();
       view.version = reply.tower?.version ?? null;
-      view.fingerprint = reply.tower?.fingerprint ?? record.fingerprint;
+      view.fingerprint = record.fingerprint ?? claimed ?? null;
       view.scope = reply.tower?.scope ?? null;
       view.sessions = reply.sessions.map((session) => asPeerSession(record.name, session));
     } catch (error) {

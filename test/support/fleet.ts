@@ -16,11 +16,17 @@ export async function viewerToken(daemon: TestDaemon): Promise<string> {
 }
 
 /** What `tower peer add NAME URL --token T` records: this Tower calls NAME at URL with T. */
-export function addPeer(stateDir: string, name: string, url: string, token: string): void {
+export function addPeer(
+  stateDir: string,
+  name: string,
+  url: string,
+  token: string,
+  fingerprint?: string,
+): void {
   new PeerStore(stateDir).put({
     name,
     url,
-    fingerprint: null,
+    fingerprint: fingerprint ?? null,
     public_key: null,
     token,
     granted: null,
