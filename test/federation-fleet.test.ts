@@ -6,16 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killLeftovers, runCli, runCliOk } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
-import {
-  addPeer,
-  adminToken,
-  type FakePeer,
-  flood,
-  hangingPeer,
-  lyingPeer,
-  removePeer,
-  viewerToken,
-} from './support/fleet.js';
+import { putPeer, tokenOf } from './support/federation.js';
+import { type FakePeer, flood, hangingPeer, lyingPeer, removePeer, viewerToken } from './support/fleet.js';
 import { api, apiJson } from './support/http.js';
 
 interface Listed {
@@ -43,7 +35,7 @@ const remote = (peer: string, id: string) => encodeURIComponent(`${peer}/${id}`)
 beforeAll(async () => {
   const [A, B, C] = await Promise.all([startTestDaemon(), startTestDaemon(), startTestDaemon()]);
   towers = { A: A!, B: B!, C: C! };
-  tokens = { A: adminToken(A!), B: adminToken(B!), C: adminToken(C!) };
+  tokens = { A: tokenOf(A!), B: tokenOf(B!), C: tokenOf(C!) };
   // A may only watch C: C gave it its viewer token.
   const cViewer = await viewerToken(C!);
   for (const [self, peer, token] of [
@@ -54,7 +46,7 @@ beforeAll(async () => {
     ['C', 'A', tokens.A],
     ['C', 'B', tokens.B],
   ] as const) {
-    addPeer(towers[self].stateDir, peer, towers[peer].httpUrl!, token);
+    putPeer(towers[self].stateDir, peer, towers[peer].httpUrl!, token);
   }
   for (const name of ['A', 'B', 'C'] as const) {
     const { status, json } = await apiJson(towers[name].httpUrl!, '/api/sessions', {
@@ -104,6 +96,11 @@ describe('the federated view', () => {
       headers: { 'x-tower-peer': 'SHA256:someone' },
     });
     expect(relayed.status).toBe(404);
+    const streamed = await apiJson(towers.B.httpUrl!, `/api/sessions/${remote('C', ids.C!)}/stream`, {
+      token: tokens.B,
+      headers: { 'x-tower-peer': 'SHA256:someone' },
+    });
+    expect([streamed.status, streamed.json.error]).toEqual([404, 'unknown_session']);
   });
 
   it('shows peers with state, round-trip time, version and scope, in the API and `tower peers`', async () => {
@@ -232,7 +229,7 @@ describe('peers that fail', () => {
   it('a hanging peer is offline, and the list comes within its timeout', async () => {
     const hang = await hangingPeer();
     fakes.push(hang);
-    addPeer(towers.A.stateDir, 'hang', hang.url, 'whatever');
+    putPeer(towers.A.stateDir, 'hang', hang.url, 'whatever');
     let started = Date.now();
     let listed = await listAll();
     expect(Date.now() - started).toBeLessThan(1500 + 1500);
@@ -261,7 +258,7 @@ describe('peers that fail', () => {
       response.end(JSON.stringify({ sessions: [{ ...session, id: 'm1' }] }));
     });
     fakes.push(liar);
-    addPeer(towers.A.stateDir, 'flaky', liar.url, 'whatever');
+    putPeer(towers.A.stateDir, 'flaky', liar.url, 'whatever');
     expect((await listAll()).sessions.map((item) => item.id)).toContain('flaky/m1');
     hang = true;
     const listed = await listAll();
@@ -282,7 +279,7 @@ describe('peers that fail', () => {
       response.end(JSON.stringify({ sessions: [{ ...session, id: 'i1' }], tower }));
     });
     fakes.push(impostor);
-    addPeer(towers.A.stateDir, 'paired', impostor.url, 'whatever', 'SHA256:paired');
+    putPeer(towers.A.stateDir, 'paired', impostor.url, 'whatever', 'SHA256:paired');
     const listed = await listAll();
     expect(listed.sessions.map((item) => item.id)).not.toContain('paired/i1');
     expect(listed.peers?.find((peer) => peer.name === 'paired')).toMatchObject({
@@ -304,7 +301,7 @@ describe('peers that fail', () => {
       response.end(mode === 'malformed' ? '{"sessions":[{"id":7}]}' : '<html>');
     });
     fakes.push(evil);
-    addPeer(towers.A.stateDir, 'evil', evil.url, 'whatever');
+    putPeer(towers.A.stateDir, 'evil', evil.url, 'whatever');
     const rssBefore = towers.A.rssBytes();
     const flooded = await listAll();
     expect(flooded.peers?.find((peer) => peer.name === 'evil')?.error).toMatch(/^reply_too_large: /);

@@ -7,7 +7,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failWithoutChromium, HAVE_CHROMIUM, launchChromium, openWorkspace } from './support/browser.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
-import { addPeer, adminToken, type FakePeer, hangingPeer } from './support/fleet.js';
+import { putPeer, tokenOf } from './support/federation.js';
+import { type FakePeer, hangingPeer } from './support/fleet.js';
 import { apiJson } from './support/http.js';
 
 failWithoutChromium('web sidebar with peers');
@@ -24,7 +25,7 @@ describe.runIf(HAVE_CHROMIUM)('the web sidebar with peers', () => {
   const spawn = async (daemon: TestDaemon, name: string) => {
     const { status, json } = await apiJson(daemon.httpUrl!, '/api/sessions', {
       method: 'POST',
-      token: adminToken(daemon),
+      token: tokenOf(daemon),
       body: { command: '/bin/bash', args: ['--norc', '--noprofile'], name },
     });
     expect(status).toBe(201);
@@ -33,12 +34,12 @@ describe.runIf(HAVE_CHROMIUM)('the web sidebar with peers', () => {
 
   beforeAll(async () => {
     [a, b, hang] = await Promise.all([startTestDaemon(), startTestDaemon(), hangingPeer()]);
-    addPeer(a.stateDir, 'bee', b.httpUrl!, adminToken(b));
-    addPeer(a.stateDir, 'stuck', hang.url, 'whatever');
+    putPeer(a.stateDir, 'bee', b.httpUrl!, tokenOf(b));
+    putPeer(a.stateDir, 'stuck', hang.url, 'whatever');
     ids.a = await spawn(a, 'on-a');
     ids.b = await spawn(b, 'on-b');
     browser = await launchChromium();
-    page = await openWorkspace(await browser.newContext(), a.httpUrl!, adminToken(a), errors);
+    page = await openWorkspace(await browser.newContext(), a.httpUrl!, tokenOf(a), errors);
   }, 60_000);
 
   afterAll(async () => {
@@ -74,7 +75,7 @@ describe.runIf(HAVE_CHROMIUM)('the web sidebar with peers', () => {
       "the peer's session to show exited",
       15_000,
     );
-    const { json } = await apiJson(b.httpUrl!, `/api/sessions/${ids.b}`, { token: adminToken(b) });
+    const { json } = await apiJson(b.httpUrl!, `/api/sessions/${ids.b}`, { token: tokenOf(b) });
     expect((json.session as { status: string }).status).toBe('exited');
   });
 });

@@ -203,9 +203,5 @@ export function asPeerSession(peer: string, session: SessionInfo): FleetSession 
 }
 
 function noCredential(name: string): TowerHttpError {
-  return new TowerHttpError(
-    409,
-    'no_peer_credential',
-    `peer ${name} gave this Tower no credential: it can call here, not be called`,
-  );
+  return new TowerHttpError(403, 'no_credential', `${name} gave this Tower no credential`);
 }

@@ -9,10 +9,21 @@ export const tokenOf = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir
 
 /** `from` calls `peer` NAME with the peer's own admin token (as `tower peer add` would store it). */
 export function addPeerRecord(from: TestDaemon, name: string, peer: TestDaemon, token = tokenOf(peer)): void {
-  new PeerStore(from.stateDir).put({
+  putPeer(from.stateDir, name, peer.httpUrl!, token);
+}
+
+/** The Tower of `stateDir` calls NAME at `url` with `token` (a fake peer, say); `fingerprint`: the paired one. */
+export function putPeer(
+  stateDir: string,
+  name: string,
+  url: string,
+  token: string,
+  fingerprint?: string,
+): void {
+  new PeerStore(stateDir).put({
     name,
-    url: peer.httpUrl!,
-    fingerprint: null,
+    url,
+    fingerprint: fingerprint ?? null,
     public_key: null,
     token,
     granted: null,

@@ -1,38 +1,12 @@
 /** Peers for federation tests: real Towers told about each other, and fake ones that hang or lie. */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { PeerStore } from '../../dist/state/peers.js';
 import { runCliOk } from './cli.js';
 import type { TestDaemon } from './daemon.js';
 
-export function adminToken(daemon: TestDaemon): string {
-  return readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
-}
-
 export async function viewerToken(daemon: TestDaemon): Promise<string> {
   return (await runCliOk(daemon.stateDir, ['token', '--viewer'])).stdout.trim();
-}
-
-/** What `tower peer add NAME URL --token T` records: this Tower calls NAME at URL with T. */
-export function addPeer(
-  stateDir: string,
-  name: string,
-  url: string,
-  token: string,
-  fingerprint?: string,
-): void {
-  new PeerStore(stateDir).put({
-    name,
-    url,
-    fingerprint: fingerprint ?? null,
-    public_key: null,
-    token,
-    granted: null,
-    added_by: 'manual',
-    added_at: new Date().toISOString(),
-  });
 }
 
 export function removePeer(stateDir: string, name: string): void {

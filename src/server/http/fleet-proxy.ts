@@ -45,14 +45,9 @@ export function registerFleetProxy(app: FastifyInstance, fleet: Fleet): void {
         `unknown session: ${id} (a peer's call is not relayed further)`,
       );
     }
+    // The stream is relayed by its own route (sse.ts), which resumes it by offset.
+    if (spec === API.stream) return;
     const { peer, id: inner } = splitFleetId(id);
-    if (spec === API.stream) {
-      throw new HttpError(
-        501,
-        'not_supported',
-        'the event stream of a remote session is not relayed: use the WebSocket terminal or GET output',
-      );
-    }
     try {
       if (spec === API.output) return await relayOutput(fleet, peer!, inner, request, reply);
       const client = fleet.client(peer!, { timeoutMs: PROXY_TIMEOUT_MS });
