@@ -243,6 +243,11 @@ describe('peers that fail', () => {
     listed = await listAll();
     expect(Date.now() - started).toBeLessThan(1000);
     expect(listed.peers?.find((peer) => peer.name === 'hang')?.state).toBe('offline');
+    // A session call to it waits no longer than a list would.
+    started = Date.now();
+    const screen = await onA(`/api/sessions/${remote('hang', 'x')}/screen`);
+    expect([screen.status, screen.json.error]).toEqual([504, 'timeout']);
+    expect(Date.now() - started).toBeLessThan(1500 + 1500);
     const cli = await runCliOk(towers.A.stateDir, ['ls', '--all']);
     expect(cli.stdout).toContain(`C/${ids.C}`);
     expect(cli.stdout).toMatch(/! peer hang: offline \(no sessions shown\): timeout/);

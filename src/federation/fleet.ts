@@ -61,12 +61,19 @@ export class Fleet {
     this.maxReplyBytes = options.maxReplyBytes ?? PEER_LIST_MAX_BYTES;
   }
 
-  /** The peer's web API with the credential it gave this Tower; unknown_peer when there is no such peer. */
+  /**
+   * The peer's web API with the credential it gave this Tower; unknown_peer when there is no such peer.
+   * A peer whose last list timed out gets no more than the list's timeout here either.
+   */
   client(name: string, options: { timeoutMs?: number; maxReplyBytes?: number } = {}): TowerHttpClient {
     const record = this.options.peers.get(name);
     if (!record) throw new TowerHttpError(404, 'unknown_peer', `unknown peer: ${name}`);
     if (record.token === null) throw noCredential(name);
-    return peerClient(this.options.identity(), record, options);
+    const hanging = this.views.get(name)?.timedOut === true;
+    const timeoutMs = hanging
+      ? Math.min(options.timeoutMs ?? this.timeoutMs, this.timeoutMs)
+      : options.timeoutMs;
+    return peerClient(this.options.identity(), record, { ...options, timeoutMs });
   }
 
   /** Every known peer, each asked afresh (those already down are not waited for). */
