@@ -3,7 +3,7 @@
  * through the local `tower serve`, which alone holds the peers' credentials.
  */
 import type { Command } from 'commander';
-import { errorOf, type TowerHttpClient } from '../client/http-client.js';
+import { errorOf, TowerHttpClient } from '../client/http-client.js';
 import { localWebClient } from '../client/local-web.js';
 import { resolveSessionRef } from '../client/session-ref.js';
 import { API } from '../protocol/api.js';
@@ -147,9 +147,7 @@ export async function remoteLogs(stateDir: string, ref: string, from: number | u
   const { web, id } = await resolveRemote(stateDir, ref, OUTPUT_REPLY_BYTES);
   let offset = from;
   for (let request = 0; request < OUTPUT_REQUESTS_MAX; request++) {
-    const reply = await web.raw('GET', `/api/sessions/${encodeURIComponent(id)}/output`, {
-      query: { from: offset },
-    });
+    const reply = await web.raw('GET', TowerHttpClient.path(API.output, id), { query: { from: offset } });
     if (reply.status !== 200) throw errorOf(reply.status, reply.body.toString('utf8'));
     process.stdout.write(reply.body);
     const start = Number(reply.headers.get('x-tower-offset'));

@@ -221,7 +221,9 @@ export class Store {
 
   /** Prompts waiting for the agent to be idle. */
   queued(sessionId: string): number {
-    if (!this.promptsLoaded) return this.sessions.get(sessionId)?.queued_prompts ?? 0;
+    const session = this.sessions.get(sessionId);
+    // A peer's prompts are not in this Tower's list: its session's own count is all there is.
+    if (!this.promptsLoaded || session?.peer !== undefined) return session?.queued_prompts ?? 0;
     let count = 0;
     for (const prompt of this.prompts.values())
       if (prompt.session_id === sessionId && prompt.state === 'queued') count++;

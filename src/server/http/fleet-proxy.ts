@@ -4,7 +4,7 @@
  * schema within a byte bound, and hands it back with the peer's ids as `PEER/ID`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorOf, TowerHttpError } from '../../client/http-client.js';
+import { errorOf, TowerHttpClient, TowerHttpError } from '../../client/http-client.js';
 import { asPeerSession, type Fleet } from '../../federation/fleet.js';
 import { fleetId, splitFleetId } from '../../protocol/federation.js';
 import type { SessionInfo } from '../../protocol/socket.js';
@@ -68,9 +68,7 @@ async function relayOutput(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const client = fleet.client(peer, { timeoutMs: PROXY_TIMEOUT_MS, maxReplyBytes: MAX_OUTPUT_REPLY_BYTES });
-  const answer = await client.raw('GET', `/api/sessions/${encodeURIComponent(id)}/output`, {
-    query: queryOf(request),
-  });
+  const answer = await client.raw('GET', TowerHttpClient.path(API.output, id), { query: queryOf(request) });
   if (answer.status !== 200) throw errorOf(answer.status, answer.body.toString('utf8'));
   for (const name of OUTPUT_HEADERS) {
     const value = answer.headers.get(name);

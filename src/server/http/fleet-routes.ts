@@ -13,8 +13,7 @@ import type { HttpContext } from './context.js';
 
 export interface FleetRouteOptions {
   fleet: Fleet;
-  /** Null when the identity file cannot be read: the list still answers, without naming this Tower. */
-  identity: () => Identity | null;
+  identity: Pick<Identity, 'name' | 'fingerprint'>;
 }
 
 /** A Tower calling its peer (it says so, or it holds a peer's credential): the call stays on that peer. */
@@ -31,14 +30,14 @@ export function registerFleetRoutes(
   const { fleet } = options;
 
   route(app, API.listSessions, async ({ request, query }): Promise<FleetSessionListResponse> => {
-    const identity = options.identity();
-    const tower = identity && {
-      name: identity.name,
-      version: TOWER_VERSION,
-      fingerprint: identity.fingerprint,
-      scope: request.towerRole === 'admin' ? ('full' as const) : ('view' as const),
+    const own = {
+      tower: {
+        name: options.identity.name,
+        version: TOWER_VERSION,
+        fingerprint: options.identity.fingerprint,
+        scope: request.towerRole === 'admin' ? ('full' as const) : ('view' as const),
+      },
     };
-    const own = tower ? { tower } : {};
     if (fromPeer(request) || (query.scope !== 'all' && query.peer === undefined)) {
       return { sessions: await ctx.client.list(), ...own };
     }

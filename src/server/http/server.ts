@@ -127,7 +127,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     await registerWebApp(app);
     if (!app.hasRoute({ method: 'GET', url: '/' })) registerLoginPage(app);
     registerRoutes(app, link.context);
-    registerFleetRoutes(app, link.context, { fleet, identity: () => federation.identity });
+    registerFleetRoutes(app, link.context, { fleet, identity: federation.identity });
     registerSse(app, link.context);
     registerTerminalSocket(app, link.context);
     registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });
