@@ -18,8 +18,7 @@ export interface FleetRouteOptions {
 
 /** A Tower calling its peer (it says so, or it holds a peer's credential): the call stays on that peer. */
 export function fromPeer(request: FastifyRequest): boolean {
-  const peer = (request as { towerPeer?: string | null }).towerPeer;
-  return request.headers[PEER_HEADER] !== undefined || (peer !== undefined && peer !== null);
+  return request.headers[PEER_HEADER] !== undefined || request.towerPeer !== null;
 }
 
 export function registerFleetRoutes(
