@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killLeftovers, runCli, runCliOk } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { putPeer, tokenOf } from './support/federation.js';
-import { type FakePeer, flood, hangingPeer, lyingPeer, removePeer, viewerToken } from './support/fleet.js';
+import { type FakePeer, flood, hangingPeer, lyingPeer, removePeer } from './support/fleet.js';
 import { api, apiJson } from './support/http.js';
 
 interface Listed {
@@ -36,18 +36,26 @@ beforeAll(async () => {
   const [A, B, C] = await Promise.all([startTestDaemon(), startTestDaemon(), startTestDaemon()]);
   towers = { A: A!, B: B!, C: C! };
   tokens = { A: tokenOf(A!), B: tokenOf(B!), C: tokenOf(C!) };
-  // A may only watch C: C gave it its viewer token.
-  const cViewer = await viewerToken(C!);
-  for (const [self, peer, token] of [
-    ['A', 'B', tokens.B],
-    ['A', 'C', cViewer],
-    ['B', 'A', tokens.A],
-    ['B', 'C', tokens.C],
-    ['C', 'A', tokens.A],
-    ['C', 'B', tokens.B],
+  for (const [self, peer] of [
+    ['A', 'B'],
+    ['B', 'A'],
+    ['B', 'C'],
+    ['C', 'B'],
   ] as const) {
-    putPeer(towers[self].stateDir, peer, towers[peer].httpUrl!, token);
+    putPeer(towers[self].stateDir, peer, towers[peer].httpUrl!, tokens[peer]);
   }
+  // A may only watch C: C grants it a view-scoped peer token, as `tower peer` does it.
+  const granted = await runCliOk(C!.stateDir, [
+    'peer',
+    'add',
+    'A',
+    A!.httpUrl!,
+    '--token',
+    tokens.A,
+    '--grant',
+    'view',
+  ]);
+  await runCliOk(A!.stateDir, ['peer', 'add', 'C', C!.httpUrl!, '--token', granted.stdout.trim()]);
   for (const name of ['A', 'B', 'C'] as const) {
     const { status, json } = await apiJson(towers[name].httpUrl!, '/api/sessions', {
       method: 'POST',

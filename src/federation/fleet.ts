@@ -78,7 +78,7 @@ export class Fleet {
 
   /** Every known peer, each asked afresh (those already down are not waited for). */
   async peers(): Promise<PeerInfo[]> {
-    const records = this.options.peers.all();
+    const records = this.records();
     await this.refresh(records);
     const known = records.map((record) => this.info(record));
     return mergeDiscovered(known, this.options.discovered?.() ?? []);
@@ -86,7 +86,7 @@ export class Fleet {
 
   /** The sessions of every peer (or of `only`), each asked afresh, the unreachable ones as last known. */
   async sessions(only?: string): Promise<{ sessions: FleetSession[]; peers: PeerStatus[] }> {
-    let records = this.options.peers.all();
+    let records = this.records();
     if (only !== undefined) {
       records = records.filter((record) => record.name === only);
       if (records.length === 0) throw new TowerHttpError(404, 'unknown_peer', `unknown peer: ${only}`);
@@ -105,6 +105,11 @@ export class Fleet {
       });
     }
     return { sessions, peers };
+  }
+
+  /** The peers by name, so lists come in the same order whatever order peers.json has. */
+  private records(): PeerRecord[] {
+    return [...this.options.peers.all()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

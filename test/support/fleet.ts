@@ -2,12 +2,6 @@
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { PeerStore } from '../../dist/state/peers.js';
-import { runCliOk } from './cli.js';
-import type { TestDaemon } from './daemon.js';
-
-export async function viewerToken(daemon: TestDaemon): Promise<string> {
-  return (await runCliOk(daemon.stateDir, ['token', '--viewer'])).stdout.trim();
-}
 
 export function removePeer(stateDir: string, name: string): void {
   new PeerStore(stateDir).remove(name);
