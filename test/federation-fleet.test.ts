@@ -286,13 +286,17 @@ describe('peers that fail', () => {
 
   it('a Tower at a paired URL with another identity is refused, its sessions not listed', async () => {
     const session = (await listAll()).sessions.find((candidate) => candidate.id === ids.A)!;
+    let claimed = 'SHA256:paired';
     const impostor = await lyingPeer((_path, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
-      const tower = { name: 'x', version: '1', fingerprint: 'SHA256:impostor', scope: 'full' };
+      const tower = { name: 'x', version: '1', fingerprint: claimed, scope: 'full' };
       response.end(JSON.stringify({ sessions: [{ ...session, id: 'i1' }], tower }));
     });
     fakes.push(impostor);
     putPeer(towers.A.stateDir, 'paired', impostor.url, 'whatever', 'SHA256:paired');
+    expect((await listAll()).sessions.map((item) => item.id)).toContain('paired/i1');
+    // Its address now answers as another Tower: what the paired one listed goes too.
+    claimed = 'SHA256:impostor';
     const listed = await listAll();
     expect(listed.sessions.map((item) => item.id)).not.toContain('paired/i1');
     expect(listed.peers?.find((peer) => peer.name === 'paired')).toMatchObject({

@@ -181,6 +181,8 @@ export class Fleet {
       const failure =
         error instanceof TowerHttpError ? error : new TowerHttpError(502, 'bad_reply', String(error));
       view.state = failure.status === 401 || failure.status === 403 ? 'refused' : 'offline';
+      // A peer that refuses this Tower (revoked it, or is not the one paired) keeps nothing listed.
+      if (view.state === 'refused') view.sessions = [];
       view.error = `${failure.code}: ${failure.message}`.slice(0, 500);
       view.timedOut = failure.code === 'timeout';
     }
