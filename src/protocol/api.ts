@@ -463,6 +463,49 @@ export const API = {
     access: 'read',
     responses: { 200: json('peers', PeerListResponse) },
   },
+  // ---- mcp
+  peerCreateSession: {
+    method: 'POST',
+    url: '/api/peers/:name/sessions',
+    summary:
+      'Spawn a runtime or a program on a peer, through this Tower with its credential for that peer; ' +
+      'the reply names the session PEER/ID',
+    access: 'admin',
+    body: CreateSessionBody,
+    responses: { 201: json('the new session, its id PEER/ID', SessionResponse) },
+    errors: {
+      404: 'unknown_peer',
+      409: 'no_credential: the peer gave this Tower no token to use',
+      502: 'the peer answered with something else than a session',
+      503: 'unreachable: the peer did not answer',
+    },
+  },
+  mcp: {
+    method: 'POST',
+    url: '/mcp',
+    summary:
+      'The MCP server (Streamable HTTP): JSON-RPC messages; the reply is JSON or a stream of server-sent ' +
+      'events. Needs Authorization: Bearer with the admin token; a session is named by Mcp-Session-Id',
+    access: 'admin',
+    responses: { 200: { description: 'JSON-RPC replies, as JSON or server-sent events' } },
+    errors: { 404: 'unknown MCP session: initialize again', 503: 'too many MCP sessions' },
+  },
+  mcpStream: {
+    method: 'GET',
+    url: '/mcp',
+    summary: "The MCP session's stream of server-to-client messages (server-sent events)",
+    access: 'admin',
+    responses: { 200: { description: 'JSON-RPC messages', contentType: 'text/event-stream' } },
+    errors: { 404: 'unknown MCP session' },
+  },
+  mcpEnd: {
+    method: 'DELETE',
+    url: '/mcp',
+    summary: 'End an MCP session',
+    access: 'admin',
+    responses: { 200: { description: 'ended' } },
+    errors: { 404: 'unknown MCP session' },
+  },
 } as const satisfies Record<string, RouteSpec>;
 
 export const SCHEMA_COMPONENTS: Record<string, z.ZodType> = {

@@ -49,6 +49,11 @@ export const CreateSessionBody = z
     substrate: substrateName
       .optional()
       .describe('where it runs: a substrate from GET /api/substrates (default: local)'),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a variable name'), z.string().max(4096))
+      .refine((env) => Object.keys(env).length <= 64, 'at most 64 variables')
+      .optional()
+      .describe('added to its environment; kept in memory only, never stored (values may hold secrets)'),
   })
   .strict()
   .refine((b) => b.runtime === undefined || b.command === undefined, {

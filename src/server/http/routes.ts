@@ -61,6 +61,7 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
       cols: body.cols,
       rows: body.rows,
       substrate: body.substrate,
+      env: body.env,
     });
     reply.code(201);
     return { session: await findSession(ctx.client, sessionId) };
