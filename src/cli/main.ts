@@ -22,6 +22,7 @@ import {
 } from './fleet.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
+import { mcpCommand } from './mcp.js';
 import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
 import { peerCommand } from './peers.js';
 import { serveCommand } from './serve.js';
@@ -54,6 +55,7 @@ async function withClient<T>(work: (client: TowerClient) => Promise<T>): Promise
 program.addCommand(serveCommand(stateDir));
 program.addCommand(hostCommand(stateDir));
 program.addCommand(peerCommand(stateDir));
+program.addCommand(mcpCommand(stateDir, version));
 addAgentCommands(program, withClient, stateDir);
 addSubstrateCommands(program, withClient);
 addFleetCommands(program, stateDir);
