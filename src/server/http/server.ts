@@ -25,7 +25,9 @@ import { installErrorHandlers } from './errors.js';
 import { registerFleetProxy } from './fleet-proxy.js';
 import { registerFleetRoutes } from './fleet-routes.js';
 import { registerLoginPage } from './login-page.js';
+import { registerMcpEndpoint } from './mcp-endpoint.js';
 import { registerPairingRoutes } from './pairing-routes.js';
+import { registerPeerSpawn } from './peer-spawn.js';
 import { registerRoutes } from './routes.js';
 import { registerSse } from './sse.js';
 import { registerTerminalSocket } from './terminal-socket.js';
@@ -132,6 +134,8 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     registerTerminalSocket(app, link.context);
     registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });
     registerDiscoveryRoutes(app, federation.identity, () => discovery);
+    registerPeerSpawn(app, link.context);
+    registerMcpEndpoint(app, { url: () => url, origins: () => site.origins });
     await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await app.close().catch(() => {});
