@@ -198,6 +198,13 @@ describe('tower mcp (stdio)', () => {
     expect(await tool(worker, 'list_sessions')).toBeTruthy();
   });
 
+  it('says so when no tower serve runs for its state dir', async () => {
+    const alone = await stdioClient([], { TOWER_STATE_DIR: mkdtempSync(join(scratch, 'no-serve-')) });
+    const listed = await call(alone, 'list_sessions');
+    expect(listed.isError).toBe(true);
+    expect(listed.content[0]!.text).toMatch(/^serve_not_running: tower serve is not running/);
+  });
+
   it('kills a session, and reports an unknown one as a clear tool error', async () => {
     const killed = await tool(client, 'kill_session', { session_id: id });
     expect(killed.session).toMatchObject({ id, status: 'exited' });
