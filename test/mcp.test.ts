@@ -4,6 +4,7 @@
  * read; attention; kill; the recursion guard across a spawned agent's environment; the endpoint's
  * credentials and origins; and a spawn on a second Tower added as a peer.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,6 +271,18 @@ describe('/mcp on tower serve (Streamable HTTP)', () => {
         body: JSON.stringify(initialize),
       });
     expect((await post({ origin: 'http://evil.example' })).status).toBe(403);
+    const viewer = execFileSync(
+      process.execPath,
+      [TOWER_BIN, '--state-dir', here.stateDir, 'token', '--viewer'],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    expect((await post({ authorization: `Bearer ${viewer}` })).status).toBe(403);
+    const stream = await fetch(`${here.httpUrl}/mcp`, {
+      headers: { authorization: `Bearer ${viewer}`, accept: 'text/event-stream' },
+    });
+    expect(stream.status).toBe(403);
     expect((await post({ 'mcp-session-id': 'not-a-session' })).status).toBe(404);
   });
 });
