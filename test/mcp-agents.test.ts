@@ -3,16 +3,16 @@
  * fake model server, spawned, prompted, waited for (with progress) and read through `tower mcp`, here
  * and on a second Tower added as a peer (its session reached as PEER/ID through this Tower).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PeerStore } from '../dist/state/peers.js';
 import { claudeHome } from './support/agent-home.js';
 import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
 import { type FakeModel, startFakeModel } from './support/fake-model.js';
+import { addPeerRecord } from './support/federation.js';
 import { installed, STRICT } from './support/real-agents.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tool results are JSON, checked field by field
@@ -82,16 +82,7 @@ describe.runIf(installed('claude'))('claude through MCP, the real CLI', () => {
   beforeAll(async () => {
     model = await startFakeModel();
     [here, peer] = await Promise.all([towerForClaude(), towerForClaude()]);
-    new PeerStore(here.stateDir).put({
-      name: 'other',
-      url: peer.httpUrl!,
-      fingerprint: null,
-      public_key: null,
-      token: readFileSync(join(peer.stateDir, 'token'), 'utf8').trim(),
-      granted: null,
-      added_by: 'manual',
-      added_at: new Date().toISOString(),
-    });
+    addPeerRecord(here, 'other', peer);
     client = new Client({ name: 'tower-test', version: '1.0.0' });
     await client.connect(
       new StdioClientTransport({

@@ -12,9 +12,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PeerStore } from '../dist/state/peers.js';
 import { scriptedRuntime, writeRuntimes } from './support/agents.js';
 import { startTestDaemon, type TestDaemon, TOWER_BIN } from './support/daemon.js';
+import { addPeerRecord, tokenOf } from './support/federation.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tool results are JSON, checked field by field
 type Result = { isError?: boolean; content: { text: string }[]; structuredContent?: any };
@@ -32,8 +32,6 @@ async function towerWithAgent(): Promise<TestDaemon> {
   // Turns long enough that a wait sees the agent busy and reports progress.
   return startTestDaemon({ stateDir, env: { SCRIPTED_AGENT_WORK_MS: '1500' } });
 }
-
-const token = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
 
 async function stdioClient(args: string[], env: Record<string, string> = {}): Promise<Client> {
   const transport = new StdioClientTransport({
@@ -227,7 +225,7 @@ describe('/mcp on tower serve (Streamable HTTP)', () => {
   };
 
   it('serves the tools to the admin token, in a session of its own', async () => {
-    const client = await connect({ authorization: `Bearer ${token(here)}` });
+    const client = await connect({ authorization: `Bearer ${tokenOf(here)}` });
     const spawned = await tool(client, 'spawn_agent', { runtime: 'scripted', cwd: project });
     const id = spawned.session.id;
     await tool(client, 'wait_for_status', { session_id: id, until: ['idle'], timeout_seconds: 20 });
@@ -263,7 +261,7 @@ describe('/mcp on tower serve (Streamable HTTP)', () => {
       fetch(`${here.httpUrl}/mcp`, {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${token(here)}`,
+          authorization: `Bearer ${tokenOf(here)}`,
           'content-type': 'application/json',
           accept: 'application/json, text/event-stream',
           ...headers,
@@ -289,16 +287,7 @@ describe('/mcp on tower serve (Streamable HTTP)', () => {
 
 describe('spawn_agent on a peer', () => {
   it('starts the agent on the peer with its credential, named PEER/ID, the guard passed along', async () => {
-    new PeerStore(here.stateDir).put({
-      name: 'other',
-      url: peer.httpUrl!,
-      fingerprint: null,
-      public_key: null,
-      token: token(peer),
-      granted: null,
-      added_by: 'manual',
-      added_at: new Date().toISOString(),
-    });
+    addPeerRecord(here, 'other', peer);
     const client = await stdioClient([]);
     const spawned = await tool(client, 'spawn_agent', { runtime: 'scripted', peer: 'other', cwd: scratch });
     expect(spawned.session.id).toMatch(/^other\//);
