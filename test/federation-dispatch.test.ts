@@ -10,6 +10,8 @@ let a: TestDaemon;
 let b: TestDaemon;
 let clientA: TowerClient;
 let clientB: TowerClient;
+/** The session dispatch started on b. */
+let onB: string;
 
 beforeAll(async () => {
   [a, b] = await Promise.all([startTestDaemon(), startTestDaemon()]);
@@ -46,7 +48,8 @@ describe('dispatch across the fleet', () => {
     const [peer, remoteId] = String(first.json.session_id).split('/');
     expect(peer).toBe('b');
     expect((await clientB.list()).map((session) => session.id)).toContain(remoteId);
-    await waitState(clientB, remoteId!, 'idle', 20_000);
+    onB = remoteId!;
+    await waitState(clientB, onB, 'idle', 20_000);
 
     const second = await dispatch(a, {
       runtime: 'shell',
@@ -71,6 +74,13 @@ describe('dispatch across the fleet', () => {
   });
 
   it('tower dispatch --fleet prints the id, and where and why; --peer names the peer', async () => {
+    // Idle after its last prompt was typed and run, not in the moment before.
+    await waitFor(
+      async () => (await clientB.prompts(onB)).every((prompt) => prompt.state === 'delivered'),
+      "b's prompts delivered",
+      20_000,
+    );
+    await waitState(clientB, onB, 'idle', 20_000);
     const fleet = await runCli(a.stateDir, [
       'dispatch',
       '--runtime',
