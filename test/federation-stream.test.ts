@@ -11,7 +11,7 @@ import type { TowerClient } from '../dist/client/client.js';
 import { ensureToken } from '../dist/state/token.js';
 import { AttachedTerminal } from './support/cli.js';
 import { readRss, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
-import { addPeerRecord, freePort, tokenOf } from './support/federation.js';
+import { addPeerRecord, freePort, pairTowers, tokenOf } from './support/federation.js';
 import { expectContiguous, type Message, TestBrowser } from './support/terminal-browser.js';
 
 const MB = 1024 * 1024;
@@ -70,10 +70,10 @@ describe('a remote terminal through the local Tower', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    b = await startTestDaemon({ serveArgs: ['--port', String(port), '--host', '127.0.0.1'] });
-    a = await startTestDaemon();
+    b = await startTestDaemon({ serveArgs: ['--port', String(port), '--host', '127.0.0.1', '--name', 'b'] });
+    a = await startTestDaemon({ serveArgs: ['--name', 'a'] });
     bClient = await b.connect();
-    addPeerRecord(a, 'b', b);
+    await pairTowers(b, a);
   });
 
   afterAll(async () => {

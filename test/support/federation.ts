@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PeerStore } from '../../dist/state/peers.js';
-import type { TestDaemon } from './daemon.js';
+import { runCli, startCli } from './cli.js';
+import { type TestDaemon, waitFor } from './daemon.js';
 
 export const tokenOf = (daemon: TestDaemon) => readFileSync(join(daemon.stateDir, 'token'), 'utf8').trim();
 
@@ -42,4 +43,17 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The real pairing flow: `tower peer pair` on `shows` prints a code, which is typed into `tower peer
+ * pair URL` on `types`. Each then knows the other by the name the other's serve was given (--name).
+ */
+export async function pairTowers(shows: TestDaemon, types: TestDaemon): Promise<void> {
+  const offer = startCli(shows.stateDir, ['peer', 'pair']);
+  const code = await waitFor(() => /Pairing code: (\S+)/.exec(offer.stdout())?.[1], 'the pairing code');
+  const typed = await runCli(types.stateDir, ['peer', 'pair', shows.httpUrl!, '--code', code]);
+  if (typed.code !== 0) throw new Error(`pairing failed: ${typed.stderr}`);
+  const shown = await offer.done;
+  if (shown.code !== 0) throw new Error(`pairing failed on the side that showed the code: ${shown.stderr}`);
 }
