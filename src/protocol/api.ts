@@ -474,6 +474,7 @@ export const API = {
     body: CreateSessionBody,
     responses: { 201: json('the new session, its id PEER/ID', SessionResponse) },
     errors: {
+      403: "forbidden: a peer's own call is never passed on to another peer",
       404: 'unknown_peer',
       409: 'no_credential: the peer gave this Tower no token to use',
       502: 'the peer answered with something else than a session',

@@ -8,12 +8,17 @@ import { fleetId } from '../../protocol/federation.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
 import { HttpError } from './errors.js';
+import { fromPeer } from './fleet-routes.js';
 
 /** A spawn starts a program there: slower than a list, still bounded. */
 const PEER_SPAWN_TIMEOUT_MS = 30_000;
 
 export function registerPeerSpawn(app: FastifyInstance, ctx: HttpContext): void {
-  route(app, API.peerCreateSession, async ({ id: name, body, reply }) => {
+  route(app, API.peerCreateSession, async ({ request, id: name, body, reply }) => {
+    // The loop guard: a peer's call stays on this Tower, never passed on to another peer.
+    if (fromPeer(request)) {
+      throw new HttpError(403, 'forbidden', "a peer's call is not relayed to another peer");
+    }
     const record = ctx.federation.peers.get(name);
     if (!record) throw new HttpError(404, 'unknown_peer', `unknown peer: ${name} (tower peers lists them)`);
     if (record.token === null) {

@@ -3,11 +3,11 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TowerClient } from '../../client/client.js';
 import { dispatchAcrossFleet } from '../../federation/dispatch.js';
-import { PEER_HEADER } from '../../protocol/federation.js';
 import type { SessionInfo } from '../../protocol/socket.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
 import { HttpError } from './errors.js';
+import { fromPeer } from './fleet-routes.js';
 import { openApiDocument } from './openapi.js';
 
 /** The daemon takes lines up to 1 MiB, and base64 grows bytes by a third. */
@@ -118,8 +118,11 @@ export function registerRoutes(app: FastifyInstance, ctx: HttpContext): void {
   route(app, API.cancelPrompt, async ({ id }) => ({ prompt: await ctx.client.cancelPrompt(id) }));
 
   route(app, API.dispatch, async ({ request, body, reply }) => {
-    const fromPeer = request.headers[PEER_HEADER] !== undefined;
-    const dispatched = await dispatchAcrossFleet({ client: ctx.client, ...ctx.federation }, body, fromPeer);
+    const dispatched = await dispatchAcrossFleet(
+      { client: ctx.client, ...ctx.federation },
+      body,
+      fromPeer(request),
+    );
     reply.code(202);
     return dispatched;
   });

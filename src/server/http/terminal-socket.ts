@@ -11,7 +11,7 @@ import type {} from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { ClientError, type OutputEvent, type TowerClient } from '../../client/client.js';
 import { type DownstreamSocket, relayTerminal } from '../../federation/terminal-relay.js';
-import { PEER_HEADER, splitFleetId } from '../../protocol/federation.js';
+import { splitFleetId } from '../../protocol/federation.js';
 import { MAX_WS_MESSAGE_BYTES } from '../../protocol/limits.js';
 import type { DaemonMessageOf, SessionInfo } from '../../protocol/socket.js';
 import type { WsServerMessage } from '../../protocol/web.js';
@@ -23,6 +23,7 @@ import {
   wsByteLength,
 } from '../../protocol/ws-terminal.js';
 import type { HttpContext, Role } from './context.js';
+import { fromPeer } from './fleet-routes.js';
 import { InputLedger, SizeOwnership, type SizePeer } from './terminal-state.js';
 
 /** Output sent but not yet ACKed above which the daemon connection stops being read. */
@@ -74,7 +75,7 @@ export function registerTerminalSocket(app: FastifyInstance, ctx: HttpContext): 
     (socket: BrowserSocket, request) => {
       const id = request.params.id;
       if (splitFleetId(id).peer !== null) {
-        relayOrRefuse(socket, request.query, id, request.towerRole, request.headers[PEER_HEADER], ctx);
+        relayOrRefuse(socket, request.query, id, request.towerRole, fromPeer(request), ctx);
         return;
       }
       const terminal = new TerminalSocket(socket, ctx, sizes, inputs, request.params.id, request.towerRole);
@@ -88,7 +89,7 @@ function relayOrRefuse(
   query: TerminalQuery,
   fleetId: string,
   role: Role,
-  fromPeer: string | string[] | undefined,
+  fromPeer: boolean,
   ctx: HttpContext,
 ): void {
   const refuse = (code: number, error: string, message: string) => {
@@ -100,7 +101,7 @@ function relayOrRefuse(
   // The loop guard: what a peer asks for is answered here, never passed on to another peer.
   // (A test's route may have no federation at all.)
   const federation = ctx.federation as HttpContext['federation'] | undefined;
-  if (fromPeer !== undefined || !federation) {
+  if (fromPeer || !federation) {
     refuse(CLOSE_UNKNOWN_SESSION, 'unknown_session', `unknown session: ${fleetId}`);
     return;
   }
