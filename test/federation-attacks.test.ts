@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { killLeftovers, runCliOk } from './support/cli.js';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { putPeer, tokenOf } from './support/federation.js';
-import { apiJson } from './support/http.js';
+import { apiJson, SseReader } from './support/http.js';
 
 let b: TestDaemon;
 let c: TestDaemon;
@@ -111,5 +111,46 @@ describe("a peer token never reaches this Tower's other peers", () => {
     }
     // The owner still can.
     expect((await firstMessage(`C/${onC}`, tokenOf(b))).type).not.toBe('error');
+  });
+});
+
+describe('a revoked peer', () => {
+  it('loses the streams it already has open, at once', async () => {
+    const granted = await runCliOk(b.stateDir, [
+      'peer',
+      'add',
+      'gone',
+      'http://127.0.0.1:9',
+      '--token',
+      FAKE_TOKEN,
+      '--grant',
+      'view',
+    ]);
+    const token = granted.stdout.trim();
+    const { json } = await apiJson(b.httpUrl!, '/api/sessions', {
+      method: 'POST',
+      token: tokenOf(b),
+      body: BASH,
+    });
+    const local = (json.session as { id: string }).id;
+    const ws = new WebSocket(`${b.httpUrl!.replace(/^http/, 'ws')}/ws/terminal/${local}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    let wsClosed = false;
+    ws.on('close', () => {
+      wsClosed = true;
+    });
+    ws.on('error', () => {});
+    await new Promise((resolve) => ws.once('message', resolve));
+    const sse = await SseReader.open(b.httpUrl!, `/api/sessions/${local}/stream`, { token });
+    try {
+      await runCliOk(b.stateDir, ['peer', 'rm', 'gone']);
+      const { status } = await apiJson(b.httpUrl!, '/api/sessions', { token });
+      expect(status).toBe(401);
+      await waitFor(() => wsClosed && sse.ended, 'both streams ended', 5_000);
+    } finally {
+      ws.terminate();
+      sse.close();
+    }
   });
 });

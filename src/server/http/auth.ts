@@ -36,6 +36,9 @@ export interface AuthOptions {
   peers: PeerStore;
 }
 
+/** How soon a removed peer's open streams are cut. */
+const REVOKED_CHECK_MS = 500;
+
 const routesWhere = (test: (spec: RouteSpec) => boolean) =>
   new Set((Object.values(API) as RouteSpec[]).filter(test).map((spec) => `${spec.method} ${spec.url}`));
 const PUBLIC_ROUTES = routesWhere((spec) => spec.access === 'none');
@@ -97,6 +100,24 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     return role;
   };
 
+  /**
+   * A peer's long requests (a terminal WebSocket, an SSE stream) outlive the check at their start: the
+   * connection is cut once the peer is removed or its token replaced, so a revoked peer sees nothing more.
+   */
+  const cutOffWhenRevoked = (request: FastifyRequest, reply: FastifyReply, token: string, name: string) => {
+    const socket = request.raw.socket;
+    const timer = setInterval(() => {
+      if (options.peers.byToken(token)?.name !== name) socket.destroy();
+    }, REVOKED_CHECK_MS);
+    timer.unref();
+    const stop = () => {
+      clearInterval(timer);
+      socket.off('close', stop);
+    };
+    socket.once('close', stop);
+    reply.raw.once('finish', stop);
+  };
+
   app.decorateRequest('towerRole', 'viewer');
   app.decorateRequest('towerPeer', null);
 
@@ -153,6 +174,7 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     }
     request.towerRole = found.role;
     request.towerPeer = found.peer;
+    if (found.peer !== null) cutOffWhenRevoked(request, reply, bearer!, found.peer);
   });
 
   route(app, API.login, async ({ request, body, reply }) => {
