@@ -44,25 +44,27 @@ async function firstMessage(fleetId: string, token: string): Promise<{ type: str
   }
 }
 
+/** A peer token B grants NAME with SCOPE, as `tower peer add --grant` prints it. */
+const grant = async (name: string, scope: string) =>
+  (
+    await runCliOk(b.stateDir, [
+      'peer',
+      'add',
+      name,
+      'http://127.0.0.1:9',
+      '--token',
+      FAKE_TOKEN,
+      '--grant',
+      scope,
+    ])
+  ).stdout.trim();
+
 beforeAll(async () => {
   [b, c] = await Promise.all([
     startTestDaemon({ serveArgs: ['--name', 'b'] }),
     startTestDaemon({ serveArgs: ['--name', 'c'] }),
   ]);
   putPeer(b.stateDir, 'C', c.httpUrl!, tokenOf(c));
-  const grant = async (name: string, scope: string) =>
-    (
-      await runCliOk(b.stateDir, [
-        'peer',
-        'add',
-        name,
-        'http://127.0.0.1:9',
-        '--token',
-        FAKE_TOKEN,
-        '--grant',
-        scope,
-      ])
-    ).stdout.trim();
   fullPeer = await grant('full', 'full');
   viewPeer = await grant('watcher', 'view');
   const { status, json } = await apiJson(c.httpUrl!, '/api/sessions', {
@@ -116,17 +118,7 @@ describe("a peer token never reaches this Tower's other peers", () => {
 
 describe('a revoked peer', () => {
   it('loses the streams it already has open, at once', async () => {
-    const granted = await runCliOk(b.stateDir, [
-      'peer',
-      'add',
-      'gone',
-      'http://127.0.0.1:9',
-      '--token',
-      FAKE_TOKEN,
-      '--grant',
-      'view',
-    ]);
-    const token = granted.stdout.trim();
+    const token = await grant('gone', 'view');
     const { json } = await apiJson(b.httpUrl!, '/api/sessions', {
       method: 'POST',
       token: tokenOf(b),
