@@ -82,6 +82,15 @@ afterAll(async () => {
 });
 
 describe("a peer token never reaches this Tower's other peers", () => {
+  it("cannot list this Tower's other peers (their names and URLs)", async () => {
+    for (const token of [fullPeer, viewPeer]) {
+      const { status, json } = await apiJson(b.httpUrl!, '/api/peers', { token });
+      expect(status, JSON.stringify(json)).toBe(403);
+      expect(JSON.stringify(json)).not.toContain(c.httpUrl!);
+    }
+    expect((await apiJson(b.httpUrl!, '/api/peers', { token: tokenOf(b) })).status).toBe(200);
+  });
+
   it('cannot spawn on another peer with POST /api/peers/:name/sessions', async () => {
     const before = await sessionsOnC();
     const { status, json } = await apiJson(b.httpUrl!, '/api/peers/C/sessions', {

@@ -462,6 +462,7 @@ export const API = {
       'Every peer: how it was found, its state (online, offline, unpaired, refused), round-trip time and version',
     access: 'read',
     responses: { 200: json('peers', PeerListResponse) },
+    errors: { 403: "owner_only: a peer is not shown this Tower's other peers" },
   },
   // ---- mcp
   peerCreateSession: {

@@ -10,6 +10,7 @@ import type { Identity } from '../../state/identity.js';
 import { TOWER_VERSION } from '../../state/version.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
+import { HttpError } from './errors.js';
 
 export interface FleetRouteOptions {
   fleet: Fleet;
@@ -45,5 +46,11 @@ export function registerFleetRoutes(
     return { sessions: [...local, ...remote.sessions], peers: remote.peers, ...own };
   });
 
-  route(app, API.peers, async () => ({ peers: await fleet.peers() }));
+  route(app, API.peers, async ({ request }) => {
+    // Who else this Tower knows, and where, is its owner's business: a peer never sees it.
+    if (fromPeer(request)) {
+      throw new HttpError(403, 'owner_only', "a peer is not shown this Tower's other peers");
+    }
+    return { peers: await fleet.peers() };
+  });
 }
