@@ -100,6 +100,9 @@ export class StatusTracker {
   /** The last answer a hook or notify call carried, with how many came before it. */
   signalExcerpt = { text: '', count: 0 };
 
+  /** A turn ended without the hook or notify call that carries its answer: the next ones do not wait for it. */
+  signalsSilent = false;
+
   get reportsTurnEnd(): boolean {
     return this.runtime?.statusChannel === 'hooks' || this.runtime?.statusChannel === 'notify+osc';
   }
@@ -120,6 +123,7 @@ export class StatusTracker {
     if (reading.from && !reading.from.includes(this.state)) return;
     if (reading.excerpt && source === 'hook') {
       this.signalExcerpt = { text: reading.excerpt, count: this.signalExcerpt.count + 1 };
+      this.signalsSilent = false;
     }
     this.set(reading.state, reading.reason, source, reading.excerpt);
   }

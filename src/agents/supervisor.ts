@@ -63,8 +63,11 @@ interface SupervisorEvents {
 
 const DEFAULT_DISPATCH_LIMIT = 4;
 const EXCERPT_SETTLE_MS = 150;
-/** How long a turn's end without its answer waits for the hook or notify call that carries it. */
-const SIGNAL_EXCERPT_WAIT_MS = 3000;
+/**
+ * How long a turn's end without its answer waits for the hook or notify call that carries it: a
+ * program started per turn, which takes seconds on a loaded machine (3 s was not enough in CI).
+ */
+const SIGNAL_EXCERPT_WAIT_MS = 10_000;
 
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
@@ -355,7 +358,12 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
     // A signal names at most a tool; the dialog on screen says what it asks (Claude Code's command).
     const askScreen = kind === 'needs_input' && agent.tracker.status.source !== 'screen';
-    if (!excerpt && kind === 'turn_finished' && agent.tracker.reportsTurnEnd) {
+    if (
+      !excerpt &&
+      kind === 'turn_finished' &&
+      agent.tracker.reportsTurnEnd &&
+      !agent.tracker.signalsSilent
+    ) {
       // Codex's OSC says done before its notify call brings the answer: the screen may not show it yet.
       const seen = agent.tracker.signalExcerpt.count;
       for (
@@ -366,6 +374,7 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
         await this.clock.sleep(50);
       }
       if (agent.tracker.signalExcerpt.count !== seen) excerpt = agent.tracker.signalExcerpt.text;
+      else agent.tracker.signalsSilent = true;
     }
     if (askScreen || (!excerpt && kind !== 'exited')) {
       // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
