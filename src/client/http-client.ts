@@ -4,7 +4,7 @@
  * against the route's schema, so a slow, hostile or broken server costs one clear error.
  */
 import type { z } from 'zod';
-import type { RouteSpec } from '../protocol/api.js';
+import type { RouteSpec } from '../protocol/route-spec.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_REPLY_BYTES = 8 * 1024 * 1024;

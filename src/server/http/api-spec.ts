@@ -1,10 +1,11 @@
 /** Handlers registered from the route table (src/protocol/api.ts), validated with its schemas. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { RouteSpec } from '../../protocol/api.js';
+import type { RouteSpec } from '../../protocol/route-spec.js';
 import { parseWith } from './errors.js';
 
-export { API, type ResponseSpec, type RouteSpec, SCHEMA_COMPONENTS } from '../../protocol/api.js';
+export { API, SCHEMA_COMPONENTS } from '../../protocol/api.js';
+export type { ResponseSpec, RouteSpec } from '../../protocol/route-spec.js';
 
 export interface RouteInput<B, Q> {
   request: FastifyRequest;
