@@ -15,6 +15,7 @@ import { type Clock, systemClock } from '../state/clock.js';
 import { expandHome } from '../substrates/command.js';
 import { SubstrateRegistry } from '../substrates/registry.js';
 import { NO_ACCESS, type SubstrateContext } from '../substrates/types.js';
+import { attentionExcerpt } from './attention-excerpt.js';
 import { AttentionLog } from './attention-log.js';
 import { describeRuntime, requireReady } from './gate.js';
 import { credentialAccess, isolationFor } from './isolation.js';
@@ -62,13 +63,6 @@ interface SupervisorEvents {
 }
 
 const DEFAULT_DISPATCH_LIMIT = 4;
-const EXCERPT_SETTLE_MS = 150;
-/**
- * How long a turn's end without its answer waits for the hook or notify call that carries it: a
- * program started per turn, which takes seconds on a loaded machine (3 s was not enough in CI).
- */
-const SIGNAL_EXCERPT_WAIT_MS = 10_000;
-
 export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   readonly registry: RuntimeRegistry;
   /** Where sessions can run, as the credential gate sees them (the host starts them there). */
@@ -356,38 +350,8 @@ export class AgentSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private async attention(agent: Agent, kind: AttentionKind, excerpt: string): Promise<void> {
-    // A signal names at most a tool; the dialog on screen says what it asks (Claude Code's command).
-    const askScreen = kind === 'needs_input' && agent.tracker.status.source !== 'screen';
-    if (
-      !excerpt &&
-      kind === 'turn_finished' &&
-      agent.tracker.reportsTurnEnd &&
-      !agent.tracker.signalsSilent
-    ) {
-      // Codex's OSC says done before its notify call brings the answer: the screen may not show it yet.
-      const seen = agent.tracker.signalExcerpt.count;
-      for (
-        let waited = 0;
-        agent.tracker.signalExcerpt.count === seen && waited < SIGNAL_EXCERPT_WAIT_MS;
-        waited += 50
-      ) {
-        await this.clock.sleep(50);
-      }
-      if (agent.tracker.signalExcerpt.count !== seen) excerpt = agent.tracker.signalExcerpt.text;
-      else agent.tracker.signalsSilent = true;
-    }
-    if (askScreen || (!excerpt && kind !== 'exited')) {
-      // A signal can come before its screen is drawn (Codex's turn end): let the output settle first.
-      for (let waited = 0; agent.tracker.quietFor < EXCERPT_SETTLE_MS && waited < 1000; waited += 50) {
-        await this.clock.sleep(50);
-      }
-      const screen = await agent.session.text().then(
-        (snapshot) => snapshot.text,
-        () => '',
-      );
-      excerpt = (askScreen && agent.tracker.askedIn(screen)) || excerpt || agent.tracker.excerptOf(screen);
-    }
-    this.emitAttention(agent.session.meta, kind, excerpt);
+    const found = await attentionExcerpt(agent.tracker, agent.session, this.clock, kind, excerpt);
+    this.emitAttention(agent.session.meta, kind, found);
   }
 
   private emitAttention(meta: SessionMeta, kind: AttentionKind, excerpt: string): void {
