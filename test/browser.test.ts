@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CuttableProxy,
@@ -55,15 +55,24 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
    * nothing is tried again; the order is what the test then checks.
    */
   const dragTab = async (p: Page, id: string, onto: string, midway?: () => Promise<void>) => {
-    const tab = (of: string) => p.locator(`.tab[data-session-id="${of}"]`);
+    /** Where a tab is, once it is drawn (boundingBox does not wait: null while the strip redraws). */
+    const boxOf = async (of: string) => {
+      let box: Awaited<ReturnType<Locator['boundingBox']>> = null;
+      await expect
+        .poll(async () => (box = await p.locator(`.tab[data-session-id="${of}"]`).boundingBox()), {
+          timeout: 10_000,
+        })
+        .not.toBeNull();
+      return box!;
+    };
     const before = await tabOrder(p);
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const from = (await tab(id).boundingBox())!;
+      const from = await boxOf(id);
       await p.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
       await p.mouse.down();
       await p.mouse.move(from.x + from.width / 2 - 12, from.y + from.height / 2, { steps: 3 });
       await midway?.();
-      const to = (await tab(onto).boundingBox())!;
+      const to = await boxOf(onto);
       await p.mouse.move(to.x + 4, to.y + to.height / 2, { steps: 5 });
       await p.mouse.up();
       const moved = await expect
