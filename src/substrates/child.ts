@@ -8,10 +8,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { TowerError } from '../protocol/index.js';
+import { ExecEvents } from './exec-events.js';
 import type { ExecCommand, ExecEvent, ExecResult } from './types.js';
 
-const STREAM_HIGH_WATER = 256 * 1024;
-const STREAM_LOW_WATER = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 
@@ -40,65 +39,24 @@ export async function* streamChild(spec: ChildSpec): AsyncGenerator<ExecEvent> {
       child.kill('SIGKILL');
     }
   };
-  const queue: ExecEvent[] = [];
-  let queued = 0;
-  let paused = false;
-  let wake: (() => void) | null = null;
-  let failure: Error | null = null;
   let timedOut = false;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
-  const take = (type: 'stdout' | 'stderr') => (data: Buffer) => {
-    queue.push({ type, data });
-    queued += data.length;
-    if (queued >= STREAM_HIGH_WATER && !paused) {
-      paused = true;
-      child.stdout?.pause();
-      child.stderr?.pause();
-    }
-    notify();
-  };
-  child.stdout?.on('data', take('stdout'));
-  child.stderr?.on('data', take('stderr'));
+  const output = new ExecEvents([child.stdout, child.stderr].filter((stream) => stream !== null));
+  child.stdout?.on('data', output.take('stdout'));
+  child.stderr?.on('data', output.take('stderr'));
   child.stdin?.on('error', () => {});
   child.stdin?.end(spec.input);
-  child.once('error', (error) => {
-    failure = error;
-    notify();
-  });
+  // A program that could not start: node reports the error, then a close that means nothing.
+  child.once('error', (error) => output.failed(notStarted(program, error)));
   child.once('close', (code, signal) => {
     const number = signal ? (constants.signals[signal] ?? null) : null;
-    queue.push({ type: 'exit', exit_code: code, signal: number, timed_out: timedOut });
-    notify();
+    output.exited({ type: 'exit', exit_code: code, signal: number, timed_out: timedOut });
   });
   const timer = setTimeout(() => {
     timedOut = true;
     killAll();
   }, spec.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
-    for (;;) {
-      // A program that could not start: node reports the error, then a close that means nothing.
-      if (failure) throw notStarted(program, failure);
-      const event = queue.shift();
-      if (!event) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      if (event.type !== 'exit') {
-        queued -= event.data.length;
-        if (paused && queued <= STREAM_LOW_WATER) {
-          paused = false;
-          child.stdout?.resume();
-          child.stderr?.resume();
-        }
-      }
-      yield event;
-      if (event.type === 'exit') return;
-    }
+    yield* output.events();
   } finally {
     clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null) killAll();

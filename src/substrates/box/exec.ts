@@ -1,16 +1,14 @@
 /**
  * A command on a box as an ordered, bounded stream of stdout/stderr/exit events: the same contract as
- * child.ts on this machine. Past STREAM_HIGH_WATER bytes not taken by the consumer the command's
- * streams are paused (the link's flow control then stops it writing); a consumer that stops early, or
- * a timeout, kills it.
+ * child.ts on this machine (exec-events.ts; a paused stream lets the link's flow control stop the
+ * command writing); a consumer that stops early, or a timeout, kills it.
  */
 import { constants } from 'node:os';
 import { TowerError } from '../../protocol/index.js';
+import { ExecEvents } from '../exec-events.js';
 import type { ExecCommand, ExecEvent, Placement } from '../types.js';
 import type { Box } from './types.js';
 
-const STREAM_HIGH_WATER = 256 * 1024;
-const STREAM_LOW_WATER = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator<ExecEvent> {
@@ -18,31 +16,16 @@ export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator
   const timeoutMs = command.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   await box.whenUp(timeoutMs);
   const child = await box.spawn(command.argv, { cwd: command.cwd, env: boxEnv(command) });
-  const queue: ExecEvent[] = [];
-  let queued = 0;
-  let paused = false;
-  let wake: (() => void) | null = null;
   let timedOut = false;
   let ended = false;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
+  const output = new ExecEvents([child.stdout, child.stderr]);
   // Kept to tell a program the box has not from one that exits 127 of its own accord.
   let stderrHead = '';
-  const take = (type: 'stdout' | 'stderr') => (data: Buffer) => {
-    if (type === 'stderr' && stderrHead.length < 1024) stderrHead += data.toString('utf8', 0, 1024);
-    queue.push({ type, data });
-    queued += data.length;
-    if (queued >= STREAM_HIGH_WATER && !paused) {
-      paused = true;
-      child.stdout.pause();
-      child.stderr.pause();
-    }
-    notify();
-  };
-  child.stdout.on('data', take('stdout'));
-  child.stderr.on('data', take('stderr'));
+  child.stdout.on('data', output.take('stdout'));
+  child.stderr.on('data', (data: Buffer) => {
+    if (stderrHead.length < 1024) stderrHead += data.toString('utf8', 0, 1024);
+  });
+  child.stderr.on('data', output.take('stderr'));
   child.stdout.on('error', () => {});
   child.stderr.on('error', () => {});
   child.stdin.on('error', () => {});
@@ -50,35 +33,18 @@ export async function* streamBox(box: Box, command: ExecCommand): AsyncGenerator
   void child.exit.then(({ code, signal }) => {
     ended = true;
     const number = signal ? (constants.signals[`SIG${signal}` as NodeJS.Signals] ?? null) : null;
-    queue.push({ type: 'exit', exit_code: code, signal: number, timed_out: timedOut });
-    notify();
+    output.exited({ type: 'exit', exit_code: code, signal: number, timed_out: timedOut });
   });
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill();
   }, timeoutMs);
   try {
-    for (;;) {
-      const event = queue.shift();
-      if (!event) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      if (event.type !== 'exit') {
-        queued -= event.data.length;
-        if (paused && queued <= STREAM_LOW_WATER) {
-          paused = false;
-          child.stdout.resume();
-          child.stderr.resume();
-        }
-      }
+    for await (const event of output.events()) {
       if (event.type === 'exit' && event.exit_code === 127 && notFound(command.argv[0]!, stderrHead)) {
         throw new TowerError('command_not_found', `command not found on ${box.name}: ${command.argv[0]}`);
       }
       yield event;
-      if (event.type === 'exit') return;
     }
   } finally {
     clearTimeout(timer);
