@@ -20,6 +20,12 @@ type Msg<T extends WsServerMessage['type']> = Extract<WsServerMessage, { type: T
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_PENDING_INPUT_BYTES = 4 * 1024 * 1024;
 const HELLO_TIMEOUT_MS = 10_000;
+/**
+ * A ping this often; a socket that brought nothing (no message, no pong) since the last one is taken
+ * for dead and replaced: a link that died without a reset (a peer's network gone, a middlebox that
+ * forgot the connection) is otherwise noticed only when TCP gives up, many minutes later.
+ */
+const HEARTBEAT_MS = 5_000;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 /** Close codes after which reconnecting cannot help (bad request, unknown session, policy). */
@@ -88,6 +94,8 @@ export class WebTerminalClient {
   private attempts = 0;
   private downSince: number | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Something came on the socket since the last heartbeat. */
+  private heard = true;
 
   constructor(
     private readonly options: WebTerminalOptions,
@@ -154,6 +162,8 @@ export class WebTerminalClient {
 
   resume(): void {
     this.paused = false;
+    // The heartbeat counts from here: nothing could be heard while paused.
+    this.heard = true;
     this.socket?.resume();
   }
 
@@ -186,7 +196,22 @@ export class WebTerminalClient {
     const helloTimer = setTimeout(() => {
       if (this.socket === socket && !this.ready) socket.terminate();
     }, HELLO_TIMEOUT_MS * 2);
+    this.heard = true;
+    const heartbeat = setInterval(() => {
+      if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
+      // Not reading is this side's choice (flow control): the server's silence then says nothing.
+      if (!this.heard && !this.paused) {
+        socket.terminate();
+        return;
+      }
+      this.heard = false;
+      socket.ping();
+    }, HEARTBEAT_MS);
+    socket.on('pong', () => {
+      this.heard = true;
+    });
     socket.on('message', (data: WsData, isBinary: boolean) => {
+      this.heard = true;
       if (this.socket === socket) this.receive(data, isBinary);
     });
     socket.on('unexpected-response', (_request, response) => {
@@ -206,6 +231,7 @@ export class WebTerminalClient {
     });
     socket.on('close', (code: number, reason: Buffer) => {
       clearTimeout(helloTimer);
+      clearInterval(heartbeat);
       if (this.socket !== socket) return;
       this.socket = null;
       this.ready = false;

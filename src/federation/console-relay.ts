@@ -7,6 +7,7 @@
 import type { TowerHttpClient } from '../client/http-client.js';
 import { TowerHttpClient as Client } from '../client/http-client.js';
 import { API } from '../protocol/api.js';
+import { SSE_SILENT_LINK_MS } from '../protocol/limits.js';
 import { ConsoleEvent } from '../protocol/web.js';
 
 /** A peer's event longer than this ends the stream (the peer sends output in far smaller pieces). */
@@ -89,7 +90,7 @@ async function* events(response: Response, signal: AbortSignal): AsyncGenerator<
   signal.addEventListener('abort', cancel, { once: true });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readOrSilence(reader);
       if (done) return;
       buffer += decoder.decode(value, { stream: true });
       let end = buffer.indexOf('\n\n');
@@ -106,6 +107,24 @@ async function* events(response: Response, signal: AbortSignal): AsyncGenerator<
     cancel();
   }
 }
+
+/**
+ * The next piece of the body, or a SilentLink error when the peer said nothing, not even its
+ * keepalive, for SSE_SILENT_LINK_MS: the link died without a reset, and only a new one can go on.
+ */
+async function readOrSilence(reader: ReadableStreamDefaultReader<Uint8Array>) {
+  let timer: NodeJS.Timeout | undefined;
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SilentLink()), SSE_SILENT_LINK_MS);
+  });
+  try {
+    return await Promise.race([reader.read(), silence]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class SilentLink extends Error {}
 
 function parseEvent(block: string): ConsoleEvent | null {
   const data = block

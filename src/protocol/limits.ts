@@ -35,3 +35,11 @@ export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
  * so that even escaped as JSON (6 bytes per unit at worst) each stays well under MAX_WS_MESSAGE_BYTES.
  */
 export const MAX_INPUT_MESSAGE_CHARS = 64 * 1024;
+
+/**
+ * A server-sent event stream says something at least this often (a comment when there is nothing
+ * else), so a reader can take a longer silence for a dead link: a relay reading a peer's stream does,
+ * after SSE_SILENT_LINK_MS.
+ */
+export const SSE_KEEPALIVE_MS = 5_000;
+export const SSE_SILENT_LINK_MS = 3 * SSE_KEEPALIVE_MS;

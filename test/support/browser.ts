@@ -224,6 +224,17 @@ export class CuttableProxy {
     this.blocked = false;
   }
 
+  /**
+   * The connections open now go silent and stay open: nothing more is forwarded either way, as when a
+   * link dies without a reset (a middlebox forgot it, a cable pulled). New connections still pass.
+   */
+  silence(): void {
+    for (const socket of this.sockets) {
+      socket.unpipe();
+      socket.pause();
+    }
+  }
+
   close(): void {
     this.cut();
     this.server.close();

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type ConsoleSink, relayConsole } from '../../federation/console-relay.js';
 import { splitFleetId } from '../../protocol/federation.js';
 import type { AttentionEvent } from '../../protocol/index.js';
+import { SSE_KEEPALIVE_MS } from '../../protocol/limits.js';
 import type { BootstrapStreamEvent, ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
@@ -21,7 +22,6 @@ import { peerOf } from './peers.js';
 import { findBoxSubstrate, findSession } from './routes.js';
 
 const IDLE_AFTER_MS = 500;
-const KEEPALIVE_MS = 25_000;
 const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
 
 /** An output stream's daemon connection, paused while the response cannot take more. */
@@ -48,7 +48,7 @@ class EventStream {
       'X-Accel-Buffering': 'no',
     });
     response.flushHeaders();
-    this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
+    this.keepalive = setInterval(() => this.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     const release = () => {
       this.ended = true;
       clearInterval(this.keepalive);
