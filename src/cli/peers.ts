@@ -48,11 +48,15 @@ export function peerCommand(stateDir: () => string): Command {
     .addOption(scopeOption('--scope <scope>', 'what the other Tower may do here').default('full'))
     .option('--ttl <seconds>', 'how long the code is valid', parsePositive, PAIRING_DEFAULT_TTL_S)
     .option('--code <code>', 'the code (else asked for, or read from standard input)')
-    .option('--advertise <url>', 'how the other Tower reaches this one (default: this serve URL)', parseUrl)
+    .option(
+      '--advertise-url <url>',
+      'how the other Tower reaches this one (default: this serve URL; as serve --advertise-url)',
+      parseUrl,
+    )
     .action(
       async (
         url: string | undefined,
-        options: { scope: PeerScope; ttl: number; code?: string; advertise?: string },
+        options: { scope: PeerScope; ttl: number; code?: string; advertiseUrl?: string },
       ) => (url === undefined ? showCode(stateDir(), options) : typeCode(stateDir(), url, options)),
     );
 
@@ -188,13 +192,13 @@ const OFFER_ENDS = {
 async function typeCode(
   dir: string,
   url: string,
-  options: { scope: PeerScope; code?: string; advertise?: string },
+  options: { scope: PeerScope; code?: string; advertiseUrl?: string },
 ): Promise<void> {
   const client = localWebClient(dir, { timeoutMs: 30_000 });
   const code =
     options.code ?? (await readLine('Pairing code (shown by tower peer pair on the other Tower): '));
   const peer = await client.call(API.pairWith, {
-    body: { url, code, scope: options.scope, advertise_url: options.advertise },
+    body: { url, code, scope: options.scope, advertise_url: options.advertiseUrl },
   });
   process.stdout.write(pairedLine(peer));
 }
