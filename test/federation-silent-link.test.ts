@@ -3,13 +3,13 @@
  * keeps its connections open (a middlebox that forgot them, a pulled cable), so no close ever comes.
  * This Tower notices the silence (pings on the WebSocket leg, the keepalive's absence on the SSE leg)
  * and goes on over a new connection from the offset it got to: the viewer's bytes equal the peer's
- * journal, and the viewer's own socket never closes.
+ * journal, and the viewer's own socket never closes; `tower logs --follow PEER/ID` prints every byte once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { TowerClient } from '../dist/client/client.js';
 import { CuttableProxy } from './support/browser.js';
-import { killLeftovers } from './support/cli.js';
+import { killLeftovers, startCli } from './support/cli.js';
 import { readAllOutput, startTestDaemon, type TestDaemon, waitFor } from './support/daemon.js';
 import { putPeer, tokenOf } from './support/federation.js';
 import { SseReader } from './support/http.js';
@@ -100,5 +100,17 @@ describe('a link to a peer that goes silent without a reset', () => {
     } finally {
       reader.close();
     }
+  }, 90_000);
+
+  it('tower logs --follow PEER/ID prints every byte once, until the session ends, across a silent link', async () => {
+    const id = await tickerOnB();
+    await waitFor(async () => (await clientB.screen(id)).text.includes('tick-10'), 'ticks on B', 20_000);
+    const follower = startCli(a.stateDir, ['logs', '--follow', `b/${id}`]);
+    await waitFor(() => follower.stdout().includes('tick-40\r\n'), 'the follower past the journal', 20_000);
+    proxy.silence();
+    const result = await follower.done;
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(result.stdoutBytes.equals(await readAllOutput(clientB, id))).toBe(true);
+    expect(result.stdout).toContain('ALL-DONE');
   }, 90_000);
 });

@@ -3,7 +3,7 @@
  * through the local `tower serve`, which alone holds the peers' credentials.
  */
 import type { Command } from 'commander';
-import { errorOf, TowerHttpClient } from '../client/http-client.js';
+import type { TowerHttpClient } from '../client/http-client.js';
 import { localWebClient } from '../client/local-web.js';
 import { resolveSessionRef } from '../client/session-ref.js';
 import { API } from '../protocol/api.js';
@@ -20,9 +20,6 @@ import { formatColumns } from './table.js';
 
 /** A prompt's delivery is checked this often while the CLI waits for it on a peer. */
 const PROMPT_POLL_MS = 250;
-/** GET output sends at most 16 MiB a request; a larger journal is read in turns. */
-const OUTPUT_REQUESTS_MAX = 1024;
-const OUTPUT_REPLY_BYTES = 16 * 1024 * 1024 + 1024;
 
 export function isRemoteRef(ref: string): boolean {
   return splitFleetId(ref).peer !== null;
@@ -140,19 +137,4 @@ export async function remoteRemove(stateDir: string, ref: string): Promise<void>
 export async function remoteRestart(stateDir: string, ref: string, resume: boolean): Promise<string> {
   const { web, id } = await resolveRemote(stateDir, ref);
   return (await web.call(API.restart, { id, body: { resume } })).session_id;
-}
-
-/** The journal from `from` to its end as of now, raw (--follow is not relayed). */
-export async function remoteLogs(stateDir: string, ref: string, from: number | undefined): Promise<void> {
-  const { web, id } = await resolveRemote(stateDir, ref, OUTPUT_REPLY_BYTES);
-  let offset = from;
-  for (let request = 0; request < OUTPUT_REQUESTS_MAX; request++) {
-    const reply = await web.raw('GET', TowerHttpClient.path(API.output, id), { query: { from: offset } });
-    if (reply.status !== 200) throw errorOf(reply.status, reply.body.toString('utf8'));
-    process.stdout.write(reply.body);
-    const start = Number(reply.headers.get('x-tower-offset'));
-    const last = Number(reply.headers.get('x-tower-last-offset'));
-    offset = start + reply.body.length;
-    if (reply.body.length === 0 || offset >= last) return;
-  }
 }

@@ -15,13 +15,13 @@ import {
   listAll,
   peerNotes,
   remoteKill,
-  remoteLogs,
   remoteRemove,
   remoteScreen,
   remoteSend,
 } from './fleet.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
+import { remoteLogs } from './logs-remote.js';
 import { mcpCommand } from './mcp.js';
 import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
 import { peerCommand } from './peers.js';
@@ -211,9 +211,7 @@ program
   .option('-f, --follow', 'keep printing new output until the session ends (waits for a restarting daemon)')
   .action(async (ref: string, options: { from?: number; follow?: boolean }) => {
     if (isRemoteRef(ref)) {
-      if (options.follow)
-        throw new UsageError("--follow is not relayed: tower attach follows a peer's session", 'tower logs');
-      return remoteLogs(stateDir(), ref, options.from);
+      return remoteLogs(stateDir(), ref, options.from, options.follow === true);
     }
     await printLogs({ stateDir: stateDir() }, ref, options.from, options.follow === true);
   });
