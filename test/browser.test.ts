@@ -183,19 +183,26 @@ describe.runIf(HAVE_CHROMIUM)('web workspace in Chromium', () => {
       await search.press('Escape');
       await page.keyboard.press('Control+Shift+C');
     };
-    await findAndCopy();
-    // Opening the find bar loads older output, which rebuilds the terminal: if that lands after the
-    // bar is closed, the match's selection is gone (1 run in 4 here). Find and copy again then.
-    await expect
-      .poll(
-        async () => {
-          const copied = await page.evaluate(() => navigator.clipboard.readText());
-          if (copied !== 'clip-8') await findAndCopy();
-          return copied;
-        },
-        { timeout: 15_000, interval: 500 },
-      )
-      .toBe('clip-8');
+    // Opening the find bar loads older output, which rebuilds the terminal; held back here, so the
+    // rebuild lands after the bar is closed: the match is still selected afterwards.
+    let served = 0;
+    const older = /\/api\/sessions\/[^/]+\/output/;
+    await page.route(older, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+      served += 1;
+    });
+    try {
+      await findAndCopy();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe('clip-8');
+      await expect.poll(() => served, { timeout: 15_000 }).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await page.evaluate(() => navigator.clipboard.writeText('nothing yet'));
+      await page.keyboard.press('Control+Shift+C');
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe('clip-8');
+    } finally {
+      await page.unroute(older);
+    }
   });
 
   it('does not answer terminal queries a second time (the daemon answers them)', async () => {

@@ -17,7 +17,7 @@
  * past the last ACK); past MAX_HELD_BYTES, or when a fetch fails, the step is dropped for a plain
  * snapshot. Painting is wrapped in synchronized output (DECSET 2026), so the replay does not flash.
  */
-import type { Terminal } from '@xterm/xterm';
+import type { IBufferRange, Terminal } from '@xterm/xterm';
 import { api } from './api.js';
 import type { WsServerMessage } from './types.js';
 
@@ -53,6 +53,12 @@ export interface HistoryHost {
   /** A step finished with `added` more lines; `previousTop`: the line the view showed at its top,
    *  when the user had scrolled up (null when it followed the output). */
   rebuilt(added: number, previousTop: number | null): void;
+}
+
+interface Selected {
+  range: IBufferRange;
+  text: string;
+  cols: number;
 }
 
 interface Step {
@@ -159,6 +165,7 @@ export class TerminalHistory {
     const before = term.buffer.normal;
     const previousLines = before.length;
     const previousTop = before.viewportY < before.baseY ? before.viewportY : null;
+    const selection = this.selection();
     step.writing = true;
     term.write('\x1bc');
     this.host.sizeTo(snapshot.cols, snapshot.rows);
@@ -172,12 +179,30 @@ export class TerminalHistory {
       this.window = target;
       this.complete = fromStart || target >= MAX_STEP_BYTES || full;
       this.step = null;
+      this.reselect(selection, lines - previousLines);
       this.host.rebuilt(lines - previousLines, previousTop);
       // Nothing gained (the replay was shorter than the snapshot's scrollback): go further at once.
       if (lines <= previousLines && !this.complete) this.load(step.all);
     });
     for (const { bytes, end } of step.held) term.write(bytes, () => this.host.ack(end));
     step.held = [];
+  }
+
+  /** What is selected now, to select again once the terminal is rebuilt (a find's match, say). */
+  private selection(): Selected | null {
+    const { term } = this.host;
+    const range = term.getSelectionPosition();
+    return range ? { range, text: term.getSelection(), cols: term.cols } : null;
+  }
+
+  /** The same text again, `added` lines further down; nothing if it is not the same text there. */
+  private reselect(selected: Selected | null, added: number): void {
+    const { term } = this.host;
+    if (!selected || term.hasSelection() || term.cols !== selected.cols) return;
+    const { start, end } = selected.range;
+    if (start.y + added < 0) return;
+    term.select(start.x, start.y + added, (end.y - start.y) * selected.cols + end.x - start.x);
+    if (term.getSelection() !== selected.text) term.clearSelection();
   }
 
   /** Give up on a step: a whole snapshot replaces the screen; output until then is dropped. */
