@@ -22,7 +22,8 @@ import {
   TOWER_SESSION,
   tmuxQuote,
 } from './control.js';
-import { exitFromStatus, type PaneHost, TmuxPty, WRAPPER } from './tmux-pty.js';
+import { WRAPPER } from './pane-wrapper.js';
+import { exitFromStatus, type PaneHost, TmuxPty } from './tmux-pty.js';
 
 export interface TmuxHostOptions extends ControlOptions {
   /** How often the panes' foreground processes and deaths are read; default 1000 ms. */
