@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentity } from '../dist/state/identity.js';
 import { AttachedTerminal, cliEnv, killLeftovers, runCli, runCliOk, startCli } from './support/cli.js';
 import { startTestDaemon, type TestDaemon, TOWER_BIN, waitFor } from './support/daemon.js';
+import { freePort } from './support/federation.js';
 import { api, apiJson } from './support/http.js';
 
 let alpha: TestDaemon;
@@ -201,6 +202,31 @@ describe('tower peer pair', () => {
     expect((await sessionsOf(beta, token)).status).toBe(200);
     expect((await spawnOn(beta, token)).json).toMatchObject({ error: 'read_only' });
     expect((await spawnOn(gamma, peer(beta, 'gamma').token!)).status).toBe(201);
+  }, 60_000);
+
+  it("gives the other side serve's --advertise-url, and shows it with the code", async () => {
+    const port = await freePort();
+    const advertised = `http://localhost:${port}`;
+    const delta = await startTestDaemon({
+      serveArgs: ['--name', 'delta', '--port', String(port), '--advertise-url', advertised],
+    });
+    try {
+      const running = startCli(delta.stateDir, ['peer', 'pair']);
+      const code = await waitFor(() => /Pairing code: (\S+)/.exec(running.stdout())?.[1], 'the pairing code');
+      expect(running.stdout()).toContain(`tower peer pair ${advertised}`);
+      await runCliOk(alpha.stateDir, ['peer', 'pair', advertised, '--code', code]);
+      expect((await running.done).code).toBe(0);
+      await runCliOk(delta.stateDir, ['peer', 'rm', 'alpha']);
+      await runCliOk(alpha.stateDir, ['peer', 'rm', 'delta']);
+      // The other way round: delta types, and alpha stores the URL delta advertises, not where it listens.
+      const shown = await offer(alpha);
+      await runCliOk(delta.stateDir, ['peer', 'pair', alpha.httpUrl!, '--code', shown.code]);
+      expect((await shown.running.done).code).toBe(0);
+      expect(peer(alpha, 'delta').url).toBe(advertised);
+      expect(delta.httpUrl).not.toBe(advertised);
+    } finally {
+      await delta.dispose();
+    }
   }, 60_000);
 });
 

@@ -50,7 +50,7 @@ export function peerCommand(stateDir: () => string): Command {
     .option('--code <code>', 'the code (else asked for, or read from standard input)')
     .option(
       '--advertise-url <url>',
-      'how the other Tower reaches this one (default: this serve URL; as serve --advertise-url)',
+      "how the other Tower reaches this one (default: serve's --advertise-url, else where it listens)",
       parseUrl,
     )
     .action(

@@ -63,15 +63,11 @@ export function startDiscovery(
   warn: (message: string) => void,
 ): Discovery {
   const { name, fingerprint } = listening.identity;
-  const wildcard = listening.host === '0.0.0.0' || listening.host === '' || listening.host === '::';
+  const wildcard = isWildcard(listening.host);
   const mdnsOn = settings.mdns ?? !isLoopbackHost(listening.host);
-  let advertised: string | null = null;
-  if (settings.advertiseUrl !== undefined) advertised = checkUrl(settings.advertiseUrl);
-  else if (!wildcard) advertised = listening.url;
-  else {
-    const lan = firstLanAddress();
-    if (lan) advertised = `${listening.scheme}://${lan}:${listening.port}`;
-    else if (mdnsOn) warn('mDNS: no LAN address to advertise (give --advertise-url); browsing only');
+  const advertised = reachableUrl(settings, listening);
+  if (advertised === null && mdnsOn) {
+    warn('mDNS: no LAN address to advertise (give --advertise-url); browsing only');
   }
   const interfaceAddress =
     /^\d+\.\d+\.\d+\.\d+$/.test(listening.host) && !wildcard && !isLoopbackHost(listening.host)
@@ -91,6 +87,25 @@ export function startDiscovery(
         : { ports: settings.tailscalePorts ?? [listening.port, DEFAULT_HTTP_PORT] },
     warn,
   });
+}
+
+/**
+ * The URL other Towers reach this one at: --advertise-url, else the address it listens on, else (on a
+ * wildcard address) the first LAN address; null when there is none. mDNS advertises it, and pairing
+ * gives it to the other side unless told otherwise.
+ */
+export function reachableUrl(
+  settings: Pick<DiscoverySettings, 'advertiseUrl'>,
+  listening: Pick<Listening, 'host' | 'port' | 'scheme' | 'url'>,
+): string | null {
+  if (settings.advertiseUrl !== undefined) return checkUrl(settings.advertiseUrl);
+  if (!isWildcard(listening.host)) return listening.url;
+  const lan = firstLanAddress();
+  return lan ? `${listening.scheme}://${lan}:${listening.port}` : null;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '' || host === '::';
 }
 
 function firstLanAddress(): string | null {

@@ -18,6 +18,8 @@ import { linkToDaemon } from './daemon-link.js';
 import {
   checkDiscoverySettings,
   type DiscoverySettings,
+  type Listening,
+  reachableUrl,
   registerDiscoveryRoutes,
   startDiscovery,
 } from './discovery-routes.js';
@@ -92,6 +94,8 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     : Fastify({ logger: false, forceCloseConnections: true })) as unknown as FastifyInstance;
   let site: AuthSite = { origins: new Set(), cookieName: 'tower_session', secure: https !== null };
   let url = '';
+  /** How other Towers reach this one (pairing tells them), when not the same as `url`. */
+  let reachable = '';
   const throttle = options.authThrottle ?? new AuthThrottle();
   const { peers } = federation;
   const fleet = new Fleet({
@@ -132,7 +136,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     registerFleetRoutes(app, link.context, { fleet, identity: federation.identity });
     registerSse(app, link.context);
     registerTerminalSocket(app, link.context);
-    registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => url });
+    registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => reachable });
     registerDiscoveryRoutes(app, federation.identity, () => discovery);
     registerPeerSpawn(app, link.context);
     registerMcpEndpoint(app, { url: () => url, origins: () => site.origins });
@@ -153,11 +157,16 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
   url = `${scheme}://${urlHost}:${port}`;
   const warn = options.warn ?? (() => {});
   const { identity } = federation;
-  discovery = startDiscovery(
-    options.discovery ?? {},
-    { stateDir: options.stateDir, identity, host: options.host, port, scheme, url },
-    warn,
-  );
+  const listening: Listening = {
+    stateDir: options.stateDir,
+    identity,
+    host: options.host,
+    port,
+    scheme,
+    url,
+  };
+  reachable = reachableUrl(options.discovery ?? {}, listening) ?? url;
+  discovery = startDiscovery(options.discovery ?? {}, listening, warn);
   return {
     url,
     get discovery() {
