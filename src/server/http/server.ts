@@ -134,7 +134,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpServer> {
     if (!app.hasRoute({ method: 'GET', url: '/' })) registerLoginPage(app);
     registerRoutes(app, link.context);
     registerFleetRoutes(app, link.context, { fleet, identity: federation.identity });
-    registerSse(app, link.context);
+    registerSse(app, link.context, fleet);
     registerTerminalSocket(app, link.context);
     registerPairingRoutes(app, { identity: federation.identity, peers, throttle, url: () => reachable });
     registerDiscoveryRoutes(app, federation.identity, () => discovery);

@@ -12,13 +12,13 @@ import type { ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type ConsoleSink, relayConsole } from '../../federation/console-relay.js';
+import type { Fleet } from '../../federation/fleet.js';
 import { splitFleetId } from '../../protocol/federation.js';
 import type { AttentionEvent } from '../../protocol/index.js';
 import { SSE_KEEPALIVE_MS } from '../../protocol/limits.js';
 import type { BootstrapStreamEvent, ConsoleEvent, WorkspaceEvent } from '../../protocol/web.js';
 import { API, route } from './api-spec.js';
 import type { HttpContext } from './context.js';
-import { peerOf } from './peers.js';
 import { findBoxSubstrate, findSession } from './routes.js';
 
 const IDLE_AFTER_MS = 500;
@@ -154,16 +154,16 @@ function parseOffset(value: string | string[] | undefined): number | undefined {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-export function registerSse(app: FastifyInstance, ctx: HttpContext): void {
+export function registerSse(app: FastifyInstance, ctx: HttpContext, fleet: Fleet): void {
   route(app, API.stream, async ({ request, reply, id, query }) => {
-    const fleet = splitFleetId(id);
-    if (fleet.peer !== null) {
-      const peer = peerOf(ctx, fleet.peer);
+    const remote = splitFleetId(id);
+    if (remote.peer !== null) {
+      const peer = fleet.client(remote.peer);
       ctx.streams.admit(reply.raw);
       const stop = new AbortController();
       const stream = openStream(reply, null, () => stop.abort());
       const start = parseOffset(request.headers['last-event-id']) ?? query.offset;
-      await relayConsole(peer, fleet.peer, fleet.id, start, stream.sink(), stop.signal);
+      await relayConsole(peer, remote.peer, remote.id, start, stream.sink(), stop.signal);
       stream.end();
       return;
     }
