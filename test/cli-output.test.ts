@@ -189,6 +189,27 @@ function cellColumn(attached: AttachedTerminal, row: number, text: string): numb
   return at === -1 ? -1 : columns[at]!;
 }
 
+describe('a reader that stops early', () => {
+  it('tower logs [--follow] into `head` ends quietly, exit 0, no stack trace', async () => {
+    const { sessionId } = await client.createSession({
+      shell: '/bin/sh',
+      args: ['-c', 'yes | head -c 3000000; sleep 60'],
+    });
+    await waitFor(async () => (await client.screen(sessionId)).offset >= 3_000_000, 'the output');
+    for (const args of [
+      ['logs', sessionId],
+      ['logs', '--follow', sessionId],
+    ]) {
+      const reader = startCli(daemon.stateDir, args);
+      await waitFor(() => reader.stdoutBytes().length > 0, 'the first bytes');
+      reader.child.stdout!.destroy();
+      const result = await reader.done;
+      expect([result.code, result.stderr], args.join(' ')).toEqual([0, '']);
+    }
+    await client.close(sessionId);
+  });
+});
+
 describe('tower ls on a terminal', () => {
   it('fits the width, keeps ids whole, truncates free text with … and aligns columns', async () => {
     const longName = `name-${'n'.repeat(70)}`;

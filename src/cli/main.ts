@@ -34,6 +34,12 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string;
 };
 
+// A reader that stops early (`tower logs ID | head`) ends the output, not in error: stop quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command('tower')
   .description('Tower: keeps terminal sessions for coding agents alive, lossless, and shareable')
   .version(version, '-V, --version', 'print the version')
