@@ -21,7 +21,6 @@ import {
 } from './fleet.js';
 import { hostCommand } from './host.js';
 import { printLogs } from './logs.js';
-import { remoteLogs } from './logs-remote.js';
 import { mcpCommand } from './mcp.js';
 import { collectEnv, isRemote, parseCount, remoteCwd, sessionCwd } from './options.js';
 import { peerCommand } from './peers.js';
@@ -217,6 +216,8 @@ program
   .option('-f, --follow', 'keep printing new output until the session ends (waits for a restarting daemon)')
   .action(async (ref: string, options: { from?: number; follow?: boolean }) => {
     if (isRemoteRef(ref)) {
+      // Loaded only here: it needs ws, which the copy of Tower on a box does not carry.
+      const { remoteLogs } = await import('./logs-remote.js');
       return remoteLogs(stateDir(), ref, options.from, options.follow === true);
     }
     await printLogs({ stateDir: stateDir() }, ref, options.from, options.follow === true);
