@@ -9,7 +9,7 @@
  */
 import { basename } from 'node:path';
 import type { AgentState, AgentStatus } from '../protocol/index.js';
-import { exitReason } from '../sessions/session.js';
+import { exitReason } from '../sessions/session-description.js';
 import { type Clock, type ClockTimer, systemClock } from '../state/clock.js';
 import type { AgentSession } from './ports.js';
 import {

@@ -10,6 +10,7 @@ import type { PtyExit, PtyProcess, TerminalLink } from '../terminal/pty.js';
 import type { ScreenHost, ScreenSnapshot, ScreenText } from '../terminal/screen.js';
 import type { SessionMeta } from './meta.js';
 import { ScreenFeed } from './screen-feed.js';
+import { describeSession, firstAgentStatus } from './session-description.js';
 import { SignalTap } from './signal-filter.js';
 import { type OutputSink, type SubscribeStart, Subscription } from './subscription.js';
 
@@ -92,16 +93,7 @@ export class Session extends EventEmitter<SessionEvents> {
     if (meta.status !== 'running' && meta.exitCode !== null) {
       this.exitInfo = { exitCode: meta.exitCode, signal: meta.exitSignal };
     }
-    this.agentStatus =
-      meta.status === 'running'
-        ? { state: 'starting', reason: 'spawned', since: meta.createdAt, source: 'spawn' }
-        : {
-            state: 'exited',
-            reason:
-              meta.status === 'lost' ? 'lost: the daemon stopped while it ran' : exitReason(this.exitInfo),
-            since: meta.exitedAt ?? meta.createdAt,
-            source: 'exit',
-          };
+    this.agentStatus = firstAgentStatus(meta, this.exitInfo);
     if (pty) {
       screen.create(meta.id, meta.cols, meta.rows, journal.end);
       pty.onData((chunk) => (this.signals ? this.signals.push(chunk) : this.receive(chunk)));
@@ -133,31 +125,11 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Flushes pending output first, so last_offset is a readable offset. */
   info(): SessionInfo {
     this.flush();
-    const m = this.meta;
-    return {
-      id: m.id,
-      name: m.name,
-      shell: m.command,
-      args: m.args,
-      cwd: m.cwd,
-      cols: m.cols,
-      rows: m.rows,
-      pid: m.pid,
-      status: m.status,
-      exit_code: m.exitCode,
-      exit_signal: m.exitSignal,
-      created_at: m.createdAt,
-      exited_at: m.exitedAt,
-      first_offset: this.journal.start,
-      last_offset: this.journal.end,
-      runtime: m.runtime,
+    return describeSession(this.meta, this.journal, {
       agent: this.agentStatus,
-      resumed_from: m.resumedFrom,
-      queued_prompts: this.queuedPrompts,
-      journal: this.journal.health(),
-      substrate: m.substrate,
+      queuedPrompts: this.queuedPrompts,
       link: this.link,
-    };
+    });
   }
 
   setAgentStatus(status: AgentStatus): void {
@@ -412,10 +384,4 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     return this.pty;
   }
-}
-
-export function exitReason(exit: PtyExit | null): string {
-  if (!exit) return 'exited';
-  if (exit.signal) return `killed by signal ${exit.signal}`;
-  return `exited with code ${exit.exitCode}`;
 }
