@@ -24,7 +24,9 @@ export async function attentionExcerpt(
   let excerpt = given;
   // A signal names at most a tool; the dialog on screen says what it asks (Claude Code's command).
   const askScreen = kind === 'needs_input' && tracker.status.source !== 'screen';
-  if (!excerpt && kind === 'turn_finished' && tracker.reportsTurnEnd && !tracker.signalsSilent) {
+  // A line read off the screen is a guess: where a hook or notify call brings the answer, it wins.
+  const guessed = !excerpt || tracker.status.source === 'screen';
+  if (guessed && kind === 'turn_finished' && tracker.reportsTurnEnd && !tracker.signalsSilent) {
     // Codex's OSC says done before its notify call brings the answer: the screen may not show it yet.
     const seen = tracker.signalExcerpt.count;
     for (
